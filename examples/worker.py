@@ -1,0 +1,55 @@
+"""An example dranspose worker: decodes every STINS image and returns a small summary.
+
+Run it over a converted capture with
+`dranspose replay -w examples.worker:ImageSumWorker -r examples.reducer:SummaryReducer
+-f out/pilatus.cbors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from bitshuffle import decompress_lz4
+from dranspose.data.stream1 import Stream1Data, Stream1End, Stream1Start
+from dranspose.event import EventData
+from dranspose.middlewares.stream1 import parse
+
+
+def decode_image(packet: Stream1Data, frames: list[Any]) -> np.ndarray:
+    """The image of a STINS data message, decompressed if it is bitshuffle-LZ4."""
+    if packet.compression == "none":
+        return np.asarray(packet.data)
+    raw = frames[1]
+    buf = raw.bytes if hasattr(raw, "bytes") else raw
+    return decompress_lz4(np.frombuffer(buf, np.uint8), packet.shape, np.dtype(packet.type))
+
+
+class ImageSumWorker:
+    """Sums the counts of each image of every STINS stream in the event."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def process_event(self, event: EventData, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, stream in event.streams.items():
+            if stream.typ != "STINS":
+                continue
+            packet = parse(stream)
+            if isinstance(packet, Stream1Start):
+                result[name] = {"start": packet.filename}
+            elif isinstance(packet, Stream1End):
+                result[name] = {"end": packet.msg_number}
+            elif isinstance(packet, Stream1Data):
+                image = decode_image(packet, stream.frames)
+                valid = image[image < np.iinfo(np.uint32).max] if image.dtype == np.uint32 else image
+                result[name] = {
+                    "frame": packet.frame,
+                    "shape": list(image.shape),
+                    "sum": float(valid.sum()),
+                }
+        return result
+
+    def finish(self, *args: Any, **kwargs: Any) -> None:
+        pass

@@ -1,0 +1,88 @@
+"""Encode capture messages exactly as dranspose's `Dumper` writes them, without copies.
+
+A capture (`.cbors`) is a sequence of CBOR items, one per message:
+`tag 55799 (tag 42877 [event_number, {stream: tag 42878 [typ, [frame, ...]]}, created_at])`,
+which is what `cbor2.dump(CBORTag(55799, msg), fh, default=dranspose.event.message_encoder)`
+produces for an `InternalWorkerMessage`. Frames are written as they are, never copied
+into one buffer, so a payload can be a view of a stored chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import cbor2
+
+SELF_DESCRIBE_TAG = 55799
+MESSAGE_TAG = 42877
+STREAM_TAG = 42878
+
+Buffer = bytes | memoryview
+
+
+@dataclass(frozen=True)
+class StreamPart:
+    """What one stream contributes to one message: its `typ` and its frames.
+
+    Example:
+        >>> StreamPart("STINS", [b'{"htype": "header"}'])
+        StreamPart(typ='STINS', frames=[b'{"htype": "header"}'])
+    """
+
+    typ: str
+    frames: Sequence[Buffer]
+
+
+def head(major: int, value: int) -> bytes:
+    """The CBOR initial bytes for major type `major` with argument `value` (shortest form).
+
+    Example:
+        >>> head(6, 55799).hex()
+        'd9d9f7'
+    """
+    mt = major << 5
+    if value < 24:
+        return bytes((mt | value,))
+    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+        if value < 1 << (8 * size):
+            return bytes((mt | info,)) + value.to_bytes(size, "big")
+    raise ValueError(f"{value} does not fit a CBOR argument")
+
+
+def text(value: str) -> bytes:
+    """A CBOR text string."""
+    data = value.encode("utf-8")
+    return head(3, len(data)) + data
+
+
+def encode_message(
+    event_number: int, streams: Mapping[str, StreamPart], created_at: datetime
+) -> list[Buffer]:
+    """The buffers that, written in order, form one capture message.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        >>> b"".join(encode_message(0, {"x": StreamPart("STINS", [b"{}"])}, t)).hex()[:12]
+        'd9d9f7d9a77d'
+    """
+    out: list[Buffer] = []
+    pending = bytearray(head(6, SELF_DESCRIBE_TAG) + head(6, MESSAGE_TAG) + head(4, 3))
+    pending += head(0, event_number) + head(5, len(streams))
+    for name, part in streams.items():
+        pending += text(name) + head(6, STREAM_TAG) + head(4, 2) + text(part.typ)
+        pending += head(4, len(part.frames))
+        for frame in part.frames:
+            size = frame.nbytes if isinstance(frame, memoryview) else len(frame)
+            pending += head(2, size)
+            if size <= 4096:
+                pending += frame
+            else:
+                out.append(bytes(pending))
+                out.append(frame)
+                pending = bytearray()
+    pending += cbor2.dumps(created_at)
+    out.append(bytes(pending))
+    return out

@@ -1,0 +1,152 @@
+"""Open HDF5 inputs read-only and resolve stream names to image datasets."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import h5py
+import hdf5plugin  # noqa: F401  (registers the detector compression filters with HDF5)
+import numpy as np
+
+from .errors import H5ToCborsError, UsageError
+
+STREAM_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*\Z")
+CHUNK_CACHE_BYTES = 64 * 1024 * 1024
+"""HDF5 chunk cache per dataset: a multi-frame chunk is decoded once, not once per frame."""
+
+
+def check_stream_name(name: str) -> str:
+    """Return `name` if it is a plain stream name (letters, digits, `_`, `-`, `.`).
+
+    Example:
+        >>> check_stream_name("pilatus")
+        'pilatus'
+    """
+    if not STREAM_NAME.match(name):
+        raise UsageError(
+            f"stream name {name!r} is not a plain name "
+            "(letters, digits, '_', '-', '.', not starting with '.')"
+        )
+    return name
+
+
+def open_input(path: str | os.PathLike[str]) -> h5py.File:
+    """Open an HDF5 file read-only, naming the problem if that is not possible.
+
+    Example:
+        >>> with open_input("sample_data/pilatus_100k.h5") as f:  # doctest: +SKIP
+        ...     f["/entry/measurement/pilatus/frames"].shape
+        (20, 195, 487)
+    """
+    p = Path(path)
+    if not p.exists():
+        raise H5ToCborsError(f"input {p} does not exist")
+    if p.is_dir():
+        raise H5ToCborsError(f"input {p} is a directory, not an HDF5 file")
+    if not h5py.is_hdf5(p):
+        raise H5ToCborsError(f"input {p} is not an HDF5 file")
+    try:
+        return h5py.File(p, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+    except OSError as e:
+        raise H5ToCborsError(f"cannot open {p}: {e}") from e
+
+
+def is_image_dtype(dtype: np.dtype) -> bool:
+    """True for the numeric dtypes a STINS stream can carry (unsigned, signed, float, bool)."""
+    return dtype.kind in "uifb" and dtype.fields is None and dtype.subdtype is None
+
+
+def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
+    """Return the dataset at `path`, checked to be a numeric array of 2 or more dimensions."""
+    try:
+        obj = f.get(path)
+    except (KeyError, OSError, ValueError) as e:
+        raise H5ToCborsError(f"cannot open {path} in {f.filename}: {e}") from e
+    if obj is None:
+        raise H5ToCborsError(f"no dataset at {path} in {f.filename}")
+    if not isinstance(obj, h5py.Dataset):
+        raise H5ToCborsError(f"{path} in {f.filename} is a group, not a dataset")
+    if not is_image_dtype(obj.dtype):
+        raise H5ToCborsError(
+            f"{path} has dtype {obj.dtype}, not numbers: only numeric datasets can be images"
+        )
+    if obj.ndim < 2:
+        raise H5ToCborsError(
+            f"{path} has {obj.ndim} dimension(s) {obj.shape}: frames need at least 2"
+        )
+    check_virtual_sources(obj)
+    return obj
+
+
+def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
+    """Find the one dataset whose HDF5 path has a group or dataset called `name`.
+
+    Stacks (3 or more dimensions) win over 2-D datasets; soft links to the same
+    dataset count once.
+
+    Example:
+        >>> find_dataset(f, "pilatus").name  # doctest: +SKIP
+        '/entry/measurement/pilatus/frames'
+    """
+    paths: list[str] = []
+    f.visit_links(lambda path: paths.append(path) if name in path.split("/") else None)
+    paths.sort(key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink))
+    found: dict[object, tuple[str, h5py.Dataset]] = {}
+    for path in paths:
+        try:
+            obj = f.get(path)
+        except (KeyError, OSError, ValueError):
+            continue  # a dangling soft or external link
+        if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and is_image_dtype(obj.dtype):
+            found.setdefault(obj.id, ("/" + path, obj))  # soft links to one dataset count once
+    stacks = [c for c in found.values() if c[1].ndim >= 3]
+    candidates = stacks or list(found.values())
+    if not candidates:
+        raise H5ToCborsError(
+            f"no image dataset for stream {name!r} in {f.filename}: no dataset of 2 or more "
+            f"dimensions has a group or dataset called {name!r} in its path; "
+            f"give one as --stream {name}=/path/to/dataset"
+        )
+    if len(candidates) > 1:
+        listed = ", ".join(f"{p} {d.shape}" for p, d in sorted(candidates, key=lambda c: c[0]))
+        raise H5ToCborsError(
+            f"several datasets match stream {name!r}: {listed}; "
+            f"choose one with --stream {name}={candidates[0][0]}"
+        )
+    return get_dataset(f, candidates[0][0])
+
+
+def resolve_dataset(f: h5py.File, name: str, path: str | None) -> h5py.Dataset:
+    """The dataset for stream `name`: at `path` if given, else found by `name`."""
+    return get_dataset(f, path) if path else find_dataset(f, name)
+
+
+def virtual_source_files(dset: h5py.Dataset) -> list[tuple[str, str]]:
+    """(file name, dataset path) of every source of a virtual dataset, "." for its own file."""
+    if not dset.is_virtual:
+        return []
+    return [(s.file_name, s.dset_name) for s in dset.virtual_sources()]
+
+
+def check_virtual_sources(dset: h5py.Dataset) -> None:
+    """Refuse a virtual dataset whose source files are missing (HDF5 would read fill values)."""
+    here = Path(dset.file.filename).resolve().parent
+    prefix = os.environ.get("HDF5_VDS_PREFIX", "")
+    for file_name, dset_name in virtual_source_files(dset):
+        if file_name == "." or "%" in file_name:
+            continue
+        candidates = [Path(prefix) / file_name] if prefix else []
+        candidates.append(here / file_name)  # an absolute file_name stays as it is
+        source = next((c for c in candidates if c.exists()), None)
+        if source is None:
+            raise H5ToCborsError(
+                f"virtual dataset {dset.name} needs source file {file_name}, which is missing "
+                f"(looked in {here}); HDF5 would silently return fill values"
+            )
+        with h5py.File(source, "r") as src:
+            if dset_name not in src:
+                raise H5ToCborsError(
+                    f"virtual dataset {dset.name} needs {dset_name} in {source}, which is missing"
+                )

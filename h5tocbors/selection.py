@@ -1,0 +1,60 @@
+"""Parse and apply `--frames START:STOP[:STEP]` selections."""
+
+from __future__ import annotations
+
+from .errors import H5ToCborsError, UsageError
+
+
+def parse_frames(text: str) -> slice:
+    """Parse `START:STOP[:STEP]` (each part optional, Python slice syntax) into a slice.
+
+    Example:
+        >>> parse_frames("10:100:2")
+        slice(10, 100, 2)
+        >>> parse_frames("::-1")
+        slice(None, None, -1)
+    """
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise UsageError(f"--frames {text!r} is not START:STOP[:STEP] (e.g. 0:100 or ::2)")
+    try:
+        values = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        raise UsageError(f"--frames {text!r}: START, STOP and STEP must be integers") from None
+    if len(values) == 3 and values[2] == 0:
+        raise UsageError(f"--frames {text!r}: STEP cannot be 0")
+    return slice(*values)
+
+
+def select_frames(selection: slice | None, count: int) -> range:
+    """Apply a selection to a series of `count` frames; bounds outside it are an error.
+
+    Example:
+        >>> select_frames(slice(2, 8, 3), 10)
+        range(2, 8, 3)
+        >>> select_frames(None, 3)
+        range(0, 3)
+    """
+    if selection is None:
+        selected = range(count)
+    else:
+        for bound in (selection.start, selection.stop):
+            if bound is not None and not -count <= bound <= count:
+                raise H5ToCborsError(
+                    f"--frames {_show(selection)} is outside the {count} frames of the series"
+                )
+        selected = range(count)[selection]
+    if len(selected) == 0:
+        raise H5ToCborsError(
+            f"--frames {_show(selection)} selects no frame of the {count} in the series"
+            if selection is not None
+            else "the dataset holds no frames"
+        )
+    return selected
+
+
+def _show(selection: slice | None) -> str:
+    if selection is None:
+        return ":"
+    parts = ["" if v is None else str(v) for v in (selection.start, selection.stop, selection.step)]
+    return ":".join(parts[:2] if selection.step is None else parts)
