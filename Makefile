@@ -1,0 +1,39 @@
+# h5tocbors: `make demo` to see it work, `make test` to check it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench sample clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: install, convert the sample and replay it through the real `dranspose replay`
+demo: $(STAMP)
+	$(BIN)/h5tocbors convert sample_data/pilatus_100k.h5 --stream pilatus -o out --force
+	LOG_LEVEL=WARNING $(BIN)/dranspose replay -w examples.worker:ImageSumWorker \
+		-r examples.reducer:SummaryReducer -f out/pilatus.cbors
+
+## test: lint, type-check and run the test suite
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check h5tocbors tests examples sample_data bench
+	$(BIN)/ruff format --check h5tocbors tests examples sample_data bench
+	$(BIN)/mypy h5tocbors
+
+## bench: speed and memory, side by side with a seed-style loop and cp
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py
+
+## sample: regenerate sample_data/pilatus_100k.h5
+sample: $(STAMP)
+	$(BIN)/python sample_data/make_sample.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache *.egg-info

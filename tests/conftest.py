@@ -1,0 +1,82 @@
+"""Shared helpers: real HDF5 files written with h5py/hdf5plugin, captures read by dranspose."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import bitshuffle
+import h5py
+import hdf5plugin  # noqa: F401
+import numpy as np
+import pytest
+from dranspose.event import InternalWorkerMessage
+from dranspose.replay import get_internals
+
+from h5tocbors.cli import main
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_h5(path: Path, datasets: dict[str, Any], **create: Any) -> Path:
+    """Write `datasets` (HDF5 path -> array) into a new file, each with `create` options."""
+    with h5py.File(path, "w") as f:
+        for name, data in datasets.items():
+            f.create_dataset(name, data=data, **create)
+    return path
+
+
+def read_capture(path: Path | str) -> list[InternalWorkerMessage]:
+    """Every message of a capture, read by dranspose's own reader."""
+    return list(get_internals(str(path)))
+
+
+def stins_header(msg: InternalWorkerMessage, stream: str) -> dict[str, Any]:
+    """The JSON header of a STINS message."""
+    frames = msg.streams[stream].frames
+    return dict(json.loads(frames[0]))
+
+
+def decode_frame(msg: InternalWorkerMessage, stream: str) -> np.ndarray:
+    """The image of a STINS data message, decoded the way a worker does it."""
+    header = stins_header(msg, stream)
+    buf = msg.streams[stream].frames[1]
+    if header["compression"] == "bslz4":
+        return bitshuffle.decompress_lz4(
+            np.frombuffer(buf, np.uint8), tuple(header["shape"]), np.dtype(header["type"])
+        )
+    assert header["compression"] == "none"
+    return np.frombuffer(buf, dtype=header["type"]).reshape(header["shape"])
+
+
+def run_cli(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
+    """Run the installed `h5tocbors` command in a subprocess."""
+    return subprocess.run(
+        [str(BIN / "h5tocbors"), *map(str, args)], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+
+    def run(*args: str | os.PathLike[str]) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        code = exit_info.value.code
+        return (code if isinstance(code, int) else 0), out, err
+
+    return run
+
+
+@pytest.fixture
+def frames_u32() -> np.ndarray:
+    """Six Poisson-count frames of 24x40 uint32."""
+    return np.random.default_rng(1).poisson(3.0, (6, 24, 40)).astype(np.uint32)
