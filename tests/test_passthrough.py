@@ -1,0 +1,149 @@
+"""The fast path: which sources pass stored chunks through, and that both paths agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import bitshuffle
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+
+from h5tocbors import convert
+from h5tocbors.passthrough import default_block_bytes
+
+from .conftest import decode_frame, read_capture
+
+
+def write(tmp_path: Path, data: np.ndarray, **options: Any) -> Path:
+    """One dataset at /d, one frame per chunk unless `options` say otherwise."""
+    options.setdefault("chunks", (1, *data.shape[1:]))
+    path = tmp_path / "in.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("d", data=data, **options)
+    return path
+
+
+def payloads(tmp_path: Path, src: Path, **kwargs: Any) -> tuple[Any, list[bytes]]:
+    """Convert /d of `src`; return the result and the image payloads."""
+    result = convert(src, {"d": "/d"}, tmp_path / "out", force=True, **kwargs)
+    msgs = read_capture(tmp_path / "out" / "d.cbors")
+    return result.streams[0], [bytes(m.streams["d"].frames[1]) for m in msgs[1:-1]]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "int32", "float32", "float64"])
+def test_default_lz4_chunks_pass_through_byte_identical(
+    tmp_path: Path, frames_u32: np.ndarray, dtype: str
+) -> None:
+    data = frames_u32.astype(dtype)
+    stream, got = payloads(tmp_path, write(tmp_path, data, **hdf5plugin.Bitshuffle(cname="lz4")))
+    assert stream.fast_path == "passthrough"
+    assert stream.passthrough_frames == len(data) == stream.frames
+    assert got == [bitshuffle.compress_lz4(frame).tobytes() for frame in data]
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        (hdf5plugin.Bitshuffle(nelems=1024, cname="lz4"), "block size"),
+        (hdf5plugin.Bitshuffle(cname="zstd"), "zstd"),
+        ({"compression": "gzip"}, "not bitshuffle"),
+        ({}, "not bitshuffle"),
+    ],
+    ids=["lz4-block-1024", "zstd", "gzip", "uncompressed"],
+)
+def test_other_storage_is_decoded_and_recompressed(
+    tmp_path: Path, frames_u32: np.ndarray, options: dict[str, Any], reason: str
+) -> None:
+    stream, got = payloads(tmp_path, write(tmp_path, frames_u32, **options))
+    assert reason in stream.fast_path
+    assert stream.passthrough_frames == 0
+    assert got == [bitshuffle.compress_lz4(frame).tobytes() for frame in frames_u32]
+
+
+def test_lz4_with_default_block_given_explicitly_passes_through(
+    tmp_path: Path, frames_u32: np.ndarray
+) -> None:
+    nelems = default_block_bytes(4) // 4
+    src = write(tmp_path, frames_u32, **hdf5plugin.Bitshuffle(nelems=nelems, cname="lz4"))
+    stream, _ = payloads(tmp_path, src)
+    assert stream.passthrough_frames == len(frames_u32)
+
+
+@pytest.mark.parametrize(
+    ("data", "chunks", "reason"),
+    [
+        (np.zeros((4, 8, 8), ">u2"), (1, 8, 8), "big-endian"),
+        (np.zeros((4, 8, 8), "u2"), (2, 8, 8), "one frame"),
+        (np.zeros((4, 8, 8), "u2"), (1, 4, 8), "one frame"),
+    ],
+    ids=["big-endian", "two-frames-per-chunk", "half-frame-chunks"],
+)
+def test_refusals_name_the_reason(
+    tmp_path: Path, data: np.ndarray, chunks: tuple[int, ...], reason: str
+) -> None:
+    src = write(tmp_path, data, chunks=chunks, **hdf5plugin.Bitshuffle(cname="lz4"))
+    stream, got = payloads(tmp_path, src)
+    assert reason in stream.fast_path and stream.passthrough_frames == 0
+    le = data.astype(data.dtype.newbyteorder("<"))
+    assert got == [bitshuffle.compress_lz4(frame).tobytes() for frame in le]
+
+
+def test_compression_none_never_passes_through(tmp_path: Path, frames_u32: np.ndarray) -> None:
+    src = write(tmp_path, frames_u32, **hdf5plugin.Bitshuffle(cname="lz4"))
+    stream, got = payloads(tmp_path, src, compression="none")
+    assert stream.passthrough_frames == 0
+    assert got == [frame.tobytes() for frame in frames_u32]
+
+
+def test_unwritten_chunks_fall_back_to_fill_value(tmp_path: Path) -> None:
+    src = tmp_path / "in.h5"
+    frame = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    with h5py.File(src, "w") as f:
+        d = f.create_dataset(
+            "d",
+            (3, 8, 8),
+            "u2",
+            chunks=(1, 8, 8),
+            fillvalue=7,
+            **hdf5plugin.Bitshuffle(cname="lz4"),
+        )
+        d[1] = frame
+    stream, _ = payloads(tmp_path, src)
+    assert stream.passthrough_frames == 1
+    msgs = read_capture(tmp_path / "out" / "d.cbors")
+    np.testing.assert_array_equal(decode_frame(msgs[1], "d"), np.full((8, 8), 7, np.uint16))
+    np.testing.assert_array_equal(decode_frame(msgs[2], "d"), frame)
+
+
+def test_both_paths_give_the_same_frames(tmp_path: Path, frames_u32: np.ndarray) -> None:
+    fast, slow = tmp_path / "fast", tmp_path / "slow"
+    fast.mkdir()
+    slow.mkdir()
+    a = write(fast, frames_u32, **hdf5plugin.Bitshuffle(cname="lz4"))
+    b = write(slow, frames_u32, compression="gzip")
+    sa, pa = payloads(fast, a)
+    sb, pb = payloads(slow, b)
+    assert (sa.passthrough_frames, sb.passthrough_frames) == (len(frames_u32), 0)
+    assert pa == pb
+
+
+def test_chunks_that_are_not_default_lz4_streams_are_reencoded(tmp_path: Path) -> None:
+    frames = np.random.default_rng(5).integers(0, 9, (3, 16, 16), dtype=np.uint32)
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w") as f:
+        d = f.create_dataset(
+            "d", frames.shape, "u4", chunks=(1, 16, 16), **hdf5plugin.Bitshuffle(cname="lz4")
+        )
+        d[0] = frames[0]
+        # frame 1: stored with the filter skipped (filter mask bit set), raw bytes
+        d.id.write_direct_chunk((1, 0, 0), frames[1].tobytes(), filter_mask=1)
+        # frame 2: a bitshuffle-LZ4 stream with a non-default block size (64 elements)
+        stream = bitshuffle.compress_lz4(frames[2], 64).tobytes()
+        header = int(frames[2].nbytes).to_bytes(8, "big") + (64 * 4).to_bytes(4, "big")
+        d.id.write_direct_chunk((2, 0, 0), header + stream)
+    result, got = payloads(tmp_path, src)
+    assert result.passthrough_frames == 1
+    assert got == [bitshuffle.compress_lz4(frame).tobytes() for frame in frames]
