@@ -59,16 +59,20 @@ JSON = typer.Option("--json", help="Print the result as JSON on stdout.")
     "convert",
     epilog=(
         "[bold]Examples[/]\n\n"
-        "  h5tocbors convert run.h5 --stream pilatus\n\n"
-        "    finds the one stack of frames with 'pilatus' in its path, writes out/pilatus.cbors\n\n"
-        "  h5tocbors convert run.h5 -s pilatus -s eiger=/entry/instrument/eiger/data -o cap\n\n"
-        "    two streams sharing event numbers: cap/pilatus.cbors and cap/eiger.cbors\n\n"
-        "  h5tocbors convert scan.h5 -s pilatus --frames 0:100:10 --compression none\n\n"
-        "  dranspose replay -w src.worker:W -r src.reducer:R -f out/*.cbors\n\n" + EXIT_CODES
+        "[dim]# the one stack of frames with 'pilatus' in its path -> out/pilatus.cbors[/]\n\n"
+        "h5tocbors convert run.h5 --stream pilatus\n\n"
+        "[dim]# two streams sharing event numbers, a dataset named explicitly[/]\n\n"
+        "h5tocbors convert run.h5 -s pilatus -s eiger=/entry/instrument/eiger/data\n\n"
+        "[dim]# every 10th frame of 5..205, uncompressed payloads, into cap/[/]\n\n"
+        "h5tocbors convert scan.h5 -s pilatus --frames 5:205:10 -c none -o cap\n\n"
+        "[dim]# then develop the analysis on the captures[/]\n\n"
+        "dranspose replay -w src.worker:W -r src.reducer:R -f out/*.cbors\n\n" + EXIT_CODES
     ),
 )
 def convert_command(
-    input: Annotated[Path, typer.Argument(help="HDF5 file to read (opened read-only).")],
+    input: Annotated[
+        Path, typer.Argument(metavar="INPUT.h5", help="HDF5 file to read (opened read-only).")
+    ],
     stream: Annotated[
         list[str],
         typer.Option(
