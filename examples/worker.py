@@ -43,7 +43,8 @@ class ImageSumWorker:
                 result[name] = {"end": packet.msg_number}
             elif isinstance(packet, Stream1Data):
                 image = decode_image(packet, stream.frames)
-                valid = image[image < np.iinfo(np.uint32).max] if image.dtype == np.uint32 else image
+                gaps = image == np.iinfo(image.dtype).max if image.dtype.kind == "u" else False
+                valid = image[~gaps] if image.dtype.kind == "u" else image
                 result[name] = {
                     "frame": packet.frame,
                     "shape": list(image.shape),

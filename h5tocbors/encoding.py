@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import bitshuffle
+import numpy as np
 
 from .frames import FrameSeries
 from .passthrough import passthrough_refusal, read_stored_frame
@@ -52,7 +53,7 @@ class FrameEncoder:
                 return Payload(stored, True)
         frame = self.series.read(k)
         if self.compression == "none":
-            return Payload(frame.data.cast("B"), False)
+            return Payload(frame.reshape(-1).view(np.uint8).data, False)
         return Payload(memoryview(bitshuffle.compress_lz4(frame)), False)
 
     def __iter__(self) -> Iterator[Payload]:

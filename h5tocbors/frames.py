@@ -34,7 +34,10 @@ class FrameSeries:
     @classmethod
     def of(cls, dataset: h5py.Dataset, selection: slice | None = None) -> FrameSeries:
         """The series of `dataset`'s frames chosen by `selection` (all when None)."""
-        return cls(dataset, select_frames(selection, prod(lead_shape(dataset.shape))))
+        count = prod(lead_shape(dataset.shape))
+        if count == 0:
+            raise H5ToCborsError(f"{dataset.name} holds no frames (shape {dataset.shape})")
+        return cls(dataset, select_frames(selection, count))
 
     def __len__(self) -> int:
         return len(self.indices)

@@ -13,6 +13,8 @@ import numpy as np
 from .errors import H5ToCborsError, UsageError
 
 STREAM_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*\Z")
+MAX_STREAM_NAME = 200
+"""Long enough for any detector, short enough that `.NAME.cbors.XXXXXXXX.part` fits a file name."""
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
 """HDF5 chunk cache per dataset: a multi-frame chunk is decoded once, not once per frame."""
 
@@ -24,6 +26,8 @@ def check_stream_name(name: str) -> str:
         >>> check_stream_name("pilatus")
         'pilatus'
     """
+    if len(name) > MAX_STREAM_NAME:
+        raise UsageError(f"stream name {name[:20]}... is longer than {MAX_STREAM_NAME} characters")
     if not STREAM_NAME.match(name):
         raise UsageError(
             f"stream name {name!r} is not a plain name "
@@ -41,16 +45,16 @@ def open_input(path: str | os.PathLike[str]) -> h5py.File:
         (20, 195, 487)
     """
     p = Path(path)
-    if not p.exists():
-        raise H5ToCborsError(f"input {p} does not exist")
-    if p.is_dir():
-        raise H5ToCborsError(f"input {p} is a directory, not an HDF5 file")
-    if not h5py.is_hdf5(p):
-        raise H5ToCborsError(f"input {p} is not an HDF5 file")
     try:
+        if not p.exists():
+            raise H5ToCborsError(f"input {p} does not exist")
+        if p.is_dir():
+            raise H5ToCborsError(f"input {p} is a directory, not an HDF5 file")
+        if not h5py.is_hdf5(p):
+            raise H5ToCborsError(f"input {p} is not an HDF5 file")
         return h5py.File(p, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
     except OSError as e:
-        raise H5ToCborsError(f"cannot open {p}: {e}") from e
+        raise H5ToCborsError(f"cannot open {p}: {e.strerror or e}") from e
 
 
 def is_image_dtype(dtype: np.dtype) -> bool:
@@ -65,6 +69,14 @@ def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
     except (KeyError, OSError, ValueError) as e:
         raise H5ToCborsError(f"cannot open {path} in {f.filename}: {e}") from e
     if obj is None:
+        link = f.get(path, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            raise H5ToCborsError(
+                f"{path} in {f.filename} is an external link to {link.path} in {link.filename}, "
+                "which cannot be opened"
+            )
+        if isinstance(link, h5py.SoftLink):
+            raise H5ToCborsError(f"{path} in {f.filename} is a soft link to missing {link.path}")
         raise H5ToCborsError(f"no dataset at {path} in {f.filename}")
     if not isinstance(obj, h5py.Dataset):
         raise H5ToCborsError(f"{path} in {f.filename} is a group, not a dataset")
@@ -145,8 +157,15 @@ def check_virtual_sources(dset: h5py.Dataset) -> None:
                 f"virtual dataset {dset.name} needs source file {file_name}, which is missing "
                 f"(looked in {here}); HDF5 would silently return fill values"
             )
-        with h5py.File(source, "r") as src:
-            if dset_name not in src:
-                raise H5ToCborsError(
-                    f"virtual dataset {dset.name} needs {dset_name} in {source}, which is missing"
-                )
+        try:
+            with h5py.File(source, "r") as src:
+                present = dset_name in src
+        except OSError as e:
+            raise H5ToCborsError(
+                f"virtual dataset {dset.name} needs source file {source}, which cannot be "
+                f"opened: {e}"
+            ) from e
+        if not present:
+            raise H5ToCborsError(
+                f"virtual dataset {dset.name} needs {dset_name} in {source}, which is missing"
+            )

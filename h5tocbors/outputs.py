@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -12,8 +15,20 @@ from typing import BinaryIO
 from .errors import H5ToCborsError
 
 WRITE_BUFFER = 1 << 20
-UMASK = os.umask(0o022)
-os.umask(UMASK)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block is done (main thread only)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def prepare_directory(directory: Path) -> None:
@@ -48,15 +63,16 @@ class AtomicOutputs:
     def __enter__(self) -> list[BinaryIO]:
         try:
             for path in self.paths:
-                fd, name = tempfile.mkstemp(
-                    dir=path.parent, prefix=f".{path.name}.", suffix=".part"
-                )
-                self.temporaries.append(Path(name))
-                os.chmod(fd, 0o666 & ~UMASK)  # as open() would create it, not mkstemp's 0600
+                temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
+                self.temporaries.append(temporary)  # before it exists: a signal can't orphan it
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
                 self.files.append(os.fdopen(fd, "wb", buffering=WRITE_BUFFER))
         except OSError as e:
             self._discard()
             raise H5ToCborsError(f"cannot write to {path.parent}: {e.strerror}") from e
+        except BaseException:
+            self._discard()
+            raise
         return self.files
 
     def __exit__(
@@ -71,8 +87,9 @@ class AtomicOutputs:
         try:
             for fh in self.files:
                 fh.close()
-            for temporary, path in zip(self.temporaries, self.paths):
-                os.replace(temporary, path)
+            with signals_deferred():  # all outputs appear, or none
+                for temporary, path in zip(self.temporaries, self.paths):
+                    os.replace(temporary, path)
         except OSError as e:
             self._discard()
             raise H5ToCborsError(f"cannot finish {path}: {e.strerror}") from e

@@ -47,8 +47,6 @@ def select_frames(selection: slice | None, count: int) -> range:
     if len(selected) == 0:
         raise H5ToCborsError(
             f"--frames {_show(selection)} selects no frame of the {count} in the series"
-            if selection is not None
-            else "the dataset holds no frames"
         )
     return selected
 

@@ -1,0 +1,138 @@
+"""Ctrl-C and SIGTERM during a conversion: exit 130/143, no output and no temporary left."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import time
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from .conftest import BIN
+
+FRAMES = 1000
+SHAPE = (512, 512)
+DEADLINE = 60.0
+"""Seconds to wait for the temporary to appear, and for the process to exit: a hang guard."""
+
+
+@pytest.fixture(scope="module")
+def long_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A gzip (level 1) stack of 1000 512x512 uint16 frames that takes seconds to convert.
+
+    One compressed frame is written into every chunk directly, so the file is quick to make
+    while reading it still decodes every chunk.
+    """
+    path = tmp_path_factory.mktemp("signals") / "long.h5"
+    frame = np.random.default_rng(3).poisson(20.0, SHAPE).astype(np.uint16)
+    chunk = zlib.compress(frame.tobytes(), 1)
+    with h5py.File(path, "w") as f:
+        dset = f.create_dataset(
+            "/entry/det/data",
+            shape=(FRAMES, *SHAPE),
+            dtype=np.uint16,
+            chunks=(1, *SHAPE),
+            compression="gzip",
+            compression_opts=1,
+        )
+        for i in range(FRAMES):
+            dset.id.write_direct_chunk((i, 0, 0), chunk)
+    return path
+
+
+def default_sigint() -> None:
+    """In the child: take Ctrl-C by default even if the test runner ignores SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(h5: Path, out: Path, *options: str) -> subprocess.Popen[str]:
+    """Start `h5tocbors convert H5 --stream det -o OUT [options]` in a subprocess."""
+    command = [str(BIN / "h5tocbors"), "convert", str(h5), "--stream", "det", "-o", str(out)]
+    return subprocess.Popen(
+        [*command, *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
+    )
+
+
+def wait_for_temporary(
+    proc: subprocess.Popen[str], out: Path, name: str, min_size: int = -1
+) -> Path:
+    """Poll until the temporary `.NAME.cbors.*.part` in `out` holds more than `min_size` bytes.
+
+    Fails if the process exits first, or at the deadline.
+    """
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stdout, stderr = proc.communicate()
+            pytest.fail(f"exited with {proc.returncode} before writing: {stderr}{stdout}")
+        if out.is_dir():
+            for part in out.glob(f".{name}.cbors.*.part"):
+                with contextlib.suppress(FileNotFoundError):
+                    if part.stat().st_size > min_size:
+                        return part
+        time.sleep(0.01)
+    proc.kill()
+    proc.communicate()
+    pytest.fail("no temporary output appeared")
+
+
+@pytest.mark.parametrize(
+    ("signum", "expected"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+    ids=["SIGINT", "SIGTERM"],
+)
+@pytest.mark.parametrize("min_size", [-1, 4 << 20], ids=["opened", "written"])
+def test_signal_leaves_nothing(
+    long_h5: Path, tmp_path: Path, signum: signal.Signals, expected: int, min_size: int
+) -> None:
+    """A signal mid-conversion removes the temporary, writes no capture, exits 128+signal.
+
+    The signal comes as soon as the temporary exists, or once megabytes are written to it.
+    """
+    out = tmp_path / "out"
+    proc = start(long_h5, out, "--compression", "bslz4")
+    try:
+        temporary = wait_for_temporary(proc, out, "det", min_size)
+        assert proc.poll() is None
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == expected, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("h5tocbors: error: ")
+    assert not temporary.exists()
+    assert not (out / "det.cbors").exists()
+    assert list(out.iterdir()) == []
+
+
+def test_signal_keeps_existing_output(long_h5: Path, tmp_path: Path) -> None:
+    """SIGTERM during a --force conversion leaves the capture it would have replaced."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "det.cbors").write_bytes(b"old capture")
+    proc = start(long_h5, out, "--force")
+    try:
+        wait_for_temporary(proc, out, "det")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, stderr
+    assert (out / "det.cbors").read_bytes() == b"old capture"
+    assert [p.name for p in out.iterdir()] == ["det.cbors"]
