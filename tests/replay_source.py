@@ -1,0 +1,27 @@
+"""A `dranspose replay -s` source built on `h5tocbors.iter_messages`, for the end-to-end tests.
+
+`dranspose replay -s tests.replay_source:PilatusSource ...` replays the `pilatus` stream of
+the HDF5 file named by the environment variable `H5TOCBORS_INPUT`, without any capture file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from dranspose.event import InternalWorkerMessage
+
+from h5tocbors import iter_messages
+
+INPUT_ENV = "H5TOCBORS_INPUT"
+
+
+class PilatusSource:
+    """One generator: the STINS messages of stream `pilatus` of `$H5TOCBORS_INPUT`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def get_source_generators(self) -> list[Iterator[InternalWorkerMessage]]:
+        return [iter_messages(os.environ[INPUT_ENV], "pilatus")]
