@@ -7,6 +7,7 @@ Mirrors `dranspose.data.stream1`: event 0 carries `Stream1Start`, event k = 1..N
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -55,3 +56,108 @@ class StinsWriter:
             self.counters.passthrough += payload.passthrough
             yield [header.encode(), payload.data]
         yield [Stream1End(msg_number=len(series) + 1).model_dump_json().encode()]
+
+
+@dataclass
+class StinsInspector:
+    """Follows one STINS stream through a capture and names what is out of order.
+
+    Example:
+        >>> check = StinsInspector("pilatus")
+        >>> check.add(0, [b'{"htype": "header", "msg_number": 0, "filename": ""}'])
+        >>> check.finish()
+        ['pilatus: no series_end message']
+    """
+
+    name: str
+    frames: int = 0
+    shape: list[int] | None = None
+    type: str | None = None
+    compression: str | None = None
+    problems: list[str] = field(default_factory=list)
+    _seen: int = 0
+    _msg_number: int | None = None
+    _frame: int | None = None
+    _ended_at: int | None = None
+
+    def add(self, event: int, frames: list[bytes]) -> None:
+        """Take the zmq frames of this stream in the next message (at `event`)."""
+        self._seen += 1
+        try:
+            header = json.loads(frames[0])
+            htype = header["htype"]
+        except (IndexError, ValueError, KeyError, TypeError):
+            self.problems.append(f"{self.name}: event {event} has no STINS JSON header")
+            return
+        if self._ended_at is not None:
+            self.problems.append(
+                f"{self.name}: series_end at event {self._ended_at} is not the last message "
+                f"({htype} at event {event} follows)"
+            )
+            self._ended_at = None
+        if htype == "header" and self._seen != 1:
+            self.problems.append(f"{self.name}: start (header) at event {event} is not first")
+        elif htype != "header" and self._seen == 1:
+            self.problems.append(
+                f"{self.name}: first message (event {event}) is {htype}, not header"
+            )
+        self._check_sequence("msg_number", header.get("msg_number"), event)
+        if htype == "image":
+            self._image(event, header, frames)
+        elif htype == "series_end":
+            self._ended_at = event
+
+    def finish(self) -> list[str]:
+        """The problems found, once every message was added."""
+        if self._ended_at is None and not any("series_end" in p for p in self.problems):
+            self.problems.append(f"{self.name}: no series_end message")
+        return self.problems
+
+    def _image(self, event: int, header: dict[str, object], frames: list[bytes]) -> None:
+        self.frames += 1
+        if len(frames) != 2:
+            self.problems.append(
+                f"{self.name}: image at event {event} has {len(frames)} zmq frames, not 2"
+            )
+        shape, dtype, compression = (
+            header.get("shape"),
+            header.get("type"),
+            header.get("compression"),
+        )
+        if self.frames == 1:
+            self.shape = shape if isinstance(shape, list) else None
+            self.type = dtype if isinstance(dtype, str) else None
+            self.compression = compression if isinstance(compression, str) else None
+        elif (shape, dtype, compression) != (self.shape, self.type, self.compression):
+            self.problems.append(
+                f"{self.name}: image at event {event} is {shape} {dtype} {compression}, "
+                f"unlike the first ({self.shape} {self.type} {self.compression})"
+            )
+        self._check_sequence("frame", header.get("frame"), event)
+
+    def _check_sequence(self, key: str, value: object, event: int) -> None:
+        last = self._msg_number if key == "msg_number" else self._frame
+        if not isinstance(value, int):
+            self.problems.append(f"{self.name}: event {event} has no integer {key}")
+            return
+        if last is not None and value != last + 1:
+            self.problems.append(
+                f"{self.name}: {key} jumps from {last} to {value} at event {event}"
+            )
+        elif last is None and key == "frame" and value != 0:
+            self.problems.append(f"{self.name}: first frame is {value}, not 0 (event {event})")
+        if key == "msg_number":
+            self._msg_number = value
+        else:
+            self._frame = value
+
+
+def describe_stins(frames: list[bytes]) -> str:
+    """`header`, `image frame=3 msg_number=4`, `series_end msg_number=21`, or `unparsable`."""
+    try:
+        header = json.loads(frames[0])
+        htype = str(header["htype"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return "unparsable"
+    keys = ["frame", "msg_number"] if htype == "image" else ["msg_number"]
+    return " ".join([htype, *(f"{k}={header[k]}" for k in keys if k in header)])

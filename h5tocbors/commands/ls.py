@@ -1,0 +1,71 @@
+"""`h5tocbors ls`: the datasets of an HDF5 file and how to convert them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..hdf5 import open_input
+from ..listing import DatasetInfo, list_datasets
+from ..reporting import reported
+from .options import EXIT_CODES, Debug, Json, stdout_console
+
+EPILOG = (
+    "[bold]Examples[/]\n\n"
+    "h5tocbors ls run.h5\n\n"
+    "h5tocbors ls run.h5 --json | jq -r '.[] | select(.image) | .stream'\n\n"
+    "[bold]stream[/] marks image datasets (numeric, 2 or more dimensions) with the argument to "
+    "convert them; [bold]fast[/] marks those whose stored chunks pass through without "
+    "recompression.\n\n" + EXIT_CODES
+)
+
+
+def ls_command(
+    input: Annotated[Path, typer.Argument(metavar="INPUT.h5", help="HDF5 file to list.")],
+    as_json: Json = False,
+    debug: Debug = False,
+) -> None:
+    """List every dataset: path, shape, dtype, storage, and the --stream argument to convert it."""
+    with reported(debug), open_input(input) as f:
+        datasets = list_datasets(f)
+        if as_json:
+            print(json.dumps([asdict(d) for d in datasets], indent=2))
+        else:
+            stdout_console().print(table(datasets))
+
+
+def storage(d: DatasetInfo) -> str:
+    """`chunked 1x195x487 bitshuffle-lz4`, `virtual (2 sources, 1 missing)`, ..."""
+    if d.layout in ("virtual", "external"):
+        missing = sum(not s.exists for s in d.sources)
+        gone = f", {missing} missing" if missing else ""
+        return f"{d.layout} ({len(d.sources)} source files{gone})"
+    chunks = " " + "x".join(map(str, d.chunks)) if d.chunks else ""
+    return f"{d.layout}{chunks} " + ("+".join(d.filters) or "none")
+
+
+def table(datasets: list[DatasetInfo]) -> Table:
+    """The datasets as a table."""
+    t = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("path", "shape", "dtype", "storage", "fast", "stream / note"):
+        t.add_column(column, overflow="fold")
+    for d in datasets:
+        note = d.stream or d.note
+        if d.image and d.note and not d.fast_path:
+            note += f"  ({d.note})"
+        if d.links:
+            note += "  also at " + ", ".join(d.links)
+        t.add_row(
+            d.path,
+            "x".join(map(str, d.shape)) or "scalar",
+            d.dtype,
+            storage(d),
+            "yes" if d.fast_path else "",
+            note,
+        )
+    return t

@@ -1,0 +1,130 @@
+"""Summarize captures and name what is wrong with them, streaming message by message."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .protocols.registry import Inspector, inspector_for
+from .reader import CaptureError, RawMessage, read_messages
+
+MAX_PROBLEMS = 50
+
+
+@dataclass
+class StreamSummary:
+    """One stream of a capture: `frames` are images for STINS, zmq frames for other typs."""
+
+    typ: str
+    messages: int = 0
+    frames: int = 0
+    shape: list[int] | None = None
+    type: str | None = None
+    compression: str | None = None
+    bytes: int = 0
+    created_at: list[str] | None = None
+    """First and last `created_at` (ISO 8601), or None for captures without it."""
+
+
+@dataclass
+class CaptureSummary:
+    """One capture file; `problems` is empty for a well-formed one."""
+
+    path: str
+    messages: int = 0
+    first_event: int | None = None
+    last_event: int | None = None
+    streams: dict[str, StreamSummary] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    intact: bool = True
+
+
+@dataclass
+class _Tracker:
+    summary: StreamSummary
+    inspector: Inspector | None
+    first: datetime | None = None
+    last: datetime | None = None
+
+
+OnMessage = Callable[[RawMessage], None]
+
+
+def inspect_capture(
+    path: str | os.PathLike[str], on_message: OnMessage | None = None
+) -> CaptureSummary:
+    """Read a capture once and summarize it; a truncated or corrupt file becomes a problem.
+
+    Example:
+        >>> s = inspect_capture("out/pilatus.cbors")  # doctest: +SKIP
+        >>> s.messages, s.streams["pilatus"].frames, s.problems  # doctest: +SKIP
+        (22, 20, [])
+    """
+    summary = CaptureSummary(str(path))
+    trackers: dict[str, _Tracker] = {}
+    seen: set[int] = set()
+    try:
+        for msg in read_messages(path):
+            if on_message is not None:
+                on_message(msg)
+            _check_event(summary, seen, msg)
+            for name, stream in msg.streams.items():
+                tracker = trackers.get(name)
+                if tracker is None:
+                    tracker = _Tracker(StreamSummary(stream.typ), inspector_for(stream.typ, name))
+                    trackers[name] = tracker
+                _add(tracker, msg, stream.frames)
+    except CaptureError as e:
+        summary.intact = False
+        summary.problems.append(str(e))
+    for name, tracker in trackers.items():
+        summary.streams[name] = _finish(tracker, summary.problems)
+    if len(summary.problems) > MAX_PROBLEMS:
+        more = len(summary.problems) - MAX_PROBLEMS
+        summary.problems[MAX_PROBLEMS:] = [f"... and {more} more problems"]
+    return summary
+
+
+def _check_event(summary: CaptureSummary, seen: set[int], msg: RawMessage) -> None:
+    event = msg.event_number
+    if event in seen:
+        summary.problems.append(f"event {event} repeated (message {msg.index})")
+    elif summary.last_event is not None and event < summary.last_event:
+        summary.problems.append(
+            f"event {event} after event {summary.last_event} (message {msg.index})"
+        )
+    seen.add(event)
+    summary.messages += 1
+    if summary.first_event is None:
+        summary.first_event = event
+    summary.last_event = event
+
+
+def _add(tracker: _Tracker, msg: RawMessage, frames: list[bytes]) -> None:
+    s = tracker.summary
+    s.messages += 1
+    s.bytes += sum(len(f) for f in frames)
+    if tracker.inspector is not None:
+        tracker.inspector.add(msg.event_number, frames)
+    else:
+        s.frames += len(frames)
+    if msg.created_at is not None:
+        tracker.first = tracker.first or msg.created_at
+        tracker.last = msg.created_at
+
+
+def _finish(tracker: _Tracker, problems: list[str]) -> StreamSummary:
+    s, check = tracker.summary, tracker.inspector
+    if check is not None:
+        problems.extend(check.finish())
+        s.frames, s.shape, s.type, s.compression = (
+            check.frames,
+            check.shape,
+            check.type,
+            check.compression,
+        )
+    if tracker.first is not None and tracker.last is not None:
+        s.created_at = [tracker.first.isoformat(), tracker.last.isoformat()]
+    return s

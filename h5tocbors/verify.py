@@ -1,0 +1,117 @@
+"""Prove a conversion exact: decode every image of a capture and compare it with its HDF5 source."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import bitshuffle
+import h5py
+import numpy as np
+import numpy.typing as npt
+
+from .frames import FrameSeries
+from .hdf5 import resolve_dataset
+from .protocols.stins import TYP as STINS
+from .reader import read_messages
+
+
+@dataclass
+class StreamCheck:
+    """The outcome for one stream of one capture."""
+
+    capture: str
+    stream: str
+    dataset: str
+    frames: int
+    differing: int
+    first_difference: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.differing == 0 and self.frames > 0
+
+
+def decode_stins(header: dict[str, object], payload: bytes) -> npt.NDArray[np.generic]:
+    """The image of a STINS data message (`bslz4` or `none`)."""
+    shape = tuple(int(n) for n in header["shape"])  # type: ignore[attr-defined]
+    dtype = np.dtype(str(header["type"]))
+    if header["compression"] == "bslz4":
+        image: npt.NDArray[np.generic] = bitshuffle.decompress_lz4(
+            np.frombuffer(payload, np.uint8), shape, dtype
+        )
+        return image
+    if header["compression"] == "none":
+        return np.frombuffer(payload, dtype).reshape(shape)
+    raise ValueError(f"unknown compression {header['compression']!r}")
+
+
+def verify_capture(
+    f: h5py.File,
+    capture: str | os.PathLike[str],
+    datasets: Mapping[str, str | None],
+    frames: slice | None = None,
+) -> list[StreamCheck]:
+    """Compare every STINS image of `capture` bit for bit with its source frame in `f`.
+
+    Streams are resolved like `convert` does: `datasets` maps a stream name to a
+    dataset path, or the dataset is found by the stream's name.
+
+    Example:
+        >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
+        [True]
+    """
+    series: dict[str, FrameSeries] = {}
+    checks: dict[str, StreamCheck] = {}
+    for msg in read_messages(capture):
+        for name, stream in msg.streams.items():
+            if stream.typ != STINS:
+                continue
+            if name not in series:
+                series[name] = FrameSeries.of(resolve_dataset(f, name, datasets.get(name)), frames)
+                checks[name] = StreamCheck(
+                    str(capture), name, series[name].dataset.name, 0, 0, None
+                )
+            header = json.loads(stream.frames[0])
+            if header.get("htype") != "image":
+                continue
+            check = checks[name]
+            check.frames += 1
+            problem = compare(series[name], header, stream.frames)
+            if problem is not None:
+                check.differing += 1
+                if check.first_difference is None:
+                    check.first_difference = f"event {msg.event_number}: {problem}"
+    for name, check in checks.items():
+        missing = len(series[name]) - check.frames
+        if missing > 0:
+            check.differing += missing
+            check.first_difference = check.first_difference or (
+                f"{missing} of the {len(series[name])} source frames are missing from the capture"
+            )
+    return list(checks.values())
+
+
+def compare(series: FrameSeries, header: dict[str, object], frames: list[bytes]) -> str | None:
+    """Why an image message differs from its source frame, or None if it is identical."""
+    k = header.get("frame")
+    if not isinstance(k, int) or not 0 <= k < len(series):
+        return f"frame {k} is not in the {len(series)}-frame source series"
+    if len(frames) != 2:
+        return f"frame {k} has {len(frames)} zmq frames, not 2"
+    try:
+        image = decode_stins(header, frames[1])
+    except (ValueError, TypeError, KeyError, RuntimeError) as e:
+        return f"frame {k} fails to decode: {e}"
+    source = series.read(k)
+    if image.shape != source.shape or image.dtype != source.dtype:
+        return (
+            f"frame {k} is {list(image.shape)} {image.dtype}, "
+            f"source is {list(source.shape)} {source.dtype}"
+        )
+    if image.tobytes() != source.tobytes():
+        where = np.flatnonzero(image.view(np.uint8) != source.view(np.uint8))
+        return f"frame {k} differs from the source ({len(where)} byte(s) differ)"
+    return None
