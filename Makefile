@@ -22,9 +22,11 @@ demo: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
+LINTED := h5tocbors tests examples sample_data $(wildcard bench)
+
 lint: $(STAMP)
-	$(BIN)/ruff check h5tocbors tests examples sample_data bench
-	$(BIN)/ruff format --check h5tocbors tests examples sample_data bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy h5tocbors
 
 ## bench: speed and memory, side by side with a seed-style loop and cp
