@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench sample clean
+.PHONY: demo test test-cbor2-6 lint bench sample clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,22 @@ demo: $(STAMP)
 	LOG_LEVEL=WARNING $(BIN)/dranspose replay -w examples.worker:ImageSumWorker \
 		-r examples.reducer:SummaryReducer -f out/pilatus.cbors
 
-## test: lint, type-check and run the test suite
+## test: lint, type-check, run the test suite, and the capture reader again under cbor2 6
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+	$(MAKE) test-cbor2-6
+
+# dranspose 0.2.0 needs cbor2 < 6 (see README); h5tocbors' own reader must work under both.
+CBOR6 := .venv-cbor2-6
+$(CBOR6)/.installed-stamp: pyproject.toml
+	$(PYTHON) -m venv $(CBOR6)
+	$(CBOR6)/bin/pip install --quiet --upgrade pip
+	$(CBOR6)/bin/pip install --quiet -e '.[dev]'
+	$(CBOR6)/bin/pip install --quiet 'cbor2>=6,<7' 2>&1 | grep -v "dependency conflicts\|requires cbor2" || true
+	touch $@
+
+test-cbor2-6: $(CBOR6)/.installed-stamp
+	$(CBOR6)/bin/python -m pytest -q tests/test_inspect.py tests/test_verify.py tests/test_capture.py
 
 LINTED := h5tocbors tests examples sample_data $(wildcard bench)
 
@@ -38,4 +51,4 @@ sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(CBOR6) out .pytest_cache .mypy_cache .ruff_cache *.egg-info

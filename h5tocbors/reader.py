@@ -2,14 +2,15 @@
 
 Handles messages with or without the self-describe tag 55799, with or without
 `created_at`, plain `.cbors` and gzip-compressed `.cbors.gz`. It uses only
-`cbor2.load` and `CBORTag`, no `tag_hook`, so it works under cbor2 5 and 6 alike.
+`cbor2.load` and `CBORTag`, no `tag_hook` (whose calling convention cbor2 6 changed), and
+accepts cbor2 6's immutable containers (tuples, frozendict), so it works under 5 and 6 alike.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, cast
@@ -74,18 +75,27 @@ def read_messages(path: str | os.PathLike[str]) -> Iterator[RawMessage]:
         while True:
             offset = fh.tell()
             try:
+                if at_end(fh):
+                    return
                 item = cbor2.load(fh)
-            except EOFError as e:
-                if fh.tell() == offset:
-                    return  # a clean end between messages
+            except EOFError as e:  # cbor2 5
                 raise CaptureError(name, index, offset, "truncated message") from e
-            except (cbor2.CBORDecodeError, gzip.BadGzipFile, OSError) as e:
+            except cbor2.CBORDecodeError as e:
+                reason = "truncated message" if at_end(fh) else f"corrupt data ({e})"  # cbor2 6
+                raise CaptureError(name, index, offset, reason) from e
+            except (gzip.BadGzipFile, OSError) as e:
                 raise CaptureError(name, index, offset, f"corrupt data ({e})") from e
             try:
                 yield parse_message(item, index, offset)
             except (TypeError, ValueError, IndexError) as e:
                 raise CaptureError(name, index, offset, f"not a dranspose message ({e})") from e
             index += 1
+
+
+def at_end(fh: IO[bytes]) -> bool:
+    """True when nothing is left to read (files and gzip files can peek)."""
+    peek: Callable[[int], bytes] = fh.peek  # type: ignore[attr-defined]
+    return not peek(1)
 
 
 def parse_message(item: Any, index: int, offset: int) -> RawMessage:
@@ -95,10 +105,10 @@ def parse_message(item: Any, index: int, offset: int) -> RawMessage:
     if not isinstance(item, cbor2.CBORTag) or item.tag != MESSAGE_TAG:
         raise ValueError(f"expected tag {MESSAGE_TAG}, found {describe(item)}")
     fields = item.value
-    if not isinstance(fields, list | tuple) or len(fields) not in (2, 3):
+    if not isinstance(fields, Sequence) or len(fields) not in (2, 3):
         raise ValueError("message is not [event_number, streams(, created_at)]")
     event_number, streams = fields[0], fields[1]
-    if not isinstance(event_number, int) or not isinstance(streams, dict):
+    if not isinstance(event_number, int) or not isinstance(streams, Mapping):
         raise ValueError("event number or streams of the wrong type")
     created_at = fields[2] if len(fields) == 3 and isinstance(fields[2], datetime) else None
     return RawMessage(
@@ -115,7 +125,7 @@ def parse_stream(item: Any) -> RawStream:
     if not isinstance(item, cbor2.CBORTag) or item.tag != STREAM_TAG:
         raise ValueError(f"expected stream tag {STREAM_TAG}, found {describe(item)}")
     typ, frames = item.value
-    if not isinstance(typ, str) or not isinstance(frames, list):
+    if not isinstance(typ, str) or not isinstance(frames, Sequence):
         raise ValueError("stream is not [typ, frames]")
     return RawStream(typ, [f if isinstance(f, bytes) else bytes(f) for f in frames])
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,8 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
 def frames_u32() -> np.ndarray:
     """Six Poisson-count frames of 24x40 uint32."""
     return np.random.default_rng(1).poisson(3.0, (6, 24, 40)).astype(np.uint32)
+
+
+def pytest_report_header() -> str:
+    """Say which cbor2 runs: the suite runs under cbor2 5 and, for the reader, cbor2 6."""
+    return f"cbor2 {version('cbor2')}"

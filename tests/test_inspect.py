@@ -1,0 +1,276 @@
+"""`h5tocbors inspect` on converted, reference, old-format, gzip, truncated and hostile captures."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import pickle
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+
+from h5tocbors import convert
+from h5tocbors.capture import StreamPart, encode_message
+
+from .conftest import REPO
+
+REFERENCE = REPO / "tests" / "data" / "dump_xrd.cbors"
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Path:
+    """A converted capture: 5 bitshuffle-LZ4 frames of 16x20 uint16 at /entry/pilatus/data."""
+    src = tmp_path / "in.h5"
+    data = np.arange(5 * 16 * 20, dtype=np.uint16).reshape(5, 16, 20)
+    with h5py.File(src, "w") as f:
+        f.create_dataset(
+            "/entry/pilatus/data", data=data, chunks=(1, 16, 20), **hdf5plugin.Bitshuffle()
+        )
+    convert(src, ["pilatus"], tmp_path / "out")
+    return tmp_path / "out" / "pilatus.cbors"
+
+
+def write_messages(path: Path, messages: list[tuple[int, str, str, list[bytes]]]) -> Path:
+    """A capture of (event, stream, typ, frames) messages in the current format."""
+    with open(path, "wb") as fh:
+        for event, name, typ, frames in messages:
+            for buf in encode_message(event, {name: StreamPart(typ, frames)}, T0):
+                fh.write(buf)
+    return path
+
+
+def stins(htype: str, msg: int, frame: int | None = None) -> list[bytes]:
+    """STINS frames for a crafted message."""
+    header: dict[str, Any] = {"htype": htype, "msg_number": msg}
+    if htype == "image":
+        header |= {"frame": frame, "shape": [2, 2], "type": "uint8", "compression": "none"}
+        return [json.dumps(header).encode(), bytes(4)]
+    return [json.dumps(header).encode()]
+
+
+def inspect_json(cli: Cli, *paths: Path) -> tuple[int, dict[str, Any]]:
+    code, out, _ = cli("inspect", "--json", *paths)
+    return code, json.loads(out)
+
+
+def test_converted_capture(cli: Cli, capture: Path) -> None:
+    code, doc = inspect_json(cli, capture)
+    assert code == 0
+    (f,) = doc["files"]
+    assert (f["path"], f["messages"], f["first_event"], f["last_event"]) == (
+        str(capture),
+        7,
+        0,
+        6,
+    )
+    assert f["problems"] == []
+    s = f["streams"]["pilatus"]
+    assert {k: s[k] for k in ("typ", "messages", "frames", "shape", "type", "compression")} == {
+        "typ": "STINS",
+        "messages": 7,
+        "frames": 5,
+        "shape": [16, 20],
+        "type": "uint16",
+        "compression": "bslz4",
+    }
+    assert s["bytes"] == sum(
+        len(fr) for m in cbor_messages(capture) for fr in m[1]["pilatus"].value[1]
+    )
+    assert len(s["created_at"]) == 2 and s["created_at"][0] <= s["created_at"][1]
+
+
+def cbor_messages(path: Path) -> list[list[Any]]:
+    """The raw [event, streams, ...] lists of a capture, by plain cbor2."""
+    out = []
+    with open(path, "rb") as fh:
+        while fh.peek(1):
+            item = cbor2.load(fh)
+            item = item.value if item.tag == 55799 else item
+            out.append(item.value)
+    return out
+
+
+def test_text_output_and_events(cli: Cli, capture: Path) -> None:
+    code, out, err = cli("inspect", "--events", capture)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert f"{capture}: 7 messages, events 0..6, ok" in lines
+    assert sum("STINS image frame=" in line for line in lines) == 5
+    assert any("STINS series_end msg_number=6" in line for line in lines)
+    assert any(
+        "pilatus: STINS, 7 messages, 5 frames [16, 20] uint16 bslz4" in line for line in lines
+    )
+
+
+def test_reference_capture(cli: Cli) -> None:
+    code, doc = inspect_json(cli, REFERENCE)
+    assert code == 0
+    (f,) = doc["files"]
+    assert (f["messages"], f["first_event"], f["last_event"], f["problems"]) == (11, 0, 10, [])
+    xrd = f["streams"]["xrd"]
+    assert (xrd["frames"], xrd["shape"], xrd["type"], xrd["compression"]) == (
+        9,
+        [10, 10],
+        "uint16",
+        "none",
+    )
+    assert xrd["created_at"] is None
+
+
+def test_capture_without_self_describe_tag_or_created_at(cli: Cli, tmp_path: Path) -> None:
+    old = tmp_path / "old.cbors"
+    with open(old, "wb") as fh:
+        for event, frames in enumerate(
+            [stins("header", 0), stins("image", 1, 0), stins("series_end", 2)]
+        ):
+            cbor2.dump(
+                cbor2.CBORTag(42877, [event, {"d": cbor2.CBORTag(42878, ["STINS", frames])}]), fh
+            )
+    code, doc = inspect_json(cli, old)
+    assert code == 0 and doc["files"][0]["problems"] == []
+    assert doc["files"][0]["streams"]["d"]["frames"] == 1
+
+
+def test_gzip_capture(cli: Cli, capture: Path, tmp_path: Path) -> None:
+    gz = tmp_path / "pilatus.cbors.gz"
+    gz.write_bytes(gzip.compress(capture.read_bytes()))
+    code, plain = inspect_json(cli, capture)
+    code_gz, zipped = inspect_json(cli, gz)
+    assert code == code_gz == 0
+    assert zipped["files"][0]["streams"] == plain["files"][0]["streams"]
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.5, 0.97])
+def test_truncated_capture(cli: Cli, capture: Path, tmp_path: Path, keep: float) -> None:
+    data = capture.read_bytes()
+    cut = tmp_path / "cut.cbors"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    intact = count_whole_messages(data, int(len(data) * keep))
+    code, out, err = cli("inspect", cut)
+    assert code == 1
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert "truncated message at byte" in err and f"after {intact} intact message(s)" in err
+    assert f"{cut}: {intact} messages" in out
+
+
+def count_whole_messages(data: bytes, size: int) -> int:
+    """How many messages of `data` end within its first `size` bytes."""
+    fh, n = io.BytesIO(data), 0
+    while fh.tell() < len(data):
+        cbor2.load(fh)
+        if fh.tell() > size:
+            break
+        n += 1
+    return n
+
+
+def test_corrupt_capture(cli: Cli, capture: Path, tmp_path: Path) -> None:
+    data = bytearray(capture.read_bytes())
+    second = data.index(b"\xd9\xd9\xf7", 3)
+    data[second : second + 3] = b"\xff\xff\xff"
+    bad = tmp_path / "bad.cbors"
+    bad.write_bytes(bytes(data))
+    code, _, err = cli("inspect", bad)
+    assert code == 1 and "Traceback" not in err
+    assert f"at byte {second}, after 1 intact message(s)" in err
+
+
+def test_not_a_capture(cli: Cli, tmp_path: Path) -> None:
+    text = tmp_path / "notes.cbors"
+    text.write_text("these are not the messages you are looking for\n")
+    code, _, err = cli("inspect", text)
+    assert code == 1 and "after 0 intact message(s)" in err
+
+
+class Boom:
+    """Unpickling this runs code: it writes a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+def test_pickle_payloads_are_never_unpickled(cli: Cli, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    payload = pickle.dumps(Boom(marker))
+    pickle.loads(payload)  # prove the payload is live
+    assert marker.exists()
+    marker.unlink()
+    path = write_messages(
+        tmp_path / "contrast.cbors",
+        [(0, "contrast", "contrast", [payload]), (1, "contrast", "contrast", [payload, b"xy"])],
+    )
+    code, doc = inspect_json(cli, path)
+    code_events, out, _ = cli("inspect", "--events", path)
+    assert code == code_events == 0
+    assert not marker.exists()
+    s = doc["files"][0]["streams"]["contrast"]
+    assert (s["typ"], s["messages"], s["frames"], s["bytes"]) == (
+        "contrast",
+        2,
+        3,
+        2 * len(payload) + 2,
+    )
+    assert (s["shape"], s["type"], s["compression"]) == (None, None, None)
+    assert f"[{len(payload)}, 2] bytes" in out
+
+
+def test_problems_are_named(cli: Cli, tmp_path: Path) -> None:
+    path = write_messages(
+        tmp_path / "bad.cbors",
+        [
+            (0, "d", "STINS", stins("image", 0, 0)),
+            (1, "d", "STINS", stins("header", 1)),
+            (1, "d", "STINS", stins("image", 2, 1)),
+            (3, "d", "STINS", stins("image", 4, 3)),
+            (2, "d", "STINS", stins("series_end", 5)),
+            (5, "d", "STINS", stins("image", 6, 4)),
+        ],
+    )
+    code, doc = inspect_json(cli, path)
+    assert code == 0
+    problems = "\n".join(doc["files"][0]["problems"])
+    for expected in (
+        "first message (event 0) is image, not header",
+        "start (header) at event 1 is not first",
+        "event 1 repeated",
+        "msg_number jumps from 2 to 4 at event 3",
+        "frame jumps from 1 to 3 at event 3",
+        "event 2 after event 3",
+        "series_end at event 2 is not the last message",
+    ):
+        assert expected in problems
+    strict, _, err = cli("inspect", "--strict", path)
+    assert strict == 1 and "problems found" in err
+
+
+def test_missing_series_end(cli: Cli, tmp_path: Path) -> None:
+    path = write_messages(
+        tmp_path / "open.cbors",
+        [(0, "d", "STINS", stins("header", 0)), (1, "d", "STINS", stins("image", 1, 0))],
+    )
+    _, doc = inspect_json(cli, path)
+    assert doc["files"][0]["problems"] == ["d: no series_end message"]
+
+
+def test_several_files_and_streams(cli: Cli, capture: Path, tmp_path: Path) -> None:
+    code, doc = inspect_json(cli, capture, REFERENCE)
+    assert code == 0
+    assert [f["path"] for f in doc["files"]] == [str(capture), str(REFERENCE)]
+
+
+def test_missing_capture_file(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("inspect", tmp_path / "nope.cbors")
+    assert code == 1 and "nope.cbors" in err and len(err.splitlines()) == 1

@@ -1,0 +1,112 @@
+"""`h5tocbors ls`: every dataset with its storage, and how to convert it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+
+from .conftest import REPO
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def scan(tmp_path: Path) -> Path:
+    """Datasets stored every way `ls` tells apart."""
+    frames = np.zeros((3, 8, 10), np.uint16)
+    for i in range(2):
+        with h5py.File(tmp_path / f"part{i}.h5", "w") as f:
+            f["data"] = frames
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("lz4", data=frames, chunks=(1, 8, 10), **hdf5plugin.Bitshuffle())
+        f.create_dataset(
+            "zstd", data=frames, chunks=(1, 8, 10), **hdf5plugin.Bitshuffle(cname="zstd")
+        )
+        f.create_dataset("gz", data=frames, chunks=(1, 8, 10), compression="gzip", shuffle=True)
+        f.create_dataset("lzf", data=frames, chunks=(3, 8, 10), compression="lzf")
+        f.create_dataset("plain", data=frames)
+        f["instrument/eiger/data"] = frames
+        f["positions"] = np.arange(3.0)
+        f["title"] = "a scan"
+        f["table"] = np.zeros(3, dtype=[("x", "f4"), ("y", "i4")])
+        f["alias"] = h5py.SoftLink("/lz4")
+        layout = h5py.VirtualLayout((6, 8, 10), np.uint16)
+        for i in range(2):
+            layout[3 * i : 3 * i + 3] = h5py.VirtualSource(f"part{i}.h5", "data", (3, 8, 10))
+        f.create_virtual_dataset("vds", layout)
+        f.create_dataset("ext", (2, 4, 4), "u1", external=[("raw.bin", 0, 32)])
+    (tmp_path / "part1.h5").unlink()
+    return path
+
+
+def listing(cli: Cli, path: Path) -> dict[str, dict[str, Any]]:
+    code, out, err = cli("ls", "--json", path)
+    assert (code, err) == (0, "")
+    return {d["path"]: d for d in json.loads(out)}
+
+
+def test_storage_and_filters(cli: Cli, scan: Path) -> None:
+    ds = listing(cli, scan)
+    assert ds["/lz4"]["filters"] == ["bitshuffle-lz4"]
+    assert ds["/zstd"]["filters"] == ["bitshuffle-zstd"]
+    assert ds["/gz"]["filters"] == ["shuffle", "gzip"]
+    assert ds["/lzf"]["filters"] == ["lzf"] and ds["/lzf"]["chunks"] == [3, 8, 10]
+    assert ds["/plain"]["layout"] == "contiguous" and ds["/plain"]["filters"] == []
+    assert (ds["/lz4"]["shape"], ds["/lz4"]["dtype"]) == ([3, 8, 10], "uint16")
+
+
+def test_fast_path_and_stream_arguments(cli: Cli, scan: Path) -> None:
+    ds = listing(cli, scan)
+    assert [p for p, d in ds.items() if d["fast_path"]] == ["/lz4"]
+    assert ds["/lz4"]["stream"] == "--stream lz4=/lz4"
+    assert ds["/instrument/eiger/data"]["stream"] == "--stream eiger=/instrument/eiger/data"
+    assert ds["/lz4"]["links"] == ["/alias"] and "/alias" not in ds
+    for path in ("/positions", "/title", "/table"):
+        assert not ds[path]["image"] and ds[path]["stream"] is None
+    assert ds["/title"]["dtype"] == "string" and ds["/table"]["dtype"] == "compound"
+
+
+def test_virtual_and_external_sources(cli: Cli, scan: Path) -> None:
+    ds = listing(cli, scan)
+    vds = ds["/vds"]
+    assert vds["layout"] == "virtual"
+    assert vds["sources"] == [
+        {"file": "part0.h5", "exists": True},
+        {"file": "part1.h5", "exists": False},
+    ]
+    assert vds["note"] == "missing source files"
+    assert ds["/ext"]["layout"] == "external"
+    assert ds["/ext"]["sources"] == [{"file": "raw.bin", "exists": False}]
+
+
+def test_table(cli: Cli, scan: Path) -> None:
+    code, out, _ = cli("ls", scan)
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "chunked 1x8x10 bitshuffle-lz4" in rows["/lz4"] and " yes " in rows["/lz4"]
+    assert "--stream lz4=/lz4" in rows["/lz4"] and "also at /alias" in rows["/lz4"]
+    assert "virtual (2 source files, 1 missing)" in rows["/vds"]
+    assert "not numeric" in rows["/title"]
+
+
+def test_sample_data(cli: Cli) -> None:
+    ds = listing(cli, REPO / "sample_data" / "pilatus_100k.h5")
+    frames = ds["/entry/measurement/pilatus/frames"]
+    assert frames["fast_path"] and frames["stream"].startswith("--stream pilatus=")
+
+
+@pytest.mark.parametrize("content", [None, b"not hdf5"])
+def test_bad_input(cli: Cli, tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "x.h5"
+    if content is not None:
+        path.write_bytes(content)
+    code, _, err = cli("ls", path)
+    assert code == 1 and len(err.splitlines()) == 1 and "x.h5" in err

@@ -1,0 +1,131 @@
+"""`h5tocbors verify` proves conversions exact and names the first frame that is not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+
+from h5tocbors import convert
+from h5tocbors.capture import StreamPart, encode_message
+from h5tocbors.reader import read_messages
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """Two detectors: pilatus (bitshuffle-LZ4) and eiger (gzip, big-endian)."""
+    src = tmp_path / "run.h5"
+    rng = np.random.default_rng(2)
+    with h5py.File(src, "w") as f:
+        f.create_dataset(
+            "/entry/pilatus/data",
+            data=rng.integers(0, 1000, (6, 12, 14), dtype=np.uint32),
+            chunks=(1, 12, 14),
+            **hdf5plugin.Bitshuffle(),
+        )
+        f.create_dataset(
+            "/entry/instrument/eiger/image",
+            data=rng.random((6, 8, 9)).astype(">f4"),
+            chunks=(2, 8, 9),
+            compression="gzip",
+        )
+    return src
+
+
+def alter_payload(capture: Path, frame: int, out: Path, offset: int = 5) -> Path:
+    """A copy of `capture` with one byte of `frame`'s payload flipped."""
+    with open(out, "wb") as fh:
+        for msg in read_messages(capture):
+            streams = {n: StreamPart(s.typ, list(s.frames)) for n, s in msg.streams.items()}
+            if msg.event_number == frame + 1:
+                for part in streams.values():
+                    payload = bytearray(part.frames[1])
+                    payload[offset] ^= 0x01
+                    part.frames[1] = bytes(payload)  # type: ignore[index]
+            for buf in encode_message(msg.event_number, streams, msg.created_at):  # type: ignore[arg-type]
+                fh.write(buf)
+    return out
+
+
+@pytest.mark.parametrize("compression", ["bslz4", "none"])
+def test_exact_conversion_verifies(
+    cli: Cli, source: Path, tmp_path: Path, compression: str
+) -> None:
+    convert(
+        source,
+        {"pilatus": None, "eiger": "/entry/instrument/eiger/image"},
+        tmp_path / "o",
+        compression=compression,
+    )
+    code, out, err = cli(
+        "verify",
+        source,
+        tmp_path / "o" / "pilatus.cbors",
+        tmp_path / "o" / "eiger.cbors",
+        "--stream",
+        "eiger=/entry/instrument/eiger/image",
+    )
+    assert (code, err) == (0, "")
+    assert "pilatus: 6 frames identical to /entry/pilatus/data" in out
+    assert "eiger: 6 frames identical to /entry/instrument/eiger/image" in out
+
+
+def test_streams_resolve_by_name_like_convert(cli: Cli, source: Path, tmp_path: Path) -> None:
+    convert(source, ["eiger"], tmp_path / "o")
+    code, out, _ = cli("verify", source, tmp_path / "o" / "eiger.cbors")
+    assert code == 0 and "6 frames identical" in out
+
+
+def test_frames_selection(cli: Cli, source: Path, tmp_path: Path) -> None:
+    convert(source, ["pilatus"], tmp_path / "o", frames=slice(1, 6, 2))
+    capture = tmp_path / "o" / "pilatus.cbors"
+    assert cli("verify", source, capture, "--frames", "1:6:2")[0] == 0
+    code, _, err = cli("verify", source, capture)
+    assert code == 1 and "pilatus" in err
+
+
+@pytest.mark.parametrize(("compression", "offset"), [("none", 5), ("bslz4", 40)])
+def test_one_altered_payload_byte_is_found(
+    cli: Cli, source: Path, tmp_path: Path, compression: str, offset: int
+) -> None:
+    convert(source, ["pilatus"], tmp_path / "o", compression=compression)
+    bad = alter_payload(tmp_path / "o" / "pilatus.cbors", 3, tmp_path / "bad.cbors", offset)
+    code, out, err = cli("verify", source, bad)
+    assert code == 1
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "stream pilatus" in err and "frame 3" in err
+    assert "1 of 6 frames differ" in err
+    assert "1 of 6 frames differ" in out
+
+
+def test_missing_frames_are_counted(cli: Cli, source: Path, tmp_path: Path) -> None:
+    convert(source, ["pilatus"], tmp_path / "o", frames=slice(0, 4))
+    code, _, err = cli("verify", source, tmp_path / "o" / "pilatus.cbors")
+    assert code == 1 and "2 of the 6 source frames are missing" in err
+
+
+def test_json(cli: Cli, source: Path, tmp_path: Path) -> None:
+    convert(source, ["pilatus"], tmp_path / "o")
+    code, out, _ = cli("verify", "--json", source, tmp_path / "o" / "pilatus.cbors")
+    assert code == 0
+    (check,) = json.loads(out)
+    assert (check["stream"], check["frames"], check["differing"], check["ok"]) == (
+        "pilatus",
+        6,
+        0,
+        True,
+    )
+
+
+def test_capture_without_image_streams(cli: Cli, source: Path, tmp_path: Path) -> None:
+    path = tmp_path / "empty.cbors"
+    path.write_bytes(b"")
+    code, _, err = cli("verify", source, path)
+    assert code == 1 and "no STINS image stream" in err
