@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -24,7 +25,7 @@ from rich.text import Text
 
 from .errors import H5ToCborsError, Interrupted
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> int:
@@ -48,6 +49,10 @@ def reported(debug: bool) -> Iterator[None]:
     code = EXIT_OK
     try:
         yield
+    except BrokenPipeError:
+        # stdout went away (`| head`): stop quietly, as a shell tool does on SIGPIPE
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(EXIT_BROKEN_PIPE) from None
     except H5ToCborsError as e:
         code = fail(str(e), e.exit_code)
     except KeyboardInterrupt:

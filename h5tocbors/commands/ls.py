@@ -13,7 +13,7 @@ from rich.table import Table
 from ..hdf5 import open_input
 from ..listing import DatasetInfo, list_datasets
 from ..reporting import reported
-from .options import EXIT_CODES, Debug, Json, stdout_console
+from .options import EXIT_CODES, Debug, Json, print_table
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -36,7 +36,7 @@ def ls_command(
         if as_json:
             print(json.dumps([asdict(d) for d in datasets], indent=2))
         else:
-            stdout_console().print(table(datasets))
+            print_table(table(datasets))
 
 
 def storage(d: DatasetInfo) -> str:

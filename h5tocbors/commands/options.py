@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ..errors import UsageError
 from ..hdf5 import check_stream_name
@@ -54,7 +55,13 @@ def parse_streams(texts: list[str]) -> dict[str, str | None]:
     return streams
 
 
-def stdout_console() -> Console:
-    """A console for tables on stdout that does not wrap lines when piped."""
+def print_table(table: Table) -> None:
+    """Print a table on stdout: fitted to a terminal, unwrapped and unpadded when piped."""
     console = Console()
-    return console if console.is_terminal else Console(width=400, no_color=True)
+    if console.is_terminal:
+        console.print(table)
+        return
+    plain = Console(width=1000, no_color=True, highlight=False)
+    with plain.capture() as captured:
+        plain.print(table)
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))
