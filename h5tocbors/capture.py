@@ -4,7 +4,8 @@ A capture (`.cbors`) is a sequence of CBOR items, one per message:
 `tag 55799 (tag 42877 [event_number, {stream: tag 42878 [typ, [frame, ...]]}, created_at])`,
 which is what `cbor2.dump(CBORTag(55799, msg), fh, default=dranspose.event.message_encoder)`
 produces for an `InternalWorkerMessage`. Frames are written as they are, never copied
-into one buffer, so a payload can be a view of a stored chunk.
+into one buffer, so a payload can be a view of a stored chunk, or a `FileRange` of the
+input file that the kernel copies.
 """
 
 from __future__ import annotations
@@ -19,7 +20,29 @@ SELF_DESCRIBE_TAG = 55799
 MESSAGE_TAG = 42877
 STREAM_TAG = 42878
 
-Buffer = bytes | memoryview
+
+@dataclass(frozen=True)
+class FileRange:
+    """`size` bytes at `offset` of the open file `fd`: a payload copied file to file.
+
+    Example:
+        >>> FileRange(fd=3, offset=4536, size=38545).size
+        38545
+    """
+
+    fd: int
+    offset: int
+    size: int
+
+
+Buffer = bytes | memoryview | FileRange
+
+
+def nbytes(buf: Buffer) -> int:
+    """The length of a buffer in bytes."""
+    if isinstance(buf, FileRange):
+        return buf.size
+    return buf.nbytes if isinstance(buf, memoryview) else len(buf)
 
 
 @dataclass(frozen=True)
@@ -75,9 +98,9 @@ def encode_message(
         pending += text(name) + head(6, STREAM_TAG) + head(4, 2) + text(part.typ)
         pending += head(4, len(part.frames))
         for frame in part.frames:
-            size = frame.nbytes if isinstance(frame, memoryview) else len(frame)
+            size = nbytes(frame)
             pending += head(2, size)
-            if size <= 4096:
+            if size <= 4096 and not isinstance(frame, FileRange):
                 pending += frame
             else:
                 out.append(bytes(pending))

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
 
 import h5py
 from dranspose.event import InternalWorkerMessage, StreamData
 
-from .capture import Buffer, StreamPart, encode_message
+from .capture import StreamPart, encode_message
 from .encoding import Compression, FrameEncoder
-from .errors import H5ToCborsError
+from .errors import H5ToCborsError, Interrupted
 from .frames import FrameSeries
 from .hdf5 import check_stream_name, open_input, resolve_dataset
-from .outputs import AtomicOutputs
+from .outputs import AtomicOutputs, write_buffers
+from .pipeline import default_jobs
 from .protocols import MessageWriter
 from .protocols.stins import StinsWriter
 
@@ -54,6 +56,8 @@ class ConversionResult:
     events: int
     seconds: float
     streams: list[StreamResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Streams left alone because their output existed (`skip_existing`)."""
 
 
 def open_writers(
@@ -111,7 +115,7 @@ def iter_messages(
         )
         for event, parts, created_at in iter_events(writers):
             streams = {
-                n: StreamData(typ=p.typ, frames=[bytes(b) for b in p.frames])
+                n: StreamData(typ=p.typ, frames=[bytes(b) for b in p.frames])  # type: ignore[arg-type]
                 for n, p in parts.items()
             }
             yield InternalWorkerMessage(event_number=event, streams=streams, created_at=created_at)
@@ -126,12 +130,18 @@ def convert(
     compression: Compression = "bslz4",
     filename: str = "",
     force: bool = False,
+    skip_existing: bool = False,
+    jobs: int | None = None,
     progress: Progress | None = None,
     clock: Clock = utc_now,
+    cancel: threading.Event | None = None,
 ) -> ConversionResult:
     """Convert image datasets of `input` into `output_dir/<stream>.cbors`, one per stream.
 
     Streams converted together share event numbers. Outputs appear only when complete.
+    `jobs` threads decode and compress (default: the cores available); the output is
+    the same for any number. `skip_existing` leaves streams whose output exists alone.
+    Setting `cancel` stops the conversion with `Interrupted`, leaving no output.
 
     Example:
         >>> r = convert("sample_data/pilatus_100k.h5", ["pilatus"], "out")  # doctest: +SKIP
@@ -143,24 +153,30 @@ def convert(
     if not streams:
         raise H5ToCborsError("no stream given: name at least one with --stream NAME[=DATASET]")
     start = time.perf_counter()
-    with open_input(input) as f:
-        writers = open_writers(
-            f, streams, frames=frames, compression=compression, filename=filename
-        )
-        paths = [Path(output_dir) / f"{name}.cbors" for name in writers]
+    out = Path(output_dir)
+    skipped = [n for n in streams if skip_existing and (out / f"{n}.cbors").exists()]
+    todo = {n: p for n, p in streams.items() if n not in skipped}
+    result = ConversionResult(str(input), 0, 0.0, skipped=skipped)
+    if not todo:
+        return result
+    with open_input(input) as f, open_fd(input) as fd:
+        writers = open_writers(f, todo, frames=frames, compression=compression, filename=filename)
+        for w in writers.values():
+            w.encoder.fd, w.encoder.jobs = fd, jobs or default_jobs()
+        paths = [out / f"{name}.cbors" for name in writers]
         written = dict.fromkeys(writers, 0)
-        events = 0
         with AtomicOutputs(paths, force=force) as handles:
             files = dict(zip(writers, handles))
             for event, parts, created_at in iter_events(writers, clock):
+                if cancel is not None and cancel.is_set():
+                    raise Interrupted("cancelled")
                 for name, part in parts.items():
-                    written[name] += write_all(
-                        files[name], encode_message(event, {name: part}, created_at)
-                    )
-                events = event + 1
+                    message = encode_message(event, {name: part}, created_at)
+                    written[name] += write_buffers(files[name], message)
+                result.events = event + 1
                 if progress is not None:
-                    progress(events, sum(written.values()))
-        results = [
+                    progress(result.events, sum(written.values()))
+        result.streams = [
             StreamResult(
                 name=name,
                 dataset=w.encoder.series.dataset.name,
@@ -172,9 +188,15 @@ def convert(
             )
             for (name, w), path in zip(writers.items(), paths)
         ]
-    return ConversionResult(str(input), events, time.perf_counter() - start, results)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
-def write_all(fh: BinaryIO, buffers: list[Buffer]) -> int:
-    """Write buffers in order; return the byte count."""
-    return sum(fh.write(buf) for buf in buffers)
+@contextmanager
+def open_fd(path: str | os.PathLike[str]) -> Iterator[int]:
+    """The input file opened read-only at the OS level, for kernel copies of stored payloads."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        yield fd
+    finally:
+        os.close(fd)

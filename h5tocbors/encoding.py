@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+from zlib import error as zlib_error
 
 import bitshuffle
 import numpy as np
+import numpy.typing as npt
 
+from .capture import Buffer
+from .chunks import Decode, RawChunk, chunk_decoder
+from .errors import H5ToCborsError
 from .frames import FrameSeries
-from .passthrough import passthrough_refusal, read_stored_frame
+from .passthrough import passthrough_refusal, stored_payload
+from .pipeline import ordered_map
 
 Compression = Literal["bslz4", "none"]
 COMPRESSIONS: tuple[Compression, ...] = ("bslz4", "none")
@@ -20,13 +26,20 @@ COMPRESSIONS: tuple[Compression, ...] = ("bslz4", "none")
 class Payload:
     """One frame's bytes as they go into a capture, and whether they were passed through."""
 
-    data: bytes | memoryview
+    data: Buffer
     passthrough: bool
+
+
+Fetched = Payload | RawChunk | npt.NDArray[np.generic]
 
 
 @dataclass
 class FrameEncoder:
-    """Encode a series frame by frame, passing stored chunks through where possible.
+    """Encode a series frame by frame, passing stored payloads through where possible.
+
+    With `fd`, the input file opened read-only, passed-through payloads are file ranges
+    the kernel copies. With `jobs` > 1, frames are decoded and compressed on that many
+    threads, in order; the payloads are the same as with one.
 
     Example:
         >>> enc = FrameEncoder(FrameSeries.of(f["/entry/data"]), "bslz4")  # doctest: +SKIP
@@ -36,25 +49,61 @@ class FrameEncoder:
 
     series: FrameSeries
     compression: Compression
-    refusal: str | None = None
+    fd: int | None = None
+    jobs: int = 1
+    refusal: str | None = field(init=False)
+    decoder: Decode | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.refusal = (
-            passthrough_refusal(self.series)
-            if self.compression == "bslz4"
-            else "output compression is none"
-        )
+        self.refusal = passthrough_refusal(self.series, self.compression)
+        self.decoder = chunk_decoder(self.series)
 
-    def encode(self, k: int) -> Payload:
-        """The payload of the k-th frame of the series."""
+    def fetch(self, k: int) -> Fetched:
+        """What the main thread reads for frame k: a stored payload, a raw chunk, or the frame."""
         if self.refusal is None:
-            stored = read_stored_frame(self.series, k)
+            stored = stored_payload(self.series, k, self.compression, self.fd)
             if stored is not None:
                 return Payload(stored, True)
-        frame = self.series.read(k)
+        if self.decoder is not None:
+            offset = self.series.position(k) + (0,) * len(self.series.frame_shape)
+            try:
+                mask, raw = self.series.dataset.id.read_direct_chunk(offset)
+            except (OSError, KeyError, RuntimeError):
+                mask, raw = 1, b""  # unwritten chunk: HDF5 gives the fill value
+            if mask == 0:
+                return RawChunk(raw)
+        return self.series.read(k)
+
+    def finish(self, fetched: Fetched, k: int | None = None) -> Payload:
+        """Decode and compress what `fetch` returned (thread-safe)."""
+        if isinstance(fetched, Payload):
+            return fetched
+        if isinstance(fetched, RawChunk):
+            assert self.decoder is not None
+            try:
+                frame = self.decoder(fetched.data)
+            except (ValueError, RuntimeError, TypeError, zlib_error) as e:
+                where = f"frame {k} " if k is not None else ""
+                raise H5ToCborsError(
+                    f"{where}({self.series.dataset.name}) failed to decode: {e}"
+                ) from e
+            fetched = np.ascontiguousarray(frame, dtype=self.series.dtype)
+        return self.encode_array(fetched)
+
+    def encode_array(self, frame: npt.NDArray[np.generic]) -> Payload:
+        """The payload of a decoded frame."""
         if self.compression == "none":
             return Payload(frame.reshape(-1).view(np.uint8).data, False)
         return Payload(memoryview(bitshuffle.compress_lz4(frame)), False)
 
+    def encode(self, k: int) -> Payload:
+        """The payload of the k-th frame of the series (serially)."""
+        return self.finish(self.fetch(k), k)
+
     def __iter__(self) -> Iterator[Payload]:
-        return (self.encode(k) for k in range(len(self.series)))
+        return ordered_map(
+            lambda k: (k, self.fetch(k)),
+            lambda item: self.finish(item[1], item[0]),
+            len(self.series),
+            self.jobs,
+        )

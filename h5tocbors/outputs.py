@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from .capture import Buffer, FileRange
 from .errors import H5ToCborsError
 
 WRITE_BUFFER = 1 << 20
@@ -103,3 +105,38 @@ class AtomicOutputs:
                 fh.close()
         for temporary in self.temporaries:
             temporary.unlink(missing_ok=True)
+
+
+def write_buffers(fh: BinaryIO, buffers: Iterable[Buffer]) -> int:
+    """Write buffers in order, file ranges copied by the kernel; return the byte count."""
+    total = 0
+    for buf in buffers:
+        if isinstance(buf, FileRange):
+            fh.flush()
+            copy_range(buf, fh.fileno())
+            total += buf.size
+        else:
+            total += fh.write(buf)
+    return total
+
+
+def copy_range(src: FileRange, dst: int) -> None:
+    """Append `src` to the file `dst` at its position: `copy_file_range`, else read and write."""
+    offset, left = src.offset, src.size
+    try:
+        while left > 0:
+            done = os.copy_file_range(src.fd, dst, left, offset)
+            if done == 0:
+                break
+            offset, left = offset + done, left - done
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    while left > 0:  # no copy_file_range here (old kernel, other filesystems)
+        data = os.pread(src.fd, min(left, 1 << 24), offset)
+        if not data:
+            raise OSError(errno.EIO, f"input ended {left} bytes early")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(dst, view) :]
+        offset, left = offset + len(data), left - len(data)

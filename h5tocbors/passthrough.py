@@ -1,16 +1,21 @@
-"""The no-recompression fast path: pass bitshuffle-LZ4 chunks through as stored.
+"""The no-recompression fast path: payloads that are already stored in the input file.
 
-A chunk written by the HDF5 bitshuffle filter (id 32008) in LZ4 mode is a
-12-byte header (uint64 big-endian decoded size, uint32 big-endian block size
-in bytes) followed by exactly what `bitshuffle.compress_lz4` returns for the
-frame, provided the block size is the default that `decompress_lz4` assumes.
+A chunk written by the HDF5 bitshuffle filter (id 32008) in LZ4 mode is a 12-byte
+header (uint64 big-endian decoded size, uint32 big-endian block size in bytes)
+followed by exactly what `bitshuffle.compress_lz4` returns for the frame, provided
+the block size is the default that `decompress_lz4` assumes. Likewise an unfiltered
+little-endian frame is stored as its raw bytes, which are the `none` payload. Such
+payloads are passed through: as a `FileRange` the kernel copies when the input's file
+descriptor is given, else as the bytes `read_direct_chunk` returns.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 from math import prod
 
+from .capture import Buffer, FileRange
 from .frames import FrameSeries
 
 BITSHUFFLE_FILTER = 32008
@@ -29,29 +34,47 @@ def default_block_bytes(itemsize: int) -> int:
     return elements * itemsize
 
 
-def passthrough_refusal(series: FrameSeries) -> str | None:
-    """Why `series` cannot take the fast path, or None if it can.
+def filters(series: FrameSeries) -> list[tuple[int, tuple[int, ...]]]:
+    """The dataset's filter pipeline as (filter id, client values), in write order."""
+    dcpl = series.dataset.id.get_create_plist()
+    return [dcpl.get_filter(i)[::2] for i in range(dcpl.get_nfilters())]
+
+
+def one_frame_per_chunk(series: FrameSeries) -> bool:
+    """True when every chunk of the dataset holds exactly one whole frame."""
+    chunks = series.dataset.chunks
+    lead = series.dataset.ndim - len(series.frame_shape)
+    return chunks is not None and chunks == (1,) * lead + series.frame_shape
+
+
+def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str | None:
+    """Why `series` cannot take the fast path to `compression` payloads, or None if it can.
 
     Example:
         >>> passthrough_refusal(FrameSeries.of(f["/entry/data"]))  # doctest: +SKIP
-        'filters are gzip, not bitshuffle-LZ4 alone'
+        'filters are 1, not bitshuffle alone'
     """
     dset = series.dataset
     if dset.is_virtual:
         return "virtual dataset"
-    if dset.chunks is None:
-        return "not chunked"
-    lead = len(dset.shape) - len(series.frame_shape)
-    if dset.chunks != (1,) * lead + series.frame_shape:
-        return f"chunks {dset.chunks} do not hold exactly one frame"
+    if dset.id.get_create_plist().get_external_count() > 0:
+        return "external raw data"
     if dset.dtype.byteorder == ">":
         return "big-endian data"
-    dcpl = dset.id.get_create_plist()
-    filters = [dcpl.get_filter(i) for i in range(dcpl.get_nfilters())]
-    if len(filters) != 1 or filters[0][0] != BITSHUFFLE_FILTER:
-        names = ", ".join(str(f[0]) for f in filters) or "none"
-        return f"filters are {names}, not bitshuffle alone"
-    values = filters[0][2]
+    if compression == "none":
+        if dset.chunks is None:
+            return None
+        if not one_frame_per_chunk(series):
+            return f"chunks {dset.chunks} do not hold exactly one frame"
+        return f"filters are {describe(filters(series))}" if filters(series) else None
+    if dset.chunks is None:
+        return "not chunked"
+    if not one_frame_per_chunk(series):
+        return f"chunks {dset.chunks} do not hold exactly one frame"
+    pipeline = filters(series)
+    if len(pipeline) != 1 or pipeline[0][0] != BITSHUFFLE_FILTER:
+        return f"filters are {describe(pipeline)}, not bitshuffle alone"
+    values = pipeline[0][1]
     if len(values) < 5 or values[4] != BITSHUFFLE_LZ4:
         return "bitshuffle without LZ4 (e.g. zstd)"
     itemsize = dset.dtype.itemsize
@@ -60,23 +83,46 @@ def passthrough_refusal(series: FrameSeries) -> str | None:
     return None
 
 
-def read_stored_frame(series: FrameSeries, k: int) -> memoryview | None:
-    """The k-th frame's stored bitshuffle-LZ4 stream without its header, or None.
+def describe(pipeline: list[tuple[int, tuple[int, ...]]]) -> str:
+    """Filter ids, e.g. `2, 1` for shuffle and deflate; `none` for no filter."""
+    return ", ".join(str(code) for code, _ in pipeline) or "none"
 
-    None means this chunk is not a default-block LZ4 stream of one whole frame
-    (unwritten, filter skipped, other block size): read and compress it instead.
+
+def stored_payload(series: FrameSeries, k: int, compression: str, fd: int | None) -> Buffer | None:
+    """The k-th frame's payload as stored, or None when this frame must be encoded.
+
+    Call only when `passthrough_refusal(series, compression)` is None. None means
+    this chunk is not what it should be (unwritten, filter skipped, other block size).
     """
-    offset = series.position(k) + (0,) * len(series.frame_shape)
-    try:
-        mask, raw = series.dataset.id.read_direct_chunk(offset)
-    except (OSError, KeyError, RuntimeError):
+    dset = series.dataset
+    position = series.position(k)
+    frame_bytes = prod(series.frame_shape) * series.dtype.itemsize
+    fd = fd if dset.file.driver == "sec2" else None
+    base = dset.file.userblock_size
+    if dset.chunks is None:  # contiguous, compression none
+        start = dset.id.get_offset()
+        if start is None or fd is None:
+            return None
+        return FileRange(fd, base + start + series.indices[k] * frame_bytes, frame_bytes)
+    offset = position + (0,) * len(series.frame_shape)
+    info = dset.id.get_chunk_info_by_coord(offset)
+    if info.byte_offset is None or info.filter_mask != 0:
         return None
-    if mask != 0 or len(raw) < HEADER.size:
+    skip = HEADER.size if compression == "bslz4" else 0
+    if compression == "bslz4":
+        if fd is None:
+            _, raw = dset.id.read_direct_chunk(offset)
+            header = raw[: HEADER.size]
+        else:
+            header = os.pread(fd, HEADER.size, base + info.byte_offset)
+        if len(header) < HEADER.size or HEADER.unpack(header) != (
+            frame_bytes,
+            default_block_bytes(series.dtype.itemsize),
+        ):
+            return None
+    elif info.size != frame_bytes:
         return None
-    nbytes, block_bytes = HEADER.unpack_from(raw)
-    itemsize = series.dtype.itemsize
-    if nbytes != prod(series.frame_shape) * itemsize or block_bytes != default_block_bytes(
-        itemsize
-    ):
-        return None
-    return memoryview(raw)[HEADER.size :]
+    if fd is not None:
+        return FileRange(fd, base + info.byte_offset + skip, info.size - skip)
+    _, raw = dset.id.read_direct_chunk(offset)
+    return memoryview(raw)[skip:]

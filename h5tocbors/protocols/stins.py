@@ -43,8 +43,7 @@ class StinsWriter:
         yield [Stream1Start(msg_number=0, filename=self.filename).model_dump_json().encode()]
         shape = list(series.frame_shape)
         dtype = series.dtype.name
-        for k in range(len(series)):
-            payload = self.encoder.encode(k)
+        for k, payload in enumerate(self.encoder):
             header = Stream1Data(
                 msg_number=k + 1,
                 frame=k,

@@ -1,0 +1,78 @@
+"""Decode stored chunks outside HDF5, so that many frames decode at once on worker threads.
+
+h5py serialises every HDF5 call, filters included. For the common detector filters
+(deflate, shuffle, bitshuffle), reading the raw chunk in the main thread and
+decoding it here on a worker thread (zlib and bitshuffle release the GIL) uses every
+core. Other filters are left to HDF5.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import bitshuffle
+import numpy as np
+import numpy.typing as npt
+
+from .frames import FrameSeries
+from .passthrough import BITSHUFFLE_FILTER, HEADER, filters, one_frame_per_chunk
+
+DEFLATE, SHUFFLE = 1, 2
+BITSHUFFLE_DECODERS = {2: bitshuffle.decompress_lz4, 3: bitshuffle.decompress_zstd}
+
+Decode = Callable[[bytes], npt.NDArray[np.generic]]
+
+
+@dataclass(frozen=True)
+class RawChunk:
+    """A chunk as stored, to be decoded on a worker thread."""
+
+    data: bytes
+
+
+def chunk_decoder(series: FrameSeries) -> Decode | None:
+    """A function that decodes one stored chunk of `series` into a frame, or None.
+
+    None when the chunks do not hold one frame each, or a filter is not one this
+    module decodes; then HDF5 decodes.
+
+    Example:
+        >>> decode = chunk_decoder(FrameSeries.of(f["/entry/gzip_data"]))  # doctest: +SKIP
+        >>> decode(f["/entry/gzip_data"].id.read_direct_chunk((0, 0, 0))[1]).shape  # doctest: +SKIP
+        (195, 487)
+    """
+    if series.dataset.is_virtual or not one_frame_per_chunk(series):
+        return None
+    codes = [code for code, _ in filters(series)]
+    shape, stored = series.frame_shape, series.dataset.dtype
+    if codes in ([], [DEFLATE], [SHUFFLE], [SHUFFLE, DEFLATE]):
+        inflate = DEFLATE in codes
+        unshuffle = SHUFFLE in codes and stored.itemsize > 1
+
+        def decode(raw: bytes) -> npt.NDArray[np.generic]:
+            data = zlib.decompress(raw) if inflate else raw
+            flat = np.frombuffer(data, np.uint8)
+            if unshuffle:
+                flat = flat.reshape(stored.itemsize, -1).T.copy()
+            frame: npt.NDArray[np.generic] = flat.view(stored).reshape(shape)
+            return frame
+
+        return decode
+    if codes == [BITSHUFFLE_FILTER]:
+        values = filters(series)[0][1]
+        bs_decode = BITSHUFFLE_DECODERS.get(values[4] if len(values) > 4 else 0)
+        if bs_decode is None:
+            return None
+
+        def decode_bitshuffle(raw: bytes) -> npt.NDArray[np.generic]:
+            _, block_bytes = HEADER.unpack_from(raw)
+            stream = np.frombuffer(raw, np.uint8, offset=HEADER.size)
+            frame: npt.NDArray[np.generic] = bs_decode(
+                stream, shape, stored, block_bytes // stored.itemsize
+            )
+            return frame
+
+        return decode_bitshuffle
+    return None
