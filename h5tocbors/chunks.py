@@ -16,20 +16,21 @@ import bitshuffle
 import numpy as np
 import numpy.typing as npt
 
+from .capture import Buffer
 from .frames import FrameSeries
 from .passthrough import BITSHUFFLE_FILTER, HEADER, filters, one_frame_per_chunk
 
 DEFLATE, SHUFFLE = 1, 2
 BITSHUFFLE_DECODERS = {2: bitshuffle.decompress_lz4, 3: bitshuffle.decompress_zstd}
 
-Decode = Callable[[bytes], npt.NDArray[np.generic]]
+Decode = Callable[[bytes | memoryview], npt.NDArray[np.generic]]
 
 
 @dataclass(frozen=True)
 class RawChunk:
-    """A chunk as stored, to be decoded on a worker thread."""
+    """A chunk as stored (or where it is stored), to be read and decoded on a worker thread."""
 
-    data: bytes
+    data: Buffer
 
 
 def chunk_decoder(series: FrameSeries) -> Decode | None:
@@ -43,15 +44,17 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
         >>> decode(f["/entry/gzip_data"].id.read_direct_chunk((0, 0, 0))[1]).shape  # doctest: +SKIP
         (195, 487)
     """
-    if series.dataset.is_virtual or not one_frame_per_chunk(series):
+    dset = series.dataset
+    external = dset.id.get_create_plist().get_external_count() > 0
+    if dset.is_virtual or external or not (dset.chunks is None or one_frame_per_chunk(series)):
         return None
     codes = [code for code, _ in filters(series)]
-    shape, stored = series.frame_shape, series.dataset.dtype
+    shape, stored = series.frame_shape, dset.dtype
     if codes in ([], [DEFLATE], [SHUFFLE], [SHUFFLE, DEFLATE]):
         inflate = DEFLATE in codes
         unshuffle = SHUFFLE in codes and stored.itemsize > 1
 
-        def decode(raw: bytes) -> npt.NDArray[np.generic]:
+        def decode(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
             data = zlib.decompress(raw) if inflate else raw
             flat = np.frombuffer(data, np.uint8)
             if unshuffle:
@@ -66,7 +69,7 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
         if bs_decode is None:
             return None
 
-        def decode_bitshuffle(raw: bytes) -> npt.NDArray[np.generic]:
+        def decode_bitshuffle(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
             _, block_bytes = HEADER.unpack_from(raw)
             stream = np.frombuffer(raw, np.uint8, offset=HEADER.size)
             frame: npt.NDArray[np.generic] = bs_decode(

@@ -10,15 +10,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import h5py
-from dranspose.event import InternalWorkerMessage, StreamData
 
 from .capture import StreamPart, encode_message
 from .encoding import Compression, FrameEncoder
 from .errors import H5ToCborsError, Interrupted
 from .frames import FrameSeries
 from .hdf5 import check_stream_name, open_input, resolve_dataset
+from .locate import InputMap
 from .outputs import AtomicOutputs, write_buffers
 from .pipeline import default_jobs
 from .protocols import MessageWriter
@@ -67,12 +68,19 @@ def open_writers(
     frames: slice | None = None,
     compression: Compression = "bslz4",
     filename: str = "",
+    fd: int | None = None,
+    jobs: int = 1,
+    mapped: InputMap | None = None,
 ) -> dict[str, StinsWriter]:
-    """STINS writers for `streams` (name -> dataset path, or None to find it by name)."""
+    """STINS writers for `streams` (name -> dataset path, or None to find it by name).
+
+    `fd` is `f`'s file opened read-only, for kernel copies; `jobs` threads encode.
+    """
     writers = {}
     for name, path in streams.items():
         series = FrameSeries.of(resolve_dataset(f, check_stream_name(name), path), frames)
-        writers[name] = StinsWriter(FrameEncoder(series, compression), filename=filename)
+        encoder = FrameEncoder(series, compression, fd=fd, jobs=jobs, mapped=mapped)
+        writers[name] = StinsWriter(encoder, filename=filename)
     counts = {name: len(w) for name, w in writers.items()}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{n} {c - 2} frames" for n, c in counts.items())
@@ -101,14 +109,16 @@ def iter_messages(
     frames: slice | None = None,
     compression: Compression = "bslz4",
     filename: str = "",
-) -> Iterator[InternalWorkerMessage]:
-    """dranspose messages of one stream, for a `dranspose replay -s` source class.
+) -> Iterator[Any]:
+    """dranspose `InternalWorkerMessage`s of one stream, for a `dranspose replay -s` source.
 
     Example:
         >>> msgs = iter_messages("sample_data/pilatus_100k.h5", "pilatus")
         >>> [m.event_number for m in msgs][:3]
         [0, 1, 2]
     """
+    from dranspose.event import InternalWorkerMessage, StreamData  # slow to import: only here
+
     with open_input(input) as f:
         writers = open_writers(
             f, {stream: dataset}, frames=frames, compression=compression, filename=filename
@@ -159,10 +169,17 @@ def convert(
     result = ConversionResult(str(input), 0, 0.0, skipped=skipped)
     if not todo:
         return result
-    with open_input(input) as f, open_fd(input) as fd:
-        writers = open_writers(f, todo, frames=frames, compression=compression, filename=filename)
-        for w in writers.values():
-            w.encoder.fd, w.encoder.jobs = fd, jobs or default_jobs()
+    with open_input(input) as f, open_fd(input) as fd, InputMap(fd) as mapped:
+        writers = open_writers(
+            f,
+            todo,
+            frames=frames,
+            compression=compression,
+            filename=filename,
+            fd=fd,
+            jobs=jobs or default_jobs(),
+            mapped=mapped,
+        )
         paths = [out / f"{name}.cbors" for name in writers]
         written = dict.fromkeys(writers, 0)
         with AtomicOutputs(paths, force=force) as handles:

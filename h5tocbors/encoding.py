@@ -15,7 +15,8 @@ from .capture import Buffer
 from .chunks import Decode, RawChunk, chunk_decoder
 from .errors import H5ToCborsError
 from .frames import FrameSeries
-from .passthrough import passthrough_refusal, stored_payload
+from .locate import InputMap, StoredFrames, read_range
+from .passthrough import StoredPayloads, passthrough_refusal
 from .pipeline import ordered_map
 
 Compression = Literal["bslz4", "none"]
@@ -38,8 +39,9 @@ class FrameEncoder:
     """Encode a series frame by frame, passing stored payloads through where possible.
 
     With `fd`, the input file opened read-only, passed-through payloads are file ranges
-    the kernel copies. With `jobs` > 1, frames are decoded and compressed on that many
-    threads, in order; the payloads are the same as with one.
+    the kernel copies, and stored chunks are read from `mapped` without HDF5. With
+    `jobs` > 1, frames are decoded and compressed on that many threads, in order; the
+    payloads are the same as with one.
 
     Example:
         >>> enc = FrameEncoder(FrameSeries.of(f["/entry/data"]), "bslz4")  # doctest: +SKIP
@@ -51,28 +53,34 @@ class FrameEncoder:
     compression: Compression
     fd: int | None = None
     jobs: int = 1
+    mapped: InputMap | None = None
     refusal: str | None = field(init=False)
     decoder: Decode | None = field(init=False)
+    located: StoredFrames | None = field(init=False)
+    stored: StoredPayloads | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.refusal = passthrough_refusal(self.series, self.compression)
         self.decoder = chunk_decoder(self.series)
+        located = self.refusal is None or self.decoder is not None
+        self.located = StoredFrames(self.series, self.fd) if located else None
+        self.stored = (
+            StoredPayloads(self.located, self.compression)
+            if self.refusal is None and self.located is not None
+            else None
+        )
 
     def fetch(self, k: int) -> Fetched:
         """What the main thread reads for frame k: a stored payload, a raw chunk, or the frame."""
-        if self.refusal is None:
-            stored = stored_payload(self.series, k, self.compression, self.fd)
+        if self.stored is not None:
+            stored = self.stored(k)
             if stored is not None:
                 return Payload(stored, True)
-        if self.decoder is not None:
-            offset = self.series.position(k) + (0,) * len(self.series.frame_shape)
-            try:
-                mask, raw = self.series.dataset.id.read_direct_chunk(offset)
-            except (OSError, KeyError, RuntimeError):
-                mask, raw = 1, b""  # unwritten chunk: HDF5 gives the fill value
-            if mask == 0:
+        if self.decoder is not None and self.located is not None:
+            raw = self.located(k)  # a file range is read on the worker thread
+            if raw is not None:
                 return RawChunk(raw)
-        return self.series.read(k)
+        return self.series.read(k)  # unwritten chunks give HDF5's fill value
 
     def finish(self, fetched: Fetched, k: int | None = None) -> Payload:
         """Decode and compress what `fetch` returned (thread-safe)."""
@@ -81,13 +89,17 @@ class FrameEncoder:
         if isinstance(fetched, RawChunk):
             assert self.decoder is not None
             try:
-                frame = self.decoder(fetched.data)
-            except (ValueError, RuntimeError, TypeError, zlib_error) as e:
+                raw = self.mapped.read(fetched.data) if self.mapped else read_range(fetched.data)
+                frame = self.decoder(raw)
+            except (ValueError, RuntimeError, TypeError, OSError, zlib_error) as e:
                 where = f"frame {k} " if k is not None else ""
                 raise H5ToCborsError(
                     f"{where}({self.series.dataset.name}) failed to decode: {e}"
                 ) from e
-            fetched = np.ascontiguousarray(frame, dtype=self.series.dtype)
+            payload = self.encode_array(np.ascontiguousarray(frame, dtype=self.series.dtype))
+            if self.mapped is not None:
+                self.mapped.release(fetched.data)
+            return payload
         return self.encode_array(fetched)
 
     def encode_array(self, frame: npt.NDArray[np.generic]) -> Payload:

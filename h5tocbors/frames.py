@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import H5ToCborsError
+from .hdf5 import load_filters
 from .selection import select_frames
 
 
@@ -66,6 +67,7 @@ class FrameSeries:
     def read(self, k: int) -> npt.NDArray[np.generic]:
         """Read and decode the k-th frame of the series as a C-contiguous little-endian array."""
         position = self.position(k)
+        load_filters()
         try:
             frame = self.dataset[position]
         except (OSError, ValueError, RuntimeError) as e:

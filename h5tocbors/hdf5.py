@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import h5py
-import hdf5plugin  # noqa: F401  (registers the detector compression filters with HDF5)
 import numpy as np
 
 from .errors import H5ToCborsError, UsageError
@@ -17,6 +16,16 @@ MAX_STREAM_NAME = 200
 """Long enough for any detector, short enough that `.NAME.cbors.XXXXXXXX.part` fits a file name."""
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
 """HDF5 chunk cache per dataset: a multi-frame chunk is decoded once, not once per frame."""
+
+
+def load_filters() -> None:
+    """Register the detector compression filters (bitshuffle, LZ4, zstd, ...) with HDF5.
+
+    Done only before HDF5 decodes data: h5tocbors reads most chunks itself.
+    """
+    import hdf5plugin
+
+    del hdf5plugin
 
 
 def check_stream_name(name: str) -> str:

@@ -11,12 +11,12 @@ descriptor is given, else as the bytes `read_direct_chunk` returns.
 
 from __future__ import annotations
 
-import os
 import struct
-from math import prod
+from dataclasses import dataclass
 
-from .capture import Buffer, FileRange
+from .capture import Buffer, nbytes
 from .frames import FrameSeries
+from .locate import StoredFrames, read_range, slice_of
 
 BITSHUFFLE_FILTER = 32008
 BITSHUFFLE_LZ4 = 2
@@ -88,41 +88,34 @@ def describe(pipeline: list[tuple[int, tuple[int, ...]]]) -> str:
     return ", ".join(str(code) for code, _ in pipeline) or "none"
 
 
-def stored_payload(series: FrameSeries, k: int, compression: str, fd: int | None) -> Buffer | None:
-    """The k-th frame's payload as stored, or None when this frame must be encoded.
+@dataclass
+class StoredPayloads:
+    """The payloads of a series as stored: `stored(k)` is frame k's, or None to encode it.
 
-    Call only when `passthrough_refusal(series, compression)` is None. None means
-    this chunk is not what it should be (unwritten, filter skipped, other block size).
+    Use only when `passthrough_refusal(series, compression)` is None. With `fd`, the
+    input file opened read-only, payloads are `FileRange`s; else bytes from HDF5.
+
+    Example:
+        >>> stored = StoredPayloads(StoredFrames(series, fd), "bslz4")  # doctest: +SKIP
+        >>> stored(0)  # doctest: +SKIP
+        FileRange(fd=5, offset=4548, size=38545)
     """
-    dset = series.dataset
-    position = series.position(k)
-    frame_bytes = prod(series.frame_shape) * series.dtype.itemsize
-    fd = fd if dset.file.driver == "sec2" else None
-    base = dset.file.userblock_size
-    if dset.chunks is None:  # contiguous, compression none
-        start = dset.id.get_offset()
-        if start is None or fd is None:
+
+    frames: StoredFrames
+    compression: str
+
+    def __post_init__(self) -> None:
+        itemsize = self.frames.series.dtype.itemsize
+        self._header = (self.frames.frame_bytes, default_block_bytes(itemsize))
+        self._skip = HEADER.size if self.compression == "bslz4" else 0
+
+    def __call__(self, k: int) -> Buffer | None:
+        stored = self.frames(k)
+        if stored is None:
             return None
-        return FileRange(fd, base + start + series.indices[k] * frame_bytes, frame_bytes)
-    offset = position + (0,) * len(series.frame_shape)
-    info = dset.id.get_chunk_info_by_coord(offset)
-    if info.byte_offset is None or info.filter_mask != 0:
-        return None
-    skip = HEADER.size if compression == "bslz4" else 0
-    if compression == "bslz4":
-        if fd is None:
-            _, raw = dset.id.read_direct_chunk(offset)
-            header = raw[: HEADER.size]
-        else:
-            header = os.pread(fd, HEADER.size, base + info.byte_offset)
-        if len(header) < HEADER.size or HEADER.unpack(header) != (
-            frame_bytes,
-            default_block_bytes(series.dtype.itemsize),
-        ):
-            return None
-    elif info.size != frame_bytes:
-        return None
-    if fd is not None:
-        return FileRange(fd, base + info.byte_offset + skip, info.size - skip)
-    _, raw = dset.id.read_direct_chunk(offset)
-    return memoryview(raw)[skip:]
+        if not self._skip:
+            return stored if nbytes(stored) == self.frames.frame_bytes else None
+        header = read_range(slice_of(stored, 0, HEADER.size))
+        if nbytes(header) < HEADER.size or HEADER.unpack(header) != self._header:
+            return None  # another block size, or not one whole frame
+        return slice_of(stored, HEADER.size)

@@ -9,19 +9,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from typing import Any, Protocol, cast
 
 from .errors import H5ToCborsError, Interrupted
 
@@ -70,30 +58,43 @@ def reported(debug: bool) -> Iterator[None]:
         raise SystemExit(code)
 
 
-class RateColumn(ProgressColumn):
-    """Frames per second and MB/s of a task whose `bytes` field counts bytes written."""
+class Bar(Protocol):
+    """What the commands use of a progress bar (rich's `Progress`, or `NoBar`)."""
 
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed or 0.0
-        if elapsed <= 0:
-            return Text("", style="progress.data.speed")
-        frames = task.completed / elapsed
-        mbytes = task.fields.get("bytes", 0) / elapsed / 1e6
-        return Text(f"{frames:,.0f} frames/s {mbytes:,.1f} MB/s", style="progress.data.speed")
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> Any: ...
+
+    def update(self, task: Any, **fields: Any) -> None: ...
+
+    def advance(self, task: Any) -> None: ...
+
+    def __enter__(self) -> Bar: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
-def progress_bar(enabled: bool) -> Progress:
-    """A progress bar on stderr; shown only when `enabled` and stderr is a terminal."""
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("events"),
-        RateColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not (enabled and console.is_terminal),
-        transient=True,
-    )
+class NoBar:
+    """A progress bar that shows nothing (quiet, or stderr is not a terminal)."""
+
+    def add_task(self, description: str, total: float | None = None, **fields: Any) -> int:
+        return 0
+
+    def update(self, task: Any, **fields: Any) -> None:
+        pass
+
+    def advance(self, task: Any) -> None:
+        pass
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def progress_bar(enabled: bool) -> Bar:
+    """A progress bar on stderr if `enabled` and stderr is a terminal (else rich is not loaded)."""
+    if not (enabled and sys.stderr.isatty()):
+        return NoBar()
+    from .progress import rich_bar
+
+    return cast(Bar, rich_bar())

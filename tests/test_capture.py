@@ -6,10 +6,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from dranspose.data.stream1 import Stream1Data, Stream1End, Stream1Start
 from dranspose.event import InternalWorkerMessage, StreamData
 from dranspose.ingester import Dumper
 
 from h5tocbors.capture import StreamPart, encode_message, head
+from h5tocbors.protocols.stins import end_header, image_header, start_header
 
 T0 = datetime(2026, 11, 24, 14, 1, 48, 123456, tzinfo=timezone.utc)
 
@@ -70,3 +72,18 @@ def test_head_uses_shortest_form() -> None:
     ]
     with pytest.raises(ValueError):
         head(0, 2**64)
+
+
+@pytest.mark.parametrize("filename", ["", "/data/visitors/2026/run 7/scan_ä.h5", 'q"uote\\'])
+def test_stins_headers_are_dranspose_models_json(filename: str) -> None:
+    assert (
+        start_header(0, filename)
+        == Stream1Start(msg_number=0, filename=filename).model_dump_json().encode()
+    )
+    assert end_header(2**40) == Stream1End(msg_number=2**40).model_dump_json().encode()
+    for shape, dtype, compression in [([195, 487], "uint32", "bslz4"), ([7], "float64", "none")]:
+        ours = image_header(12, 11, shape, dtype, compression)
+        theirs = Stream1Data(
+            msg_number=12, frame=11, shape=shape, type=dtype, compression=compression
+        ).model_dump_json()
+        assert ours == theirs.encode()

@@ -1,4 +1,4 @@
-"""`h5tocbors convert`: HDF5 image datasets to STINS captures."""
+"""`h5tocbors convert`: HDF5 image datasets to STINS captures, one file or a whole beamtime."""
 
 from __future__ import annotations
 
@@ -6,14 +6,23 @@ import json
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from threading import Event
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..batch import FileOutcome, convert_many, parse_shard, plan_outputs, take_shard
 from ..convert import ConversionResult, convert
-from ..reporting import progress_bar, reported
+from ..convert import Progress as Callback
+from ..errors import H5ToCborsError
+from ..pipeline import default_jobs
+from ..reporting import Bar, progress_bar, reported
 from ..selection import parse_frames
-from .options import EXIT_CODES, Debug, Frames, Json, Streams, parse_streams
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+from .options import EXIT_CODES, Debug, Frames, Json, Streams, parse_streams, print_table
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -23,6 +32,8 @@ EPILOG = (
     "h5tocbors convert run.h5 -s pilatus -s eiger=/entry/instrument/eiger/data\n\n"
     "[dim]# every 10th frame of 5..205, uncompressed payloads, into cap/[/]\n\n"
     "h5tocbors convert scan.h5 -s pilatus --frames 5:205:10 -c none -o cap\n\n"
+    "[dim]# a beamtime: out/<stem>/pilatus.cbors per scan, resumable, a quarter per node[/]\n\n"
+    "h5tocbors convert scans/*.h5 -s pilatus --skip-existing --shard 0/4\n\n"
     "[dim]# then develop the analysis on the captures[/]\n\n"
     "dranspose replay -w src.worker:W -r src.reducer:R -f out/*.cbors\n\n"
     + EXIT_CODES
@@ -36,8 +47,12 @@ class CompressionChoice(str, Enum):
 
 
 def convert_command(
-    input: Annotated[
-        Path, typer.Argument(metavar="INPUT.h5", help="HDF5 file to read (opened read-only).")
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="INPUT.h5...",
+            help="HDF5 files (opened read-only); several: OUTPUT_DIR/<stem>/NAME.cbors each.",
+        ),
     ],
     stream: Streams,
     output_dir: Annotated[
@@ -52,6 +67,17 @@ def convert_command(
         str, typer.Option(help="'filename' of the start message; \"\" means live, don't save.")
     ] = "",
     force: Annotated[bool, typer.Option("--force", "-f", help="Replace existing outputs.")] = False,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Leave existing outputs alone (resume a batch).")
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Threads for frames and files [default: cores]."),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(help="K/N: convert only the K-th (from 0) of N parts of the sorted inputs."),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar, no summary.")
     ] = False,
@@ -62,22 +88,59 @@ def convert_command(
     with reported(debug):
         streams = parse_streams(stream)
         selection = parse_frames(frames) if frames is not None else None
-        with progress_bar(not quiet) as bar:
-            task = bar.add_task(", ".join(streams), total=None, bytes=0)
-            result = convert(
-                input,
+        plan = plan_outputs(inputs, output_dir)  # the layout counts every input given
+        todo = take_shard(plan, parse_shard(shard) if shard else None, key=lambda i: str(i[0]))
+
+        def convert_one(
+            source: Path, out: Path, threads: int, progress: Callback | None, cancel: Event | None
+        ) -> ConversionResult:
+            return convert(
+                source,
                 streams,
-                output_dir,
+                out,
                 frames=selection,
                 compression=compression.value,
                 filename=filename,
                 force=force,
-                progress=lambda events, nbytes: bar.update(task, completed=events, bytes=nbytes),
+                skip_existing=skip_existing,
+                jobs=threads,
+                progress=progress,
+                cancel=cancel,
+            )
+
+        threads = jobs or default_jobs()
+        if len(inputs) == 1 and todo:
+            with progress_bar(not quiet) as bar:
+                result = convert_one(*todo[0], threads, bar_progress(bar, streams), None)
+            if as_json:
+                print(json.dumps(asdict(result), indent=2))
+            elif not quiet:
+                print_summary(result)
+            return
+        with progress_bar(not quiet) as bar:
+            files = bar.add_task("files", total=len(todo), bytes=0)
+            outcomes = convert_many(
+                todo,
+                convert_one,
+                jobs=threads,
+                on_start=lambda source: bar_progress(bar, source.name),
+                on_done=lambda _: bar.advance(files),
             )
         if as_json:
-            print(json.dumps(asdict(result), indent=2))
+            print(json.dumps({"files": [asdict(o) for o in outcomes]}, indent=2))
         elif not quiet:
-            print_summary(result)
+            print_table(batch_table(outcomes))
+        failed = [o.input for o in outcomes if o.status == "failed"]
+        if failed:
+            raise H5ToCborsError(
+                f"{len(failed)} of {len(outcomes)} files failed: {', '.join(failed)}"
+            )
+
+
+def bar_progress(bar: Bar, what: str | dict[str, str | None]) -> Callback:
+    """A progress callback that drives a new task of `bar`, named for a file or its streams."""
+    task = bar.add_task(what if isinstance(what, str) else ", ".join(what), bytes=0)
+    return lambda events, nbytes: bar.update(task, completed=events, bytes=nbytes)
 
 
 def print_summary(result: ConversionResult) -> None:
@@ -88,3 +151,21 @@ def print_summary(result: ConversionResult) -> None:
             f"{s.name}: {s.frames} frames from {s.dataset}, {s.bytes / 1e6:.1f} MB "
             f"in {result.seconds:.2f} s -> {s.output} [{path}]"
         )
+    for name in result.skipped:
+        print(f"{name}: skipped, its output exists")
+
+
+def batch_table(outcomes: list[FileOutcome]) -> Table:
+    """File, streams, frames, seconds, status: one row per input."""
+    from rich.table import Table
+
+    t = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("file", "streams", "frames", "seconds", "status"):
+        t.add_column(column)
+    for o in outcomes:
+        r = o.result
+        names = ", ".join([s.name for s in r.streams] + r.skipped) if r else ""
+        frames = str(sum(s.frames for s in r.streams)) if r else ""
+        status = o.status if o.error is None else f"failed: {o.error}"
+        t.add_row(o.input, names, frames, f"{o.seconds:.2f}", status)
+    return t

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from ..hdf5 import open_input
 from ..listing import DatasetInfo, list_datasets
 from ..reporting import reported
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
 from .options import EXIT_CODES, Debug, Json, print_table
 
 EPILOG = (
@@ -51,6 +54,8 @@ def storage(d: DatasetInfo) -> str:
 
 def table(datasets: list[DatasetInfo]) -> Table:
     """The datasets as a table."""
+    from rich.table import Table
+
     t = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("path", "shape", "dtype", "storage", "fast", "stream / note"):
         t.add_column(column, overflow="fold")

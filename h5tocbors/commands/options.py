@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 from ..hdf5 import check_stream_name
 
 EXIT_CODES = (
@@ -57,6 +58,8 @@ def parse_streams(texts: list[str]) -> dict[str, str | None]:
 
 def print_table(table: Table) -> None:
     """Print a table on stdout: fitted to a terminal, unwrapped and unpadded when piped."""
+    from rich.console import Console
+
     console = Console()
     if console.is_terminal:
         console.print(table)

@@ -1,8 +1,8 @@
 """STINS (stream1) messages: a header, one image message per frame, a series end.
 
-Mirrors `dranspose.data.stream1`: event 0 carries `Stream1Start`, event k = 1..N carries
-`Stream1Data` for frame k-1 followed by its payload, event N+1 carries `Stream1End`.
-`msg_number` equals the event number.
+Mirrors `dranspose.data.stream1`, whose models' JSON the headers are: event 0 carries
+`Stream1Start`, event k = 1..N carries `Stream1Data` for frame k-1 followed by its payload,
+event N+1 carries `Stream1End`. `msg_number` equals the event number.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-
-from dranspose.data.stream1 import Stream1Data, Stream1End, Stream1Start
 
 from ..capture import Buffer
 from ..encoding import FrameEncoder
@@ -40,21 +38,51 @@ class StinsWriter:
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         series = self.encoder.series
-        yield [Stream1Start(msg_number=0, filename=self.filename).model_dump_json().encode()]
-        shape = list(series.frame_shape)
-        dtype = series.dtype.name
+        yield [start_header(0, self.filename)]
+        shape, dtype = list(series.frame_shape), series.dtype.name
         for k, payload in enumerate(self.encoder):
-            header = Stream1Data(
-                msg_number=k + 1,
-                frame=k,
-                shape=shape,
-                type=dtype,
-                compression=self.encoder.compression,
-            ).model_dump_json()
             self.counters.frames += 1
             self.counters.passthrough += payload.passthrough
-            yield [header.encode(), payload.data]
-        yield [Stream1End(msg_number=len(series) + 1).model_dump_json().encode()]
+            header = image_header(k + 1, k, shape, dtype, self.encoder.compression)
+            yield [header, payload.data]
+        yield [end_header(len(series) + 1)]
+
+
+def _json(fields: dict[str, object]) -> bytes:
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def start_header(msg_number: int, filename: str) -> bytes:
+    """`Stream1Start(msg_number=..., filename=...).model_dump_json()`, byte for byte (tested).
+
+    Written without pydantic: importing dranspose's models costs a tenth of a second.
+
+    Example:
+        >>> start_header(0, "")
+        b'{"msg_number":0,"htype":"header","filename":""}'
+    """
+    return _json({"msg_number": msg_number, "htype": "header", "filename": filename})
+
+
+def image_header(
+    msg_number: int, frame: int, shape: list[int], dtype: str, compression: str
+) -> bytes:
+    """`Stream1Data(...).model_dump_json()` for an image, byte for byte (tested)."""
+    return _json(
+        {
+            "msg_number": msg_number,
+            "htype": "image",
+            "frame": frame,
+            "shape": shape,
+            "type": dtype,
+            "compression": compression,
+        }
+    )
+
+
+def end_header(msg_number: int) -> bytes:
+    """`Stream1End(msg_number=...).model_dump_json()`, byte for byte (tested)."""
+    return _json({"msg_number": msg_number, "htype": "series_end"})
 
 
 @dataclass
