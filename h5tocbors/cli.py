@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -52,3 +53,23 @@ def main(argv: list[str] | None = None) -> None:
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
             code = fail(e.format_message() + hint, getattr(e, "exit_code", EXIT_USAGE))
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def run() -> None:
+    """The console script: `main`, then exit without tearing down the interpreter.
+
+    Every file is closed by then; skipping the teardown of numpy, h5py and pydantic saves
+    a twentieth of a second per call, which counts when converting many small files.
+    """
+    try:
+        main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    else:
+        code = EXIT_OK
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1
+    os._exit(code)
