@@ -20,7 +20,7 @@ from .errors import H5ToCborsError, Interrupted
 from .frames import FrameSeries
 from .hdf5 import check_stream_name, open_input, resolve_dataset
 from .locate import InputMap
-from .outputs import AtomicOutputs, write_buffers
+from .outputs import AtomicOutputs, BackgroundWriter
 from .pipeline import default_jobs
 from .protocols import MessageWriter
 from .protocols.stins import StinsWriter
@@ -182,14 +182,14 @@ def convert(
         )
         paths = [out / f"{name}.cbors" for name in writers]
         written = dict.fromkeys(writers, 0)
-        with AtomicOutputs(paths, force=force) as handles:
+        with AtomicOutputs(paths, force=force) as handles, BackgroundWriter() as writer:
             files = dict(zip(writers, handles))
             for event, parts, created_at in iter_events(writers, clock):
                 if cancel is not None and cancel.is_set():
                     raise Interrupted("cancelled")
                 for name, part in parts.items():
                     message = encode_message(event, {name: part}, created_at)
-                    written[name] += write_buffers(files[name], message)
+                    written[name] += writer.write(files[name], message)
                 result.events = event + 1
                 if progress is not None:
                     progress(result.events, sum(written.values()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import secrets
 import signal
 import threading
@@ -13,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from .capture import Buffer, FileRange
-from .errors import H5ToCborsError
+from .capture import Buffer, FileRange, nbytes
+from .errors import H5ToCborsError, Interrupted
 
 WRITE_BUFFER = 1 << 20
 
@@ -124,7 +125,7 @@ def copy_range(src: FileRange, dst: int) -> None:
     """Append `src` to the file `dst` at its position: `copy_file_range`, else read and write."""
     offset, left = src.offset, src.size
     try:
-        while left > 0:
+        while left > 0 and hasattr(os, "copy_file_range"):  # Linux only
             done = os.copy_file_range(src.fd, dst, left, offset)
             if done == 0:
                 break
@@ -140,3 +141,51 @@ def copy_range(src: FileRange, dst: int) -> None:
         while view:
             view = view[os.write(dst, view) :]
         offset, left = offset + len(data), left - len(data)
+
+
+class BackgroundWriter:
+    """Writes buffers on a thread of its own, in order, while the caller prepares the next.
+
+    Kernel copies and writes release the GIL, so the per-frame Python work overlaps them.
+    At most `depth` messages wait. An error in the thread is raised in the caller at the
+    next `write` or at the end of the `with` block.
+
+    Example:
+        >>> with BackgroundWriter() as writer:  # doctest: +SKIP
+        ...     writer.write(fh, encode_message(0, parts, now))
+    """
+
+    def __init__(self, depth: int = 4) -> None:
+        self._queue: queue.Queue[tuple[BinaryIO, list[Buffer]] | None] = queue.Queue(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="h5tocbors-writer", daemon=True)
+
+    def write(self, fh: BinaryIO, buffers: list[Buffer]) -> int:
+        """Queue `buffers` for `fh`; return their size in bytes."""
+        self._raise()
+        self._queue.put((fh, buffers))
+        return sum(nbytes(b) for b in buffers)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    write_buffers(*item)
+                except BaseException as e:  # handed to the caller
+                    self._error = e
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> BackgroundWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self._error = self._error or Interrupted("stopped")  # skip what is still queued
+        self._queue.put(None)
+        self._thread.join()
+        if kind is None:
+            self._raise()
