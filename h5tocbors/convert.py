@@ -26,8 +26,8 @@ from .protocols import MessageWriter
 from .protocols.stins import StinsWriter
 
 Clock = Callable[[], datetime]
-Progress = Callable[[int, int], None]
-"""Called after each event with (events written, bytes written) over all streams."""
+Progress = Callable[[int, int, int], None]
+"""Called after each event with (events written, events in all, bytes written over all streams)."""
 
 
 def utc_now() -> datetime:
@@ -181,6 +181,7 @@ def convert(
             mapped=mapped,
         )
         paths = [out / f"{name}.cbors" for name in writers]
+        total = len(next(iter(writers.values())))
         written = dict.fromkeys(writers, 0)
         with AtomicOutputs(paths, force=force) as handles, BackgroundWriter() as writer:
             files = dict(zip(writers, handles))
@@ -192,7 +193,7 @@ def convert(
                     written[name] += writer.write(files[name], message)
                 result.events = event + 1
                 if progress is not None:
-                    progress(result.events, sum(written.values()))
+                    progress(result.events, total, sum(written.values()))
         result.streams = [
             StreamResult(
                 name=name,

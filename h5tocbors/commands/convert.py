@@ -139,8 +139,8 @@ def convert_command(
 
 def bar_progress(bar: Bar, what: str | dict[str, str | None]) -> Callback:
     """A progress callback that drives a new task of `bar`, named for a file or its streams."""
-    task = bar.add_task(what if isinstance(what, str) else ", ".join(what), bytes=0)
-    return lambda events, nbytes: bar.update(task, completed=events, bytes=nbytes)
+    task = bar.add_task(what if isinstance(what, str) else ", ".join(what), total=None, bytes=0)
+    return lambda done, total, nbytes: bar.update(task, completed=done, total=total, bytes=nbytes)
 
 
 def print_summary(result: ConversionResult) -> None:
