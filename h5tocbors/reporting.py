@@ -44,9 +44,9 @@ def reported(debug: bool) -> Iterator[None]:
     except H5ToCborsError as e:
         code = fail(str(e), e.exit_code)
     except KeyboardInterrupt:
-        code = fail("interrupted; no output was left behind", EXIT_INTERRUPTED)
+        code = fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
     except Interrupted as e:
-        code = fail(f"{e}; no output was left behind", Interrupted.exit_code)
+        code = fail(f"{e}; unfinished outputs were removed", Interrupted.exit_code)
     except Exception as e:
         hint = "" if debug else " (run with --debug for the traceback)"
         code = fail(f"unexpected {type(e).__name__}: {e}{hint}")
