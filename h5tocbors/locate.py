@@ -34,7 +34,6 @@ class StoredFrames:
     def __post_init__(self) -> None:
         dset = self.series.dataset
         self._id = dset.id
-        self._base = dset.file.userblock_size
         self._fd = self.fd if dset.file.driver == "sec2" else None
         self.frame_bytes = prod(self.series.frame_shape) * self.series.dtype.itemsize
         self._chunked = dset.chunks is not None
@@ -45,7 +44,7 @@ class StoredFrames:
         if not self._chunked:
             if self._start is None or self._fd is None:
                 return None  # unallocated (all fill value), or no file to read from
-            offset = self._base + self._start + self.series.indices[k] * self.frame_bytes
+            offset = self._start + self.series.indices[k] * self.frame_bytes  # from file start
             return FileRange(self._fd, offset, self.frame_bytes)
         position = self.series.position(k) + self._zeros
         info = self._id.get_chunk_info_by_coord(position)
@@ -53,7 +52,7 @@ class StoredFrames:
             return None
         if self._fd is None:
             return memoryview(self._id.read_direct_chunk(position)[1])
-        return FileRange(self._fd, self._base + info.byte_offset, info.size)
+        return FileRange(self._fd, info.byte_offset, info.size)  # counts the userblock too
 
 
 class InputMap:

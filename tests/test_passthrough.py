@@ -147,3 +147,39 @@ def test_chunks_that_are_not_default_lz4_streams_are_reencoded(tmp_path: Path) -
     result, got = payloads(tmp_path, src)
     assert result.passthrough_frames == 1
     assert got == [bitshuffle.compress_lz4(frame).tobytes() for frame in frames]
+
+
+@pytest.mark.parametrize("chunks", [(1, 24, 40), None], ids=["chunked", "contiguous"])
+def test_unfiltered_frames_pass_through_into_none_payloads(
+    tmp_path: Path, frames_u32: np.ndarray, chunks: tuple[int, ...] | None
+) -> None:
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w") as f:
+        f.create_dataset("d", data=frames_u32, chunks=chunks)
+    stream, got = payloads(tmp_path, src, compression="none")
+    assert stream.fast_path == "passthrough" and stream.passthrough_frames == len(frames_u32)
+    assert got == [frame.tobytes() for frame in frames_u32]
+
+
+@pytest.mark.parametrize(
+    ("compression", "chunks"),
+    [("bslz4", (1, 24, 40)), ("none", (1, 24, 40)), ("none", None)],
+    ids=["bslz4", "none-chunked", "none-contiguous"],
+)
+def test_files_with_a_userblock(
+    tmp_path: Path, frames_u32: np.ndarray, compression: str, chunks: tuple[int, ...] | None
+) -> None:
+    """A userblock shifts every address: kernel copies must read the right bytes."""
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w", userblock_size=4096) as f:
+        options = hdf5plugin.Bitshuffle() if compression == "bslz4" else {}
+        f.create_dataset("d", data=frames_u32, chunks=chunks, **options)
+    with open(src, "r+b") as fh:
+        fh.write(b"a userblock that must not end up in a payload".ljust(4096, b"!"))
+    stream, got = payloads(tmp_path, src, compression=compression)
+    assert stream.passthrough_frames == len(frames_u32)
+    want = [
+        bitshuffle.compress_lz4(f).tobytes() if compression == "bslz4" else f.tobytes()
+        for f in frames_u32
+    ]
+    assert got == want
