@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 
 import bitshuffle
 import numpy as np
@@ -31,6 +32,33 @@ class RawChunk:
     """A chunk as stored (or where it is stored), to be read and decoded on a worker thread."""
 
     data: Buffer
+
+
+def bitshuffle_framing_ok(stream: memoryview, nelems: int, itemsize: int, block: int) -> bool:
+    """True when `stream` is framed as bitshuffle frames `nelems` elements in blocks of `block`.
+
+    Each block is a 4-byte big-endian length and that many compressed bytes; the last
+    `nelems % 8` elements follow raw. bitshuffle trusts these lengths (a corrupt one
+    makes it read out of bounds and crash the process), so they are checked first.
+
+    Example:
+        >>> import bitshuffle, numpy as np
+        >>> s = bitshuffle.compress_lz4(np.arange(1000, dtype=np.uint16))
+        >>> bitshuffle_framing_ok(memoryview(s), 1000, 2, 4096)
+        True
+    """
+    if block <= 0 or block % 8:
+        return False
+    tail = nelems % block
+    blocks = nelems // block + (1 if tail - tail % 8 else 0)
+    pos, end = 0, len(stream)
+    for _ in range(blocks):
+        if pos + 4 > end:
+            return False
+        pos += 4 + int.from_bytes(stream[pos : pos + 4], "big")
+        if pos > end:
+            return False
+    return end - pos == (nelems % 8) * itemsize
 
 
 def chunk_decoder(series: FrameSeries) -> Decode | None:
@@ -70,10 +98,16 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
             return None
 
         def decode_bitshuffle(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
-            _, block_bytes = HEADER.unpack_from(raw)
-            stream = np.frombuffer(raw, np.uint8, offset=HEADER.size)
+            size, block_bytes = HEADER.unpack_from(raw)
+            block = block_bytes // stored.itemsize
+            nelems = prod(shape)
+            stream = memoryview(raw)[HEADER.size :]
+            if size != nelems * stored.itemsize or not bitshuffle_framing_ok(
+                stream, nelems, stored.itemsize, block
+            ):
+                raise ValueError("the chunk is not a bitshuffle stream of one frame")
             frame: npt.NDArray[np.generic] = bs_decode(
-                stream, shape, stored, block_bytes // stored.itemsize
+                np.frombuffer(stream, np.uint8), shape, stored, block
             )
             return frame
 

@@ -74,12 +74,21 @@ def open_writers(
 ) -> dict[str, StinsWriter]:
     """STINS writers for `streams` (name -> dataset path, or None to find it by name).
 
-    `fd` is `f`'s file opened read-only, for kernel copies; `jobs` threads encode.
+    `fd` is `f`'s file opened read-only, for kernel copies, and `mapped` its mapping;
+    they serve only datasets stored in that file, not those behind an external link.
+    `jobs` threads encode.
     """
     writers = {}
     for name, path in streams.items():
         series = FrameSeries.of(resolve_dataset(f, check_stream_name(name), path), frames)
-        encoder = FrameEncoder(series, compression, fd=fd, jobs=jobs, mapped=mapped)
+        here = fd is not None and same_file(fd, series.dataset.file.filename)
+        encoder = FrameEncoder(
+            series,
+            compression,
+            fd=fd if here else None,
+            jobs=jobs,
+            mapped=mapped if here else None,
+        )
         writers[name] = StinsWriter(encoder, filename=filename)
     counts = {name: len(w) for name, w in writers.items()}
     if len(set(counts.values())) > 1:
@@ -208,6 +217,14 @@ def convert(
         ]
     result.seconds = time.perf_counter() - start
     return result
+
+
+def same_file(fd: int, path: str) -> bool:
+    """True when the open file `fd` is the file at `path`."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
 
 
 @contextmanager

@@ -73,10 +73,12 @@ def is_image_dtype(dtype: np.dtype) -> bool:
 
 def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
     """Return the dataset at `path`, checked to be a numeric array of 2 or more dimensions."""
+    failure: Exception | None = None
     try:
-        obj = f.get(path)
-    except (KeyError, OSError, ValueError) as e:
-        raise H5ToCborsError(f"cannot open {path} in {f.filename}: {e}") from e
+        kind = f.get(path, getclass=True)
+        obj = open_dataset(f, path) if kind is h5py.Dataset else kind
+    except (KeyError, OSError, ValueError, RuntimeError) as e:
+        obj, failure = None, e
     if obj is None:
         link = f.get(path, getlink=True)
         if isinstance(link, h5py.ExternalLink):
@@ -86,6 +88,8 @@ def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
             )
         if isinstance(link, h5py.SoftLink):
             raise H5ToCborsError(f"{path} in {f.filename} is a soft link to missing {link.path}")
+        if failure is not None and link is not None:
+            raise H5ToCborsError(f"cannot open {path} in {f.filename}: {failure}") from failure
         raise H5ToCborsError(f"no dataset at {path} in {f.filename}")
     if not isinstance(obj, h5py.Dataset):
         raise H5ToCborsError(f"{path} in {f.filename} is a group, not a dataset")
@@ -98,7 +102,30 @@ def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
             f"{path} has {obj.ndim} dimension(s) {obj.shape}: frames need at least 2"
         )
     check_virtual_sources(obj)
+    check_external_files(obj)
     return obj
+
+
+def open_dataset(f: h5py.File, path: str) -> h5py.Dataset:
+    """Open a dataset whose external raw files, if any, are found beside its HDF5 file.
+
+    HDF5 would look for them in the current directory, and read whatever file of that
+    name it finds there.
+    """
+    dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+    dapl.set_efile_prefix(b"${ORIGIN}")
+    return h5py.Dataset(h5py.h5d.open(f.id, path.encode(), dapl))
+
+
+def check_external_files(dset: h5py.Dataset) -> None:
+    """Refuse a dataset whose external raw files are missing."""
+    here = Path(dset.file.filename).resolve().parent
+    for name, *_ in dset.external or []:
+        if not (here / name).exists():
+            raise H5ToCborsError(
+                f"{dset.name} keeps its data in external file {name}, which is missing "
+                f"(looked in {here})"
+            )
 
 
 def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
@@ -114,15 +141,17 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
     paths: list[str] = []
     f.visit_links(lambda path: paths.append(path) if name in path.split("/") else None)
     paths.sort(key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink))
-    found: dict[object, tuple[str, h5py.Dataset]] = {}
+    found: dict[tuple[int, int], tuple[str, tuple[int, ...]]] = {}
     for path in paths:
         try:
             obj = f.get(path)
         except (KeyError, OSError, ValueError):
             continue  # a dangling soft or external link
         if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and is_image_dtype(obj.dtype):
-            found.setdefault(obj.id, ("/" + path, obj))  # soft links to one dataset count once
-    stacks = [c for c in found.values() if c[1].ndim >= 3]
+            info = h5py.h5o.get_info(obj.id)  # soft links to one dataset count once
+            found.setdefault((info.fileno, info.addr), ("/" + path, obj.shape))
+        del obj  # closed again: get_dataset opens it with its own access properties
+    stacks = [c for c in found.values() if len(c[1]) >= 3]
     candidates = stacks or list(found.values())
     if not candidates:
         raise H5ToCborsError(
@@ -131,7 +160,7 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
             f"give one as --stream {name}=/path/to/dataset"
         )
     if len(candidates) > 1:
-        listed = ", ".join(f"{p} {d.shape}" for p, d in sorted(candidates, key=lambda c: c[0]))
+        listed = ", ".join(f"{p} {shape}" for p, shape in sorted(candidates))
         raise H5ToCborsError(
             f"several datasets match stream {name!r}: {listed}; "
             f"choose one with --stream {name}={candidates[0][0]}"
@@ -159,7 +188,7 @@ def check_virtual_sources(dset: h5py.Dataset) -> None:
         if file_name == "." or "%" in file_name:
             continue
         candidates = [Path(prefix) / file_name] if prefix else []
-        candidates.append(here / file_name)  # an absolute file_name stays as it is
+        candidates += [here / file_name, Path.cwd() / file_name]  # as HDF5 looks; absolute stays
         source = next((c for c in candidates if c.exists()), None)
         if source is None:
             raise H5ToCborsError(

@@ -6,14 +6,17 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from math import prod
 
 import bitshuffle
 import h5py
 import numpy as np
 import numpy.typing as npt
 
+from .chunks import bitshuffle_framing_ok
 from .frames import FrameSeries
 from .hdf5 import resolve_dataset
+from .passthrough import default_block_bytes
 from .protocols.stins import TYP as STINS
 from .reader import read_messages
 
@@ -39,6 +42,10 @@ def decode_stins(header: dict[str, object], payload: bytes) -> npt.NDArray[np.ge
     shape = tuple(int(n) for n in header["shape"])  # type: ignore[attr-defined]
     dtype = np.dtype(str(header["type"]))
     if header["compression"] == "bslz4":
+        nelems = prod(shape)
+        block = default_block_bytes(dtype.itemsize) // dtype.itemsize
+        if not bitshuffle_framing_ok(memoryview(payload), nelems, dtype.itemsize, block):
+            raise ValueError("the payload is not a bitshuffle-LZ4 stream of that shape")
         image: npt.NDArray[np.generic] = bitshuffle.decompress_lz4(
             np.frombuffer(payload, np.uint8), shape, dtype
         )
