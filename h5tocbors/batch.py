@@ -41,6 +41,9 @@ def plan_outputs(inputs: Sequence[Path], output_dir: Path) -> list[tuple[Path, P
     """
     if len(inputs) == 1:
         return [(inputs[0], output_dir)]
+    odd = [str(p) for p in inputs if p.stem in ("", ".", "..")]
+    if odd:
+        raise H5ToCborsError(f"cannot name an output directory after {', '.join(odd)}")
     twice = sorted(stem for stem, n in Counter(p.stem for p in inputs).items() if n > 1)
     if twice:
         clashes = [str(p) for p in inputs if p.stem in twice]

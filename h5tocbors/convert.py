@@ -192,14 +192,17 @@ def convert(
         paths = [out / f"{name}.cbors" for name in writers]
         total = len(next(iter(writers.values())))
         written = dict.fromkeys(writers, 0)
-        with AtomicOutputs(paths, force=force) as handles, BackgroundWriter() as writer:
+        # a resumable batch trusts existing outputs: make them durable before they appear
+        atomic = AtomicOutputs(paths, force=force, sync=skip_existing)
+        with atomic as handles, BackgroundWriter() as writer:
             files = dict(zip(writers, handles))
+            labels = {name: str(path) for name, path in zip(writers, paths)}
             for event, parts, created_at in iter_events(writers, clock):
                 if cancel is not None and cancel.is_set():
                     raise Interrupted("cancelled")
                 for name, part in parts.items():
                     message = encode_message(event, {name: part}, created_at)
-                    written[name] += writer.write(files[name], message)
+                    written[name] += writer.write(files[name], message, labels[name])
                 result.events = event + 1
                 if progress is not None:
                     progress(result.events, total, sum(written.values()))
@@ -211,7 +214,8 @@ def convert(
                 frames=w.counters.frames,
                 passthrough_frames=w.counters.passthrough,
                 bytes=written[name],
-                fast_path=w.encoder.refusal or "passthrough",
+                fast_path=w.encoder.refusal
+                or ("passthrough" if w.counters.passthrough else "nothing stored to pass through"),
             )
             for (name, w), path in zip(writers.items(), paths)
         ]

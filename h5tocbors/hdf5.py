@@ -138,8 +138,7 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
         >>> find_dataset(f, "pilatus").name  # doctest: +SKIP
         '/entry/measurement/pilatus/frames'
     """
-    paths: list[str] = []
-    f.visit_links(lambda path: paths.append(path) if name in path.split("/") else None)
+    paths = [p for p in link_paths(f) if name in p.split("/")]
     paths.sort(key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink))
     found: dict[tuple[int, int], tuple[str, tuple[int, ...]]] = {}
     for path in paths:
@@ -166,6 +165,19 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
             f"choose one with --stream {name}={candidates[0][0]}"
         )
     return get_dataset(f, candidates[0][0])
+
+
+def link_paths(f: h5py.File) -> list[str]:
+    """Every link path in the file (soft and external links included), without the leading /."""
+    paths: list[str] = []
+    try:
+        f.visit_links(paths.append)
+    except (UnicodeDecodeError, SystemError, RuntimeError) as e:
+        raise H5ToCborsError(
+            f"cannot list the objects of {f.filename}: a link name is not UTF-8 ({e}); "
+            "give the dataset as --stream NAME=/path"
+        ) from e
+    return paths
 
 
 def resolve_dataset(f: h5py.File, name: str, path: str | None) -> h5py.Dataset:

@@ -79,6 +79,8 @@ def inspect_capture(
     except CaptureError as e:
         summary.intact = False
         summary.problems.append(str(e))
+    if summary.messages == 0 and summary.intact:
+        summary.problems.append(f"{summary.path}: no messages")
     for name, tracker in trackers.items():
         summary.streams[name] = _finish(tracker, summary.problems)
     if len(summary.problems) > MAX_PROBLEMS:

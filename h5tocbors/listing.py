@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from .frames import FrameSeries
-from .hdf5 import STREAM_NAME, is_image_dtype, virtual_source_files
+from .hdf5 import STREAM_NAME, is_image_dtype, link_paths, virtual_source_files
 from .passthrough import BITSHUFFLE_FILTER, passthrough_refusal
 
 FILTER_NAMES = {
@@ -141,8 +141,7 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
 
 def list_datasets(f: h5py.File) -> list[DatasetInfo]:
     """Every dataset of `f` reachable by hard or soft links, once each, in path order."""
-    paths: list[str] = []
-    f.visit_links(paths.append)
+    paths = link_paths(f)
     found: dict[object, DatasetInfo] = {}
     for path in sorted(paths, key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink)):
         try:

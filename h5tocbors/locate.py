@@ -55,6 +55,9 @@ class StoredFrames:
         return FileRange(self._fd, info.byte_offset, info.size)  # counts the userblock too
 
 
+FAULT_AROUND = max(65536, mmap.PAGESIZE)
+
+
 class InputMap:
     """The input file mapped read-only: stored bytes read with no copy on any thread.
 
@@ -83,8 +86,9 @@ class InputMap:
         """Drop the pages of a range from this process (they stay in the page cache)."""
         if self._map is None or not isinstance(buf, FileRange):
             return
-        start = buf.offset - buf.offset % mmap.PAGESIZE
-        end = min(buf.offset + buf.size, len(self._map))
+        # the kernel maps pages in 64 KiB windows around a fault: drop those windows whole
+        start = buf.offset - buf.offset % FAULT_AROUND
+        end = min(buf.offset + buf.size + FAULT_AROUND, len(self._map))
         if end > start:
             self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
 

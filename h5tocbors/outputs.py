@@ -52,8 +52,9 @@ class AtomicOutputs:
         ...     files[0].write(b"...")
     """
 
-    def __init__(self, paths: list[Path], *, force: bool) -> None:
+    def __init__(self, paths: list[Path], *, force: bool, sync: bool = False) -> None:
         self.paths = paths
+        self.sync = sync  # fsync before the rename: complete on disk even after a crash
         for path in paths:
             prepare_directory(path.parent)
             if path.exists() and not force:
@@ -89,10 +90,20 @@ class AtomicOutputs:
             return
         try:
             for fh in self.files:
+                fh.flush()
+                if self.sync:
+                    os.fsync(fh.fileno())
                 fh.close()
             with signals_deferred():  # all outputs appear, or none
                 for temporary, path in zip(self.temporaries, self.paths):
                     os.replace(temporary, path)
+            if self.sync:
+                for directory in {p.parent for p in self.paths}:
+                    fd = os.open(directory, os.O_RDONLY)
+                    try:
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
         except OSError as e:
             self._discard()
             raise H5ToCborsError(f"cannot finish {path}: {e.strerror}") from e
@@ -156,21 +167,24 @@ class BackgroundWriter:
     """
 
     def __init__(self, depth: int = 4) -> None:
-        self._queue: queue.Queue[tuple[BinaryIO, list[Buffer]] | None] = queue.Queue(depth)
+        self._queue: queue.Queue[tuple[BinaryIO, list[Buffer], str] | None] = queue.Queue(depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="h5tocbors-writer", daemon=True)
 
-    def write(self, fh: BinaryIO, buffers: list[Buffer]) -> int:
-        """Queue `buffers` for `fh`; return their size in bytes."""
+    def write(self, fh: BinaryIO, buffers: list[Buffer], name: str = "output") -> int:
+        """Queue `buffers` for `fh` (called `name` in errors); return their size in bytes."""
         self._raise()
-        self._queue.put((fh, buffers))
+        self._queue.put((fh, buffers, name))
         return sum(nbytes(b) for b in buffers)
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._error is None:
+                fh, buffers, name = item
                 try:
-                    write_buffers(*item)
+                    write_buffers(fh, buffers)
+                except OSError as e:
+                    self._error = H5ToCborsError(f"cannot write {name}: {e.strerror or e}")
                 except BaseException as e:  # handed to the caller
                     self._error = e
 

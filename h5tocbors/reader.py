@@ -83,12 +83,13 @@ def read_messages(path: str | os.PathLike[str]) -> Iterator[RawMessage]:
             except cbor2.CBORDecodeError as e:
                 reason = "truncated message" if at_end(fh) else f"corrupt data ({e})"  # cbor2 6
                 raise CaptureError(name, index, offset, reason) from e
-            except (gzip.BadGzipFile, OSError) as e:
+            except Exception as e:  # gzip, zlib, and whatever a hostile item makes cbor2 raise
                 raise CaptureError(name, index, offset, f"corrupt data ({e})") from e
             try:
-                yield parse_message(item, index, offset)
+                message = parse_message(item, index, offset)
             except (TypeError, ValueError, IndexError) as e:
                 raise CaptureError(name, index, offset, f"not a dranspose message ({e})") from e
+            yield message
             index += 1
 
 
@@ -127,7 +128,9 @@ def parse_stream(item: Any) -> RawStream:
     typ, frames = item.value
     if not isinstance(typ, str) or not isinstance(frames, Sequence):
         raise ValueError("stream is not [typ, frames]")
-    return RawStream(typ, [f if isinstance(f, bytes) else bytes(f) for f in frames])
+    if not all(isinstance(f, bytes | bytearray) for f in frames):
+        raise ValueError("a frame is not a byte string")
+    return RawStream(typ, [bytes(f) for f in frames])
 
 
 def describe(item: Any) -> str:

@@ -29,12 +29,16 @@ class StreamCheck:
     stream: str
     dataset: str
     frames: int
+    """Images in the capture."""
     differing: int
+    """Images that differ from their source frame, fail to decode, or repeat one."""
+    missing: int
+    """Source frames that no image of the capture carries."""
     first_difference: str | None
 
     @property
     def ok(self) -> bool:
-        return self.differing == 0 and self.frames > 0
+        return self.differing == 0 and self.missing == 0 and self.frames > 0
 
 
 def decode_stins(header: dict[str, object], payload: bytes) -> npt.NDArray[np.generic]:
@@ -72,6 +76,7 @@ def verify_capture(
     """
     series: dict[str, FrameSeries] = {}
     checks: dict[str, StreamCheck] = {}
+    seen: dict[str, set[int]] = {}
     for msg in read_messages(capture):
         for name, stream in msg.streams.items():
             if stream.typ != STINS:
@@ -79,33 +84,50 @@ def verify_capture(
             if name not in series:
                 series[name] = FrameSeries.of(resolve_dataset(f, name, datasets.get(name)), frames)
                 checks[name] = StreamCheck(
-                    str(capture), name, series[name].dataset.name, 0, 0, None
+                    str(capture), name, series[name].dataset.name, 0, 0, 0, None
                 )
-            header = json.loads(stream.frames[0])
-            if header.get("htype") != "image":
+                seen[name] = set()
+            header = stins_header(stream.frames)
+            if header is not None and header.get("htype") != "image":
                 continue
             check = checks[name]
             check.frames += 1
-            problem = compare(series[name], header, stream.frames)
+            problem = (
+                compare(series[name], header, stream.frames, seen[name])
+                if header is not None
+                else "no STINS JSON header"
+            )
             if problem is not None:
                 check.differing += 1
                 if check.first_difference is None:
                     check.first_difference = f"event {msg.event_number}: {problem}"
     for name, check in checks.items():
-        missing = len(series[name]) - check.frames
-        if missing > 0:
-            check.differing += missing
-            check.first_difference = check.first_difference or (
-                f"{missing} of the {len(series[name])} source frames are missing from the capture"
-            )
+        absent = sorted(set(range(len(series[name]))) - seen[name])
+        check.missing = len(absent)
+        if absent and check.first_difference is None:
+            check.first_difference = f"source frame {absent[0]} is missing from the capture"
     return list(checks.values())
 
 
-def compare(series: FrameSeries, header: dict[str, object], frames: list[bytes]) -> str | None:
+def stins_header(frames: list[bytes]) -> dict[str, object] | None:
+    """The JSON header of a STINS message, or None when there is none."""
+    try:
+        header = json.loads(frames[0])
+    except (IndexError, ValueError, RecursionError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def compare(
+    series: FrameSeries, header: dict[str, object], frames: list[bytes], seen: set[int]
+) -> str | None:
     """Why an image message differs from its source frame, or None if it is identical."""
     k = header.get("frame")
     if not isinstance(k, int) or not 0 <= k < len(series):
         return f"frame {k} is not in the {len(series)}-frame source series"
+    if k in seen:
+        return f"frame {k} appears twice"
+    seen.add(k)
     if len(frames) != 2:
         return f"frame {k} has {len(frames)} zmq frames, not 2"
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
@@ -16,6 +17,7 @@ from h5tocbors.capture import StreamPart, encode_message
 from h5tocbors.reader import read_messages
 
 Cli = Callable[..., tuple[int, str, str]]
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def test_one_altered_payload_byte_is_found(
 def test_missing_frames_are_counted(cli: Cli, source: Path, tmp_path: Path) -> None:
     convert(source, ["pilatus"], tmp_path / "o", frames=slice(0, 4))
     code, _, err = cli("verify", source, tmp_path / "o" / "pilatus.cbors")
-    assert code == 1 and "2 of the 6 source frames are missing" in err
+    assert code == 1 and "source frame 4 is missing" in err and "2 source frames missing" in err
 
 
 def test_json(cli: Cli, source: Path, tmp_path: Path) -> None:
@@ -129,3 +131,31 @@ def test_capture_without_image_streams(cli: Cli, source: Path, tmp_path: Path) -
     path.write_bytes(b"")
     code, _, err = cli("verify", source, path)
     assert code == 1 and "no STINS image stream" in err
+
+
+def test_a_repeated_frame_is_not_a_match(cli: Cli, source: Path, tmp_path: Path) -> None:
+    """Event 2 carries frame 0 again: frame 1 is missing although every image matches."""
+    convert(source, ["pilatus"], tmp_path / "o")
+    capture, dup = tmp_path / "o" / "pilatus.cbors", tmp_path / "dup.cbors"
+    msgs = list(read_messages(capture))
+    with open(dup, "wb") as fh:
+        for msg in msgs:
+            src = msgs[1] if msg.event_number == 2 else msg
+            streams = {n: StreamPart(s.typ, s.frames) for n, s in src.streams.items()}
+            for buf in encode_message(msg.event_number, streams, msg.created_at):  # type: ignore[arg-type]
+                fh.write(buf)  # type: ignore[arg-type]
+    code, _, err = cli("verify", source, dup)
+    assert code == 1
+    assert "frame 0 appears twice" in err and "1 source frames missing" in err
+
+
+@pytest.mark.parametrize("header", [b"not json", b"[1, 2]", b"[" * 100000])
+def test_bad_headers_are_named_not_crashes(
+    cli: Cli, source: Path, tmp_path: Path, header: bytes
+) -> None:
+    path = tmp_path / "bad.cbors"
+    with open(path, "wb") as fh:
+        for buf in encode_message(1, {"pilatus": StreamPart("STINS", [header, b"x"])}, T0):
+            fh.write(buf)  # type: ignore[arg-type]
+    code, _, err = cli("verify", source, path)
+    assert code == 1 and "no STINS JSON header" in err and "Traceback" not in err

@@ -14,7 +14,7 @@ import typer
 from ..batch import FileOutcome, convert_many, parse_shard, plan_outputs, take_shard
 from ..convert import ConversionResult, convert
 from ..convert import Progress as Callback
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, UsageError
 from ..pipeline import default_jobs
 from ..reporting import Bar, progress_bar, reported
 from ..selection import parse_frames
@@ -88,6 +88,10 @@ def convert_command(
     with reported(debug):
         streams = parse_streams(stream)
         selection = parse_frames(frames) if frames is not None else None
+        try:
+            filename.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"--filename {filename!r} is not valid UTF-8") from None
         plan = plan_outputs(inputs, output_dir)  # the layout counts every input given
         todo = take_shard(plan, parse_shard(shard) if shard else None, key=lambda i: str(i[0]))
 

@@ -37,12 +37,12 @@ def inspect_command(
 ) -> None:
     """Summarize captures: messages, events, and per stream its typ, frames, shape and bytes."""
     with reported(debug):
-        show = None if as_json or not events else print_event
+        on_message = None if as_json or not events else print_event
         summaries = []
         for path in files:
-            if show is not None:
-                print(f"{path}:")
-            summaries.append(inspect_capture(path, show))
+            if on_message is not None:
+                show(f"{path}:")
+            summaries.append(inspect_capture(path, on_message))
             if not as_json:
                 print_summary(summaries[-1])
         if as_json:
@@ -56,6 +56,11 @@ def inspect_command(
             )
 
 
+def show(line: str) -> None:
+    """Print a line with control characters escaped: names in a capture are not to be trusted."""
+    print("".join(c if c.isprintable() else repr(c)[1:-1] for c in line))
+
+
 def print_event(msg: RawMessage) -> None:
     """One line for one message."""
     parts = [
@@ -63,20 +68,20 @@ def print_event(msg: RawMessage) -> None:
         for name, stream in msg.streams.items()
     ]
     when = f" {msg.created_at.isoformat()}" if msg.created_at else ""
-    print(f"  #{msg.index} event {msg.event_number} @{msg.offset}{when}: " + "; ".join(parts))
+    show(f"  #{msg.index} event {msg.event_number} @{msg.offset}{when}: " + "; ".join(parts))
 
 
 def print_summary(s: CaptureSummary) -> None:
     """A few lines per capture."""
     events = f"events {s.first_event}..{s.last_event}" if s.messages else "no events"
     verdict = "ok" if not s.problems else f"{len(s.problems)} problem(s)"
-    print(f"{s.path}: {s.messages} messages, {events}, {verdict}")
+    show(f"{s.path}: {s.messages} messages, {events}, {verdict}")
     for name, st in s.streams.items():
         image = f" {st.shape} {st.type} {st.compression}" if st.shape is not None else ""
         when = f", created {st.created_at[0]} .. {st.created_at[1]}" if st.created_at else ""
-        print(
+        show(
             f"  {name}: {st.typ}, {st.messages} messages, {st.frames} frames{image}, "
             f"{st.bytes:,} bytes{when}"
         )
     for problem in s.problems:
-        print(f"  problem: {problem}")
+        show(f"  problem: {problem}")

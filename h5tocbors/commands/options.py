@@ -14,7 +14,7 @@ from ..hdf5 import check_stream_name
 
 EXIT_CODES = (
     "[bold]Exit codes[/]: 0 done; 1 bad input, a failed conversion or a check that failed; "
-    "2 usage error; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."
+    "2 usage error; 130 interrupted (Ctrl-C); 141 stdout closed early; 143 terminated (SIGTERM)."
 )
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]

@@ -55,16 +55,25 @@ def verify_command(
             raise H5ToCborsError("no STINS image stream in " + ", ".join(map(str, files)))
         failed = next((c for c in checks if not c.ok), None)
         if failed is not None:
-            raise H5ToCborsError(
-                f"{failed.capture} stream {failed.stream}: {failed.first_difference}; "
-                f"{failed.differing} of {failed.frames} frames differ"
-                if failed.frames
-                else f"{failed.capture} stream {failed.stream}: no image frames"
-            )
+            raise H5ToCborsError(f"{failed.capture} stream {failed.stream}: {verdict(failed)}")
+
+
+def verdict(c: StreamCheck) -> str:
+    """What is wrong with a stream, in one phrase."""
+    if c.frames == 0:
+        return "no image frames"
+    counts = f"{c.differing} of {c.frames} frames differ"
+    if c.missing:
+        counts += f", {c.missing} source frames missing"
+    return f"{c.first_difference}; {counts}"
 
 
 def line(c: StreamCheck) -> str:
     """One line per checked stream."""
     if c.ok:
         return f"{c.capture} {c.stream}: {c.frames} frames identical to {c.dataset}"
-    return f"{c.capture} {c.stream}: {c.differing} of {c.frames} frames differ from {c.dataset}"
+    missing = f", {c.missing} source frames missing" if c.missing else ""
+    return (
+        f"{c.capture} {c.stream}: {c.differing} of {c.frames} frames differ from {c.dataset}"
+        f"{missing}"
+    )

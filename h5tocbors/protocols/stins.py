@@ -113,7 +113,7 @@ class StinsInspector:
         try:
             header = json.loads(frames[0])
             htype = header["htype"]
-        except (IndexError, ValueError, KeyError, TypeError):
+        except (IndexError, ValueError, KeyError, TypeError, RecursionError):
             self.problems.append(f"{self.name}: event {event} has no STINS JSON header")
             return
         if self._ended_at is not None:
@@ -184,7 +184,7 @@ def describe_stins(frames: list[bytes]) -> str:
     try:
         header = json.loads(frames[0])
         htype = str(header["htype"])
-    except (IndexError, ValueError, KeyError, TypeError):
+    except (IndexError, ValueError, KeyError, TypeError, RecursionError):
         return "unparsable"
     keys = ["frame", "msg_number"] if htype == "image" else ["msg_number"]
     return " ".join([htype, *(f"{k}={header[k]}" for k in keys if k in header)])
