@@ -169,15 +169,18 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
 
 def link_paths(f: h5py.File) -> list[str]:
     """Every link path in the file (soft and external links included), without the leading /."""
-    paths: list[str] = []
+    paths: list[str | bytes] = []
     try:
-        f.visit_links(paths.append)
+        f.visit_links(paths.append)  # h5py gives bytes for a name it cannot decode
     except (UnicodeDecodeError, SystemError, RuntimeError) as e:
+        paths.append(repr(e).encode())
+    odd = next((p for p in paths if isinstance(p, bytes)), None)
+    if odd is not None:
         raise H5ToCborsError(
-            f"cannot list the objects of {f.filename}: a link name is not UTF-8 ({e}); "
+            f"cannot list the objects of {f.filename}: link name {odd!r} is not UTF-8; "
             "give the dataset as --stream NAME=/path"
-        ) from e
-    return paths
+        )
+    return [p for p in paths if isinstance(p, str)]
 
 
 def resolve_dataset(f: h5py.File, name: str, path: str | None) -> h5py.Dataset:

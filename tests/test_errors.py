@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import h5py
@@ -584,3 +585,85 @@ def test_streams_with_different_frame_counts_subprocess(tmp_path: Path, stack: n
     result = run_cli("convert", h5, "-s", "a", "-s", "b=/b/data", "-o", out)
     assert_one_error(result.returncode, result.stderr, 1, "same number of frames")
     assert_no_output(out)
+
+
+def test_a_corrupt_bitshuffle_block_length_is_an_error_not_a_crash(
+    tmp_path: Path, stack: np.ndarray
+) -> None:
+    """bitshuffle trusts its block lengths: a wrong one would read out of bounds and crash."""
+    h5 = write_h5(
+        tmp_path / "broken.h5",
+        {"/entry/det/data": stack},
+        chunks=(1, *stack.shape[1:]),
+        **hdf5plugin.Bitshuffle(cname="lz4"),
+    )
+    with h5py.File(h5, "r") as f:
+        info = f["/entry/det/data"].id.get_chunk_info(1)
+    with open(h5, "r+b") as fh:
+        fh.seek(info.byte_offset + 12)  # the first block's length, after the chunk header
+        fh.write((0x7FFFFFFF).to_bytes(4, "big"))
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli("convert", h5, "--stream", "det", "-o", out, "--compression", "none")
+    assert_one_error(result.returncode, result.stderr, 1, "frame 1")
+    assert_no_output(out)
+    # passed through as stored, then caught by verify rather than crashing it
+    assert run_cli("convert", h5, "--stream", "det", "-o", out).returncode == 0
+    result = run_cli("verify", h5, out / "det.cbors")
+    assert_one_error(result.returncode, result.stderr, 1, "frame 1 fails to decode")
+
+
+def test_link_names_that_are_not_utf8(cli: Cli, tmp_path: Path, stack: np.ndarray) -> None:
+    h5 = tmp_path / "names.h5"
+    with h5py.File(h5, "w") as f:
+        group = h5py.h5g.create(f.id, b"det\xff")
+        space = h5py.h5s.create_simple(stack.shape)
+        h5py.h5d.create(group, b"data", h5py.h5t.py_create(stack.dtype), space)
+    out = tmp_path / "out"
+    code, _, err = cli("convert", h5, "--stream", "det", "-o", out)
+    assert_one_error(code, err, 1, "not UTF-8", "--stream NAME=/path")
+    code, _, err = cli("ls", h5)
+    assert_one_error(code, err, 1, "not UTF-8")
+
+
+def test_filename_that_is_not_utf8(cli: Cli, tmp_path: Path, good_h5: Path) -> None:
+    out = tmp_path / "out"
+    code, _, err = cli("convert", good_h5, "-s", "det", "-o", out, "--filename", "run\udcff.h5")
+    assert_one_error(code, err, 2, "--filename")
+    assert_no_output(out)
+
+
+def test_input_stems_that_cannot_name_a_directory(cli: Cli, tmp_path: Path, good_h5: Path) -> None:
+    odd = tmp_path / "...h5"
+    odd.write_bytes(good_h5.read_bytes())
+    out = tmp_path / "deep" / "out"
+    code, _, err = cli("convert", good_h5, odd, "-s", "det", "-o", out)
+    assert_one_error(code, err, 1, "cannot name an output directory", "...h5")
+    assert not out.exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs, where a conversion runs out of space (skipped where mounting is refused)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_disk_full_names_the_output(tmp_path: Path, tiny_disk: Path) -> None:
+    data = np.random.default_rng(0).integers(0, 2**16, (40, 128, 128), dtype=np.uint16)
+    h5 = write_h5(tmp_path / "big.h5", {"/entry/det/data": data})
+    old = tiny_disk / "det.cbors"
+    old.write_bytes(b"the previous capture")
+    result = run_cli("convert", h5, "-s", "det", "-o", tiny_disk, "--force", "-c", "none")
+    assert_one_error(result.returncode, result.stderr, 1, "cannot write", "det.cbors")
+    assert old.read_bytes() == b"the previous capture"
+    assert sorted(p.name for p in tiny_disk.iterdir()) == ["det.cbors"]

@@ -183,3 +183,55 @@ def test_files_with_a_userblock(
         for f in frames_u32
     ]
     assert got == want
+
+
+@pytest.mark.parametrize("storage", ["bslz4", "gzip"])
+def test_datasets_behind_external_links_are_read_from_their_own_file(
+    tmp_path: Path, frames_u32: np.ndarray, storage: str
+) -> None:
+    """An Eiger-style master file links to data files: offsets belong to the data file."""
+    options = hdf5plugin.Bitshuffle() if storage == "bslz4" else {"compression": "gzip"}
+    with h5py.File(tmp_path / "data_000001.h5", "w") as f:
+        f.create_dataset("data", data=frames_u32, chunks=(1, 24, 40), **options)
+    master = tmp_path / "master.h5"
+    with h5py.File(master, "w") as f:
+        f.create_dataset("padding", data=np.arange(100_000))  # the master's own bytes differ
+        f["/entry/data/data_000001"] = h5py.ExternalLink("data_000001.h5", "/data")
+    result = convert(master, {"det": "/entry/data/data_000001"}, tmp_path / "o")
+    msgs = read_capture(tmp_path / "o" / "det.cbors")
+    for k, frame in enumerate(frames_u32):
+        np.testing.assert_array_equal(decode_frame(msgs[k + 1], "det"), frame)
+    assert result.streams[0].frames == len(frames_u32)
+
+
+def test_external_raw_files_are_found_beside_the_hdf5_file(
+    tmp_path: Path, frames_u32: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HDF5 would look in the current directory, and read a stranger of the same name there."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "frames.raw").write_bytes(frames_u32.tobytes())
+    with h5py.File(tmp_path / "data" / "ext.h5", "w") as f:
+        f.create_dataset(
+            "d", frames_u32.shape, frames_u32.dtype, external=[("frames.raw", 0, frames_u32.nbytes)]
+        )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "frames.raw").write_bytes(bytes(frames_u32.nbytes))  # the stranger: zeros
+    monkeypatch.chdir(elsewhere)
+    convert(tmp_path / "data" / "ext.h5", {"d": "/d"}, tmp_path / "o", compression="none")
+    msgs = read_capture(tmp_path / "o" / "d.cbors")
+    np.testing.assert_array_equal(decode_frame(msgs[1], "d"), frames_u32[0])
+
+
+def test_nothing_to_pass_through_is_not_called_passthrough(tmp_path: Path) -> None:
+    src = tmp_path / "compact.h5"
+    with h5py.File(src, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        space = h5py.h5s.create_simple((2, 3, 4))
+        h5py.h5d.create(f.id, b"d", h5py.h5t.NATIVE_UINT8, space, dcpl=dcpl).write(
+            h5py.h5s.ALL, h5py.h5s.ALL, np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+        )
+    stream, got = payloads(tmp_path, src, compression="none")
+    assert stream.passthrough_frames == 0 and stream.fast_path != "passthrough"
+    assert got == [bytes(range(12)), bytes(range(12, 24))]
