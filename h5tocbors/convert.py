@@ -19,7 +19,7 @@ from .encoding import Compression, FrameEncoder
 from .errors import H5ToCborsError, Interrupted
 from .frames import FrameSeries
 from .hdf5 import check_stream_name, open_input, resolve_dataset
-from .locate import InputMap
+from .locate import InputMap, read_range
 from .outputs import AtomicOutputs, BackgroundWriter
 from .pipeline import default_jobs
 from .protocols import MessageWriter
@@ -134,7 +134,7 @@ def iter_messages(
         )
         for event, parts, created_at in iter_events(writers):
             streams = {
-                n: StreamData(typ=p.typ, frames=[bytes(b) for b in p.frames])  # type: ignore[arg-type]
+                n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
                 for n, p in parts.items()
             }
             yield InternalWorkerMessage(event_number=event, streams=streams, created_at=created_at)

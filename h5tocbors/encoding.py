@@ -20,7 +20,6 @@ from .passthrough import StoredPayloads, passthrough_refusal
 from .pipeline import ordered_map
 
 Compression = Literal["bslz4", "none"]
-COMPRESSIONS: tuple[Compression, ...] = ("bslz4", "none")
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class FrameEncoder:
                 return RawChunk(raw)
         return self.series.read(k)  # unwritten chunks give HDF5's fill value
 
-    def finish(self, fetched: Fetched, k: int | None = None) -> Payload:
+    def finish(self, fetched: Fetched, k: int) -> Payload:
         """Decode and compress what `fetch` returned (thread-safe)."""
         if isinstance(fetched, Payload):
             return fetched
@@ -92,9 +91,8 @@ class FrameEncoder:
                 raw = self.mapped.read(fetched.data) if self.mapped else read_range(fetched.data)
                 frame = self.decoder(raw)
             except (ValueError, RuntimeError, TypeError, OSError, zlib_error) as e:
-                where = f"frame {k} " if k is not None else ""
                 raise H5ToCborsError(
-                    f"{where}({self.series.dataset.name}) failed to decode: {e}"
+                    f"frame {k} ({self.series.dataset.name}) failed to decode: {e}"
                 ) from e
             payload = self.encode_array(np.ascontiguousarray(frame, dtype=self.series.dtype))
             if self.mapped is not None:
@@ -107,10 +105,6 @@ class FrameEncoder:
         if self.compression == "none":
             return Payload(frame.reshape(-1).view(np.uint8).data, False)
         return Payload(memoryview(bitshuffle.compress_lz4(frame)), False)
-
-    def encode(self, k: int) -> Payload:
-        """The payload of the k-th frame of the series (serially)."""
-        return self.finish(self.fetch(k), k)
 
     def __iter__(self) -> Iterator[Payload]:
         return ordered_map(

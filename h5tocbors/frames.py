@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from math import prod
 
@@ -75,9 +74,6 @@ class FrameSeries:
                 f"frame {k} ({self.dataset.name}{list(position)}) failed to read or decode: {e}"
             ) from e
         return np.ascontiguousarray(frame, dtype=self.dtype)
-
-    def __iter__(self) -> Iterator[npt.NDArray[np.generic]]:
-        return (self.read(k) for k in range(len(self)))
 
 
 def lead_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
