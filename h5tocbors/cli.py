@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
@@ -31,10 +32,21 @@ app.command("inspect", epilog=inspect.EPILOG)(inspect.inspect_command)
 app.command("verify", epilog=verify.EPILOG)(verify.verify_command)
 
 
-@app.command("version", hidden=True)
-def version_command() -> None:
-    """Print the version."""
-    print(__version__)
+def print_version(value: bool) -> None:
+    """`--version`: print the version and stop."""
+    if value:
+        print(f"h5tocbors {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=print_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Turn HDF5 detector data into captures that `dranspose replay -f` reads unchanged."""
 
 
 def main(argv: list[str] | None = None) -> None:

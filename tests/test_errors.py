@@ -667,3 +667,10 @@ def test_disk_full_names_the_output(tmp_path: Path, tiny_disk: Path) -> None:
     assert_one_error(result.returncode, result.stderr, 1, "cannot write", "det.cbors")
     assert old.read_bytes() == b"the previous capture"
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["det.cbors"]
+
+
+def test_version_and_bare_command(tmp_path: Path) -> None:
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("h5tocbors ")
+    bare = run_cli()
+    assert bare.returncode == 2 and "convert" in bare.stderr + bare.stdout
