@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from .convert import ConversionResult, Progress
-from .errors import H5ToCborsError, UsageError
+from .errors import Cancel, H5ToCborsError, UsageError
 
 T = TypeVar("T")
 Status = Literal["ok", "skipped", "failed"]
@@ -87,7 +86,7 @@ def take_shard(
     return ordered[k::n]
 
 
-ConvertOne = Callable[[Path, Path, int, Progress | None, threading.Event], ConversionResult]
+ConvertOne = Callable[[Path, Path, int, Progress | None, Cancel], ConversionResult]
 """Converts (input, output directory) with so many jobs, a progress callback, a cancel flag."""
 
 
@@ -98,13 +97,14 @@ def convert_many(
     jobs: int = 1,
     on_start: Callable[[Path], Progress | None] | None = None,
     on_done: Callable[[FileOutcome], None] | None = None,
+    cancel: Cancel | None = None,
 ) -> list[FileOutcome]:
     """Convert each (input, output directory) of `plan`; one failure does not stop the others.
 
-    Files run `jobs` at a time. Ctrl-C or SIGTERM cancels every conversion, each leaving
-    nothing behind, and is raised again.
+    Files run `jobs` at a time. Setting `cancel` (or an exception here, such as Ctrl-C)
+    stops every conversion, each leaving nothing behind; `Interrupted` is raised.
     """
-    cancel = threading.Event()
+    cancel = cancel if cancel is not None else Cancel()
     file_jobs = max(1, min(jobs, len(plan)))
 
     def one(source: Path, out: Path) -> FileOutcome:
@@ -126,7 +126,9 @@ def convert_many(
     pool = ThreadPoolExecutor(max_workers=file_jobs, thread_name_prefix="h5tocbors-file")
     futures = [pool.submit(one, source, out) for source, out in plan]
     try:
-        return [f.result() for f in futures]
+        outcomes = [f.result() for f in futures]
+        cancel.check()  # a stop asked for while the last files finished
+        return outcomes
     except BaseException:
         cancel.set()
         for f in futures:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ import h5py
 
 from .capture import StreamPart, encode_message
 from .encoding import Compression, FrameEncoder
-from .errors import H5ToCborsError, Interrupted
+from .errors import Cancel, H5ToCborsError
 from .frames import FrameSeries
 from .hdf5 import check_stream_name, open_input, resolve_dataset
 from .locate import InputMap, read_range
@@ -153,7 +152,7 @@ def convert(
     jobs: int | None = None,
     progress: Progress | None = None,
     clock: Clock = utc_now,
-    cancel: threading.Event | None = None,
+    cancel: Cancel | None = None,
 ) -> ConversionResult:
     """Convert image datasets of `input` into `output_dir/<stream>.cbors`, one per stream.
 
@@ -198,8 +197,8 @@ def convert(
             files = dict(zip(writers, handles))
             labels = {name: str(path) for name, path in zip(writers, paths)}
             for event, parts, created_at in iter_events(writers, clock):
-                if cancel is not None and cancel.is_set():
-                    raise Interrupted("cancelled")
+                if cancel is not None:
+                    cancel.check()
                 for name, part in parts.items():
                     message = encode_message(event, {name: part}, created_at)
                     written[name] += writer.write(files[name], message, labels[name])

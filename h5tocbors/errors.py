@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 
 class H5ToCborsError(Exception):
     """A problem with the input or the environment, named for the user (exit code 1).
@@ -23,6 +26,36 @@ class UsageError(H5ToCborsError):
 
 
 class Interrupted(BaseException):
-    """Raised from a SIGTERM handler so that cleanup runs as for Ctrl-C (exit code 143)."""
+    """Ctrl-C or SIGTERM: work stops and unfinished outputs are removed (exit code 128 + signal)."""
 
-    exit_code = 143
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.exit_code = 128 + signum
+
+
+class Cancel(threading.Event):
+    """A stop request: set from a signal handler, honoured by the work at its next safe point.
+
+    Raising from the handler instead could strike inside a lock's `with` block (a thread
+    pool's, a queue's) and leave it held, so that cleanup then waits forever.
+
+    Example:
+        >>> cancel = Cancel()
+        >>> cancel.stop(signal.SIGTERM)
+        >>> cancel.check()
+        Traceback (most recent call last):
+        ...
+        h5tocbors.errors.Interrupted: interrupted by SIGTERM
+    """
+
+    signum: int = signal.SIGINT
+
+    def stop(self, signum: int) -> None:
+        """Ask the work to stop, because of signal `signum`."""
+        self.signum = signum
+        self.set()
+
+    def check(self) -> None:
+        """Raise `Interrupted` if a stop was asked for."""
+        if self.is_set():
+            raise Interrupted(self.signum)

@@ -198,7 +198,7 @@ class BackgroundWriter:
 
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         if kind is not None:
-            self._error = self._error or Interrupted("stopped")  # skip what is still queued
+            self._error = self._error or Interrupted()  # skip what is still queued
         self._queue.put(None)
         self._thread.join()
         if kind is None:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol, cast
 
-from .errors import H5ToCborsError, Interrupted
+from .errors import Cancel, H5ToCborsError, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
@@ -22,18 +22,24 @@ def fail(message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted(f"terminated by signal {signum}")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextmanager
-def reported(debug: bool) -> Iterator[None]:
+def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
     """Turn any failure inside into one line on stderr and a nonzero `SystemExit`.
 
-    SIGTERM is handled like Ctrl-C, so `finally` blocks remove partial outputs.
-    With `debug`, the traceback is printed too.
+    Ctrl-C and SIGTERM set `cancel`, which the work checks at safe points; without it,
+    or on a second signal, they raise `Interrupted` at once. Either way `finally`
+    blocks remove partial outputs. With `debug`, the traceback is printed too.
     """
-    previous = signal.signal(signal.SIGTERM, _terminate)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if cancel is None or cancel.is_set():
+            raise Interrupted(signum)
+        cancel.stop(signum)
+
+    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     code = EXIT_OK
     try:
         yield
@@ -46,12 +52,13 @@ def reported(debug: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         code = fail("interrupted; unfinished outputs were removed", EXIT_INTERRUPTED)
     except Interrupted as e:
-        code = fail(f"{e}; unfinished outputs were removed", Interrupted.exit_code)
+        code = fail(f"{e}; unfinished outputs were removed", e.exit_code)
     except Exception as e:
         hint = "" if debug else " (run with --debug for the traceback)"
         code = fail(f"unexpected {type(e).__name__}: {e}{hint}")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if code != EXIT_OK:
         if debug:
             traceback.print_exc()

@@ -6,7 +6,6 @@ import json
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from threading import Event
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,7 +13,7 @@ import typer
 from ..batch import FileOutcome, convert_many, parse_shard, plan_outputs, take_shard
 from ..convert import ConversionResult, convert
 from ..convert import Progress as Callback
-from ..errors import H5ToCborsError, UsageError
+from ..errors import Cancel, H5ToCborsError, UsageError
 from ..pipeline import default_jobs
 from ..reporting import Bar, progress_bar, reported
 from ..selection import parse_frames
@@ -85,7 +84,8 @@ def convert_command(
     debug: Debug = False,
 ) -> None:
     """Convert image datasets into one STINS capture per stream: OUTPUT_DIR/NAME.cbors."""
-    with reported(debug):
+    cancel = Cancel()
+    with reported(debug, cancel):
         streams = parse_streams(stream)
         selection = parse_frames(frames) if frames is not None else None
         try:
@@ -96,7 +96,7 @@ def convert_command(
         todo = take_shard(plan, parse_shard(shard) if shard else None, key=lambda i: str(i[0]))
 
         def convert_one(
-            source: Path, out: Path, threads: int, progress: Callback | None, cancel: Event | None
+            source: Path, out: Path, threads: int, progress: Callback | None, cancel: Cancel
         ) -> ConversionResult:
             return convert(
                 source,
@@ -115,7 +115,7 @@ def convert_command(
         threads = jobs or default_jobs()
         if len(inputs) == 1 and todo:
             with progress_bar(not quiet) as bar:
-                result = convert_one(*todo[0], threads, bar_progress(bar, streams), None)
+                result = convert_one(*todo[0], threads, bar_progress(bar, streams), cancel)
             if as_json:
                 print(json.dumps(asdict(result), indent=2))
             elif not quiet:
@@ -129,6 +129,7 @@ def convert_command(
                 jobs=threads,
                 on_start=lambda source: bar_progress(bar, source.name),
                 on_done=lambda _: bar.advance(files),
+                cancel=cancel,
             )
         if as_json:
             print(json.dumps({"files": [asdict(o) for o in outcomes]}, indent=2))
