@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from .capture import Buffer
 from .frames import FrameSeries
-from .passthrough import BITSHUFFLE_FILTER, HEADER, filters, one_frame_per_chunk
+from .hdf5 import filters, is_external
+from .passthrough import BITSHUFFLE_FILTER, HEADER, one_frame_per_chunk
 
 DEFLATE, SHUFFLE = 1, 2
 BITSHUFFLE_DECODERS = {2: bitshuffle.decompress_lz4, 3: bitshuffle.decompress_zstd}
@@ -73,10 +74,14 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
         (195, 487)
     """
     dset = series.dataset
-    external = dset.id.get_create_plist().get_external_count() > 0
-    if dset.is_virtual or external or not (dset.chunks is None or one_frame_per_chunk(series)):
+    if (
+        dset.is_virtual
+        or is_external(dset)
+        or not (dset.chunks is None or one_frame_per_chunk(series))
+    ):
         return None
-    codes = [code for code, _ in filters(series)]
+    pipeline = filters(dset)
+    codes = [code for code, _ in pipeline]
     shape, stored = series.frame_shape, dset.dtype
     if codes in ([], [DEFLATE], [SHUFFLE], [SHUFFLE, DEFLATE]):
         inflate = DEFLATE in codes
@@ -92,7 +97,7 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
 
         return decode
     if codes == [BITSHUFFLE_FILTER]:
-        values = filters(series)[0][1]
+        values = pipeline[0][1]
         bs_decode = BITSHUFFLE_DECODERS.get(values[4] if len(values) > 4 else 0)
         if bs_decode is None:
             return None

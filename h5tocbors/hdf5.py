@@ -120,7 +120,7 @@ def open_dataset(f: h5py.File, path: str) -> h5py.Dataset:
 def check_external_files(dset: h5py.Dataset) -> None:
     """Refuse a dataset whose external raw files are missing."""
     here = Path(dset.file.filename).resolve().parent
-    for name, *_ in dset.external or []:
+    for name, *_ in dset.external or []:  # empty unless is_external(dset)
         if not (here / name).exists():
             raise H5ToCborsError(
                 f"{dset.name} keeps its data in external file {name}, which is missing "
@@ -139,19 +139,14 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
         '/entry/measurement/pilatus/frames'
     """
     paths = [p for p in link_paths(f) if name in p.split("/")]
-    paths.sort(key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink))
-    found: dict[tuple[int, int], tuple[str, tuple[int, ...]]] = {}
-    for path in paths:
-        try:
-            obj = f.get(path)
-        except (KeyError, OSError, ValueError):
-            continue  # a dangling soft or external link
-        if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 and is_image_dtype(obj.dtype):
-            info = h5py.h5o.get_info(obj.id)  # soft links to one dataset count once
-            found.setdefault((info.fileno, info.addr), ("/" + path, obj.shape))
-        del obj  # closed again: get_dataset opens it with its own access properties
-    stacks = [c for c in found.values() if len(c[1]) >= 3]
-    candidates = stacks or list(found.values())
+    # shapes only: the datasets are closed again, get_dataset opens with its own properties
+    found = [
+        (path, dset.shape)
+        for path, _, dset in unique_datasets(f, paths)
+        if dset.ndim >= 2 and is_image_dtype(dset.dtype)
+    ]
+    stacks = [c for c in found if len(c[1]) >= 3]
+    candidates = stacks or found
     if not candidates:
         raise H5ToCborsError(
             f"no image dataset for stream {name!r} in {f.filename}: no dataset of 2 or more "
@@ -181,6 +176,38 @@ def link_paths(f: h5py.File) -> list[str]:
             "give the dataset as --stream NAME=/path"
         )
     return [p for p in paths if isinstance(p, str)]
+
+
+def unique_datasets(f: h5py.File, paths: list[str]) -> list[tuple[str, list[str], h5py.Dataset]]:
+    """The datasets `paths` lead to, each once: (its path, other paths to it, the dataset).
+
+    A path through hard links is preferred; dangling links and groups are left out.
+    """
+    hard_first = sorted(paths, key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink))
+    found: dict[tuple[int, int], tuple[str, list[str], h5py.Dataset]] = {}
+    for path in hard_first:
+        try:
+            obj = f.get(path)
+        except (KeyError, OSError, ValueError, RuntimeError):
+            continue  # a dangling soft or external link
+        if isinstance(obj, h5py.Dataset):
+            info = h5py.h5o.get_info(obj.id)
+            if (info.fileno, info.addr) in found:
+                found[info.fileno, info.addr][1].append("/" + path)
+            else:
+                found[info.fileno, info.addr] = ("/" + path, [], obj)
+    return list(found.values())
+
+
+def filters(dset: h5py.Dataset) -> list[tuple[int, tuple[int, ...]]]:
+    """The dataset's filter pipeline as (filter id, client values), in write order."""
+    dcpl = dset.id.get_create_plist()
+    return [dcpl.get_filter(i)[::2] for i in range(dcpl.get_nfilters())]
+
+
+def is_external(dset: h5py.Dataset) -> bool:
+    """True when the dataset keeps its data in external raw files."""
+    return bool(dset.id.get_create_plist().get_external_count() > 0)
 
 
 def resolve_dataset(f: h5py.File, name: str, path: str | None) -> h5py.Dataset:

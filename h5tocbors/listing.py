@@ -10,7 +10,15 @@ import h5py
 import numpy as np
 
 from .frames import FrameSeries
-from .hdf5 import STREAM_NAME, is_image_dtype, link_paths, virtual_source_files
+from .hdf5 import (
+    STREAM_NAME,
+    filters,
+    is_external,
+    is_image_dtype,
+    link_paths,
+    unique_datasets,
+    virtual_source_files,
+)
 from .passthrough import BITSHUFFLE_FILTER, passthrough_refusal
 
 FILTER_NAMES = {
@@ -63,10 +71,8 @@ class DatasetInfo:
 
 def filter_names(dset: h5py.Dataset) -> list[str]:
     """The dataset's filter pipeline by name, e.g. `["bitshuffle-lz4"]`; `[]` when none."""
-    dcpl = dset.id.get_create_plist()
     names = []
-    for i in range(dcpl.get_nfilters()):
-        code, _, values, _ = dcpl.get_filter(i)
+    for code, values in filters(dset):
         if code == BITSHUFFLE_FILTER:
             mode = values[4] if len(values) > 4 else 0
             names.append(BITSHUFFLE_MODES.get(mode, f"bitshuffle-{mode}"))
@@ -99,14 +105,13 @@ def stream_name(path: str) -> str:
 
 def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
     """Describe one dataset."""
-    dcpl = dset.id.get_create_plist()
     sources: list[Source] = []
     here = Path(dset.file.filename).resolve().parent
     if dset.is_virtual:
         layout = "virtual"
         files = sorted({f for f, _ in virtual_source_files(dset) if f != "."})
         sources = [Source(f, (here / f).exists()) for f in files]
-    elif dcpl.get_external_count() > 0:
+    elif is_external(dset):
         layout = "external"
         sources = [Source(name, (here / name).exists()) for name, *_ in dset.external or []]
     else:
@@ -141,17 +146,8 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
 
 def list_datasets(f: h5py.File) -> list[DatasetInfo]:
     """Every dataset of `f` reachable by hard or soft links, once each, in path order."""
-    paths = link_paths(f)
-    found: dict[object, DatasetInfo] = {}
-    for path in sorted(paths, key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink)):
-        try:
-            obj = f.get(path)
-        except (KeyError, OSError, ValueError):
-            continue  # a dangling soft or external link
-        if not isinstance(obj, h5py.Dataset):
-            continue
-        if obj.id in found:
-            found[obj.id].links.append("/" + path)
-        else:
-            found[obj.id] = describe("/" + path, obj)
-    return sorted(found.values(), key=lambda d: d.path)
+    infos = []
+    for path, links, dset in unique_datasets(f, link_paths(f)):
+        infos.append(describe(path, dset))
+        infos[-1].links = links
+    return sorted(infos, key=lambda d: d.path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .capture import Buffer, nbytes
 from .frames import FrameSeries
+from .hdf5 import filters, is_external
 from .locate import StoredFrames, read_range, slice_of
 
 BITSHUFFLE_FILTER = 32008
@@ -32,12 +33,6 @@ def default_block_bytes(itemsize: int) -> int:
     """
     elements = max((8192 // itemsize) // 8 * 8, 128)
     return elements * itemsize
-
-
-def filters(series: FrameSeries) -> list[tuple[int, tuple[int, ...]]]:
-    """The dataset's filter pipeline as (filter id, client values), in write order."""
-    dcpl = series.dataset.id.get_create_plist()
-    return [dcpl.get_filter(i)[::2] for i in range(dcpl.get_nfilters())]
 
 
 def one_frame_per_chunk(series: FrameSeries) -> bool:
@@ -57,21 +52,17 @@ def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str 
     dset = series.dataset
     if dset.is_virtual:
         return "virtual dataset"
-    if dset.id.get_create_plist().get_external_count() > 0:
+    if is_external(dset):
         return "external raw data"
     if dset.dtype.byteorder == ">":
         return "big-endian data"
-    if compression == "none":
-        if dset.chunks is None:
-            return None
-        if not one_frame_per_chunk(series):
-            return f"chunks {dset.chunks} do not hold exactly one frame"
-        return f"filters are {describe(filters(series))}" if filters(series) else None
-    if dset.chunks is None:
-        return "not chunked"
+    if dset.chunks is None:  # contiguous frames are raw bytes: `none` payloads as they are
+        return None if compression == "none" else "not chunked"
     if not one_frame_per_chunk(series):
         return f"chunks {dset.chunks} do not hold exactly one frame"
-    pipeline = filters(series)
+    pipeline = filters(dset)
+    if compression == "none":
+        return f"filters are {describe(pipeline)}" if pipeline else None
     if len(pipeline) != 1 or pipeline[0][0] != BITSHUFFLE_FILTER:
         return f"filters are {describe(pipeline)}, not bitshuffle alone"
     values = pipeline[0][1]
