@@ -7,7 +7,7 @@ Example:
     'out/pilatus.cbors'
 """
 
-from .convert import ConversionResult, StreamResult, convert, iter_messages
+from .core.convert import ConversionResult, StreamResult, convert, iter_messages
 from .errors import H5ToCborsError
 
 __version__ = "0.1.0"

@@ -19,7 +19,7 @@ import pytest
 from dranspose.event import InternalWorkerMessage
 from dranspose.replay import get_internals
 
-from h5tocbors.cli import main
+from h5tocbors.commands.cli import main
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from h5tocbors import convert
-from h5tocbors.batch import parse_shard, plan_outputs, take_shard
+from h5tocbors.core.batch import parse_shard, plan_outputs, take_shard
 from h5tocbors.errors import H5ToCborsError, UsageError
 
 from .conftest import decode_frame, read_capture
@@ -194,7 +194,7 @@ def test_parallel_output_is_byte_identical_to_serial(
 
 
 def test_kernel_copies_equal_hdf5_reads(tmp_path: Path) -> None:
-    from h5tocbors.convert import iter_messages
+    from h5tocbors.core.convert import iter_messages
 
     src = scan(tmp_path / "a.h5", frames=5)
     convert(src, ["pilatus"], tmp_path / "o")

@@ -10,7 +10,7 @@ from dranspose.data.stream1 import Stream1Data, Stream1End, Stream1Start
 from dranspose.event import InternalWorkerMessage, StreamData
 from dranspose.ingester import Dumper
 
-from h5tocbors.capture import StreamPart, encode_message, head
+from h5tocbors.capture.encode import StreamPart, encode_message, head
 from h5tocbors.protocols.stins import end_header, image_header, start_header
 
 T0 = datetime(2026, 11, 24, 14, 1, 48, 123456, tzinfo=timezone.utc)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from h5tocbors.errors import H5ToCborsError, UsageError
-from h5tocbors.hdf5 import find_dataset
-from h5tocbors.selection import parse_frames, select_frames
+from h5tocbors.hdf5.resolve import find_dataset
+from h5tocbors.hdf5.selection import parse_frames, select_frames
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from h5tocbors import convert
-from h5tocbors.capture import StreamPart, encode_message
+from h5tocbors.capture.encode import StreamPart, encode_message
 
 from .conftest import REPO
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from h5tocbors import convert
-from h5tocbors.passthrough import default_block_bytes
+from h5tocbors.hdf5.passthrough import default_block_bytes
 
 from .conftest import decode_frame, read_capture
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from h5tocbors import convert
-from h5tocbors.capture import StreamPart, encode_message
-from h5tocbors.reader import read_messages
+from h5tocbors.capture.encode import StreamPart, encode_message
+from h5tocbors.capture.read import read_messages
 
 Cli = Callable[..., tuple[int, str, str]]
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -1,1 +1,3 @@
-"""One module per CLI command; `h5tocbors.cli` assembles them into the Typer app."""
+"""The command line: one module per command, `cli` assembles them into the Typer app;
+`reporting` turns errors into one line and exit codes, `progress` draws the bar.
+"""

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..batch import FileOutcome, convert_many, parse_shard, plan_outputs, take_shard
-from ..convert import ConversionResult, convert
-from ..convert import Progress as Callback
+from ..core.batch import FileOutcome, convert_many, parse_shard, plan_outputs, take_shard
+from ..core.convert import ConversionResult, convert
+from ..core.convert import Progress as Callback
+from ..core.pipeline import default_jobs
 from ..errors import Cancel, H5ToCborsError, UsageError
-from ..pipeline import default_jobs
-from ..reporting import Bar, progress_bar, reported
-from ..selection import parse_frames
+from ..hdf5.selection import parse_frames
+from .reporting import Bar, progress_bar, reported
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
+from ..capture.inspect import CaptureSummary, inspect_capture
+from ..capture.read import RawMessage
 from ..errors import H5ToCborsError
-from ..inspect import CaptureSummary, inspect_capture
 from ..protocols.registry import describe_frames
-from ..reader import RawMessage
-from ..reporting import reported
 from .options import EXIT_CODES, Debug, Json
+from .reporting import reported
 
 EPILOG = (
     "[bold]Examples[/]\n\n"

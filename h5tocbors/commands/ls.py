@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..hdf5 import open_input
-from ..listing import DatasetInfo, list_datasets
-from ..reporting import reported
+from ..hdf5.listing import DatasetInfo, list_datasets
+from ..hdf5.open import open_input
+from .reporting import reported
 
 if TYPE_CHECKING:
     from rich.table import Table

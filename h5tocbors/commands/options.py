@@ -10,7 +10,7 @@ from ..errors import UsageError
 
 if TYPE_CHECKING:
     from rich.table import Table
-from ..hdf5 import check_stream_name
+from ..capture.names import check_stream_name
 
 EXIT_CODES = (
     "[bold]Exit codes[/]: 0 done; 1 bad input, a failed conversion or a check that failed; "

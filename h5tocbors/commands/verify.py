@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
+from ..core.verify import StreamCheck, verify_capture
 from ..errors import H5ToCborsError
-from ..hdf5 import open_input
-from ..reporting import reported
-from ..selection import parse_frames
-from ..verify import StreamCheck, verify_capture
+from ..hdf5.open import open_input
+from ..hdf5.selection import parse_frames
 from .options import EXIT_CODES, Debug, Frames, Json, parse_streams
+from .reporting import reported
 
 EPILOG = (
     "[bold]Examples[/]\n\n"

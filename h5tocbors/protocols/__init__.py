@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..capture import Buffer
+from ..buffers import Buffer
 
 
 @dataclass

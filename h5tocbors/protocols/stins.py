@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ..capture import Buffer
-from ..encoding import FrameEncoder
+from ..buffers import Buffer
+from ..core.encoding import FrameEncoder
 from . import FrameCounters
 
 TYP = "STINS"

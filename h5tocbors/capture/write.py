@@ -14,8 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from .capture import Buffer, FileRange, nbytes
-from .errors import H5ToCborsError, Interrupted
+from ..buffers import Buffer, FileRange, nbytes
+from ..errors import H5ToCborsError, Interrupted
 
 WRITE_BUFFER = 1 << 20
 

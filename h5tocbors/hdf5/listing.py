@@ -9,35 +9,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..capture.names import STREAM_NAME
+from .filters import filter_names, is_external
 from .frames import FrameSeries
-from .hdf5 import (
-    STREAM_NAME,
-    filters,
-    is_external,
-    is_image_dtype,
-    link_paths,
-    unique_datasets,
-    virtual_source_files,
-)
-from .passthrough import BITSHUFFLE_FILTER, passthrough_refusal
+from .passthrough import passthrough_refusal
+from .resolve import is_image_dtype
+from .sources import virtual_source_files
+from .walk import link_paths, unique_datasets
 
-FILTER_NAMES = {
-    1: "gzip",
-    2: "shuffle",
-    3: "fletcher32",
-    4: "szip",
-    5: "nbit",
-    6: "scaleoffset",
-    32000: "lzf",
-    32001: "blosc",
-    32004: "lz4",
-    32013: "zfp",
-    32015: "zstd",
-    32017: "sz",
-    32024: "sz3",
-    32026: "blosc2",
-}
-BITSHUFFLE_MODES = {0: "bitshuffle", 2: "bitshuffle-lz4", 3: "bitshuffle-zstd"}
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
 
 
@@ -67,18 +46,6 @@ class DatasetInfo:
     links: list[str] = field(default_factory=list)
     """Other paths (soft links) to the same dataset."""
     note: str = ""
-
-
-def filter_names(dset: h5py.Dataset) -> list[str]:
-    """The dataset's filter pipeline by name, e.g. `["bitshuffle-lz4"]`; `[]` when none."""
-    names = []
-    for code, values in filters(dset):
-        if code == BITSHUFFLE_FILTER:
-            mode = values[4] if len(values) > 4 else 0
-            names.append(BITSHUFFLE_MODES.get(mode, f"bitshuffle-{mode}"))
-        else:
-            names.append(FILTER_NAMES.get(code, f"filter-{code}"))
-    return names
 
 
 def dtype_name(dtype: np.dtype) -> str:

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
-from .commands import convert, inspect, ls, verify
-from .commands.options import EXIT_CODES
+from .. import __version__
+from . import convert, inspect, ls, verify
+from .options import EXIT_CODES
 from .reporting import EXIT_OK, EXIT_USAGE, fail
 
 app = typer.Typer(

@@ -17,10 +17,10 @@ import bitshuffle
 import numpy as np
 import numpy.typing as npt
 
-from .capture import Buffer
+from ..buffers import Buffer
+from .filters import BITSHUFFLE_FILTER, filters, is_external
 from .frames import FrameSeries
-from .hdf5 import filters, is_external
-from .passthrough import BITSHUFFLE_FILTER, HEADER, one_frame_per_chunk
+from .passthrough import HEADER, one_frame_per_chunk
 
 DEFLATE, SHUFFLE = 1, 2
 BITSHUFFLE_DECODERS = {2: bitshuffle.decompress_lz4, 3: bitshuffle.decompress_zstd}

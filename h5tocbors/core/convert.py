@@ -13,16 +13,19 @@ from typing import Any
 
 import h5py
 
-from .capture import StreamPart, encode_message
+from ..buffers import read_range
+from ..capture.encode import StreamPart, encode_message
+from ..capture.names import check_stream_name
+from ..capture.write import AtomicOutputs, BackgroundWriter
+from ..errors import Cancel, H5ToCborsError
+from ..hdf5.frames import FrameSeries
+from ..hdf5.locate import InputMap
+from ..hdf5.open import open_input
+from ..hdf5.resolve import resolve_dataset
+from ..protocols import MessageWriter
+from ..protocols.stins import StinsWriter
 from .encoding import Compression, FrameEncoder
-from .errors import Cancel, H5ToCborsError
-from .frames import FrameSeries
-from .hdf5 import check_stream_name, open_input, resolve_dataset
-from .locate import InputMap, read_range
-from .outputs import AtomicOutputs, BackgroundWriter
 from .pipeline import default_jobs
-from .protocols import MessageWriter
-from .protocols.stins import StinsWriter
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int, int, int], None]

@@ -16,33 +16,11 @@ from datetime import datetime
 
 import cbor2
 
+from ..buffers import Buffer, FileRange, nbytes
+
 SELF_DESCRIBE_TAG = 55799
 MESSAGE_TAG = 42877
 STREAM_TAG = 42878
-
-
-@dataclass(frozen=True)
-class FileRange:
-    """`size` bytes at `offset` of the open file `fd`: a payload copied file to file.
-
-    Example:
-        >>> FileRange(fd=3, offset=4536, size=38545).size
-        38545
-    """
-
-    fd: int
-    offset: int
-    size: int
-
-
-Buffer = bytes | memoryview | FileRange
-
-
-def nbytes(buf: Buffer) -> int:
-    """The length of a buffer in bytes."""
-    if isinstance(buf, FileRange):
-        return buf.size
-    return buf.nbytes if isinstance(buf, memoryview) else len(buf)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import H5ToCborsError, UsageError
+from ..errors import H5ToCborsError, UsageError
 
 
 def parse_frames(text: str) -> slice:

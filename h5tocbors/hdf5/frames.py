@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
-from .errors import H5ToCborsError
-from .hdf5 import load_filters
+from ..errors import H5ToCborsError
+from .open import load_filters
 from .selection import select_frames
 
 

@@ -11,12 +11,12 @@ import bitshuffle
 import numpy as np
 import numpy.typing as npt
 
-from .capture import Buffer
-from .chunks import Decode, RawChunk, chunk_decoder
-from .errors import H5ToCborsError
-from .frames import FrameSeries
-from .locate import InputMap, StoredFrames, read_range
-from .passthrough import StoredPayloads, passthrough_refusal
+from ..buffers import Buffer, read_range
+from ..errors import H5ToCborsError
+from ..hdf5.decode import Decode, RawChunk, chunk_decoder
+from ..hdf5.frames import FrameSeries
+from ..hdf5.locate import InputMap, StoredFrames
+from ..hdf5.passthrough import StoredPayloads, passthrough_refusal
 from .pipeline import ordered_map
 
 Compression = Literal["bslz4", "none"]

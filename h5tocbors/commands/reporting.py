@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol, cast
 
-from .errors import Cancel, H5ToCborsError, Interrupted
+from ..errors import Cancel, H5ToCborsError, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 

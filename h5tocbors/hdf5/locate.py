@@ -8,9 +8,7 @@ import os
 from dataclasses import dataclass
 from math import prod
 
-import numpy as np
-
-from .capture import Buffer, FileRange
+from ..buffers import Buffer, FileRange, read_range
 from .frames import FrameSeries
 
 
@@ -99,26 +97,3 @@ class InputMap:
         if self._map is not None:
             with contextlib.suppress(BufferError):  # a view still alive: the GC closes it
                 self._map.close()
-
-
-def slice_of(buf: Buffer, start: int, size: int | None = None) -> Buffer:
-    """Part of a buffer: `size` bytes (default: the rest) from `start`."""
-    if isinstance(buf, FileRange):
-        rest = buf.size - start
-        return FileRange(buf.fd, buf.offset + start, rest if size is None else size)
-    view = memoryview(buf)
-    return view[start:] if size is None else view[start : start + size]
-
-
-def read_range(buf: Buffer) -> bytes | memoryview:
-    """The bytes of a `FileRange`, read with `pread` (which releases the GIL); others as given."""
-    if not isinstance(buf, FileRange):
-        return buf
-    out = np.empty(buf.size, np.uint8)
-    view, offset = out.data, buf.offset
-    while view:
-        got = os.preadv(buf.fd, [view], offset)
-        if got == 0:
-            raise OSError(f"input ends inside a stored frame at byte {offset}")
-        view, offset = view[got:], offset + got
-    return out.data

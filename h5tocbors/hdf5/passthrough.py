@@ -14,12 +14,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .capture import Buffer, nbytes
+from ..buffers import Buffer, nbytes, read_range, slice_of
+from .filters import BITSHUFFLE_FILTER, filters, is_external
 from .frames import FrameSeries
-from .hdf5 import filters, is_external
-from .locate import StoredFrames, read_range, slice_of
+from .locate import StoredFrames
 
-BITSHUFFLE_FILTER = 32008
 BITSHUFFLE_LZ4 = 2
 HEADER = struct.Struct(">QI")
 

@@ -17,8 +17,8 @@ from typing import IO, Any, cast
 
 import cbor2
 
-from .capture import MESSAGE_TAG, SELF_DESCRIBE_TAG, STREAM_TAG
-from .errors import H5ToCborsError
+from ..errors import H5ToCborsError
+from .encode import MESSAGE_TAG, SELF_DESCRIBE_TAG, STREAM_TAG
 
 
 @dataclass(frozen=True)

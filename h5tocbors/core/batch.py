@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ..errors import Cancel, H5ToCborsError, UsageError
 from .convert import ConversionResult, Progress
-from .errors import Cancel, H5ToCborsError, UsageError
 
 T = TypeVar("T")
 Status = Literal["ok", "skipped", "failed"]

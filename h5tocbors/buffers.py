@@ -1,0 +1,55 @@
+"""Buffers that flow from the input to a capture: bytes, views, or ranges of the input file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FileRange:
+    """`size` bytes at `offset` of the open file `fd`: a payload copied file to file.
+
+    Example:
+        >>> FileRange(fd=3, offset=4536, size=38545).size
+        38545
+    """
+
+    fd: int
+    offset: int
+    size: int
+
+
+Buffer = bytes | memoryview | FileRange
+
+
+def nbytes(buf: Buffer) -> int:
+    """The length of a buffer in bytes."""
+    if isinstance(buf, FileRange):
+        return buf.size
+    return buf.nbytes if isinstance(buf, memoryview) else len(buf)
+
+
+def slice_of(buf: Buffer, start: int, size: int | None = None) -> Buffer:
+    """Part of a buffer: `size` bytes (default: the rest) from `start`."""
+    if isinstance(buf, FileRange):
+        rest = buf.size - start
+        return FileRange(buf.fd, buf.offset + start, rest if size is None else size)
+    view = memoryview(buf)
+    return view[start:] if size is None else view[start : start + size]
+
+
+def read_range(buf: Buffer) -> bytes | memoryview:
+    """The bytes of a `FileRange`, read with `pread` (which releases the GIL); others as given."""
+    if not isinstance(buf, FileRange):
+        return buf
+    out = np.empty(buf.size, np.uint8)
+    view, offset = out.data, buf.offset
+    while view:
+        got = os.preadv(buf.fd, [view], offset)
+        if got == 0:
+            raise OSError(f"input ends inside a stored frame at byte {offset}")
+        view, offset = view[got:], offset + got
+    return out.data

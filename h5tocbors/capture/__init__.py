@@ -1,0 +1,3 @@
+"""The capture side: encode messages as dranspose's dumper does (`encode`), write them
+atomically (`write`), read captures back safely (`read`) and summarize them (`inspect`).
+"""

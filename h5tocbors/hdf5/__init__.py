@@ -1,0 +1,6 @@
+"""The HDF5 side: open an input, resolve a stream to a dataset, see it as frames, find where
+each frame is stored, decode it or pass its stored bytes through.
+
+`open` -> `walk`/`resolve` (+ `sources`, `filters`) -> `frames`/`selection` -> `locate` ->
+`decode` or `passthrough`; `listing` describes a file for `h5tocbors ls`.
+"""
