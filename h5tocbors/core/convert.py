@@ -7,14 +7,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import h5py
 
 from ..buffers import read_range
-from ..capture.encode import StreamPart, encode_message
+from ..capture.encode import encode_message
 from ..capture.names import check_stream_name
 from ..capture.write import AtomicOutputs, BackgroundWriter
 from ..errors import Cancel, H5ToCborsError
@@ -22,19 +21,13 @@ from ..hdf5.frames import FrameSeries
 from ..hdf5.locate import InputMap
 from ..hdf5.open import open_input
 from ..hdf5.resolve import resolve_dataset
-from ..protocols import MessageWriter
 from ..protocols.stins import StinsWriter
 from .encoding import Compression, FrameEncoder
+from .events import Clock, PlacedStream, Timeline, iter_events, place, utc_now
 from .pipeline import default_jobs
 
-Clock = Callable[[], datetime]
 Progress = Callable[[int, int, int], None]
 """Called after each event with (events written, events in all, bytes written over all streams)."""
-
-
-def utc_now() -> datetime:
-    """The default `created_at` clock, as dranspose's ingesters use."""
-    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -73,8 +66,9 @@ def open_writers(
     fd: int | None = None,
     jobs: int = 1,
     mapped: InputMap | None = None,
-) -> dict[str, StinsWriter]:
-    """STINS writers for `streams` (name -> dataset path, or None to find it by name).
+) -> list[PlacedStream]:
+    """STINS streams for `streams` (name -> dataset path, or None to find it by name),
+    placed one image per event.
 
     `fd` is `f`'s file opened read-only, for kernel copies, and `mapped` its mapping;
     they serve only datasets stored in that file, not those behind an external link.
@@ -92,24 +86,15 @@ def open_writers(
             mapped=mapped if here else None,
         )
         writers[name] = StinsWriter(encoder, filename=filename)
-    counts = {name: len(w) for name, w in writers.items()}
+    counts = {name: len(w) - 2 for name, w in writers.items()}
     if len(set(counts.values())) > 1:
-        listed = ", ".join(f"{n} {c - 2} frames" for n, c in counts.items())
+        listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
         raise H5ToCborsError(
             f"streams converted together need the same number of frames: {listed}; "
             "select a common range with --frames"
         )
-    return writers
-
-
-def iter_events(
-    writers: Mapping[str, MessageWriter], clock: Clock = utc_now
-) -> Iterator[tuple[int, dict[str, StreamPart], datetime]]:
-    """Number the messages of several streams into shared events: (event, parts, created_at)."""
-    names = list(writers)
-    for event, frames in enumerate(zip(*(writers[n] for n in names))):
-        parts = {n: StreamPart(writers[n].typ, fr) for n, fr in zip(names, frames)}
-        yield event, parts, clock()
+    timeline = Timeline(points=next(iter(counts.values()), 0))
+    return [place(name, w, "point", timeline) for name, w in writers.items()]
 
 
 def iter_messages(
@@ -131,10 +116,10 @@ def iter_messages(
     from dranspose.event import InternalWorkerMessage, StreamData  # slow to import: only here
 
     with open_input(input) as f:
-        writers = open_writers(
+        placed = open_writers(
             f, {stream: dataset}, frames=frames, compression=compression, filename=filename
         )
-        for event, parts, created_at in iter_events(writers):
+        for event, parts, created_at in iter_events(placed):
             streams = {
                 n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
                 for n, p in parts.items()
@@ -181,7 +166,7 @@ def convert(
     if not todo:
         return result
     with open_input(input) as f, open_fd(input) as fd, InputMap(fd) as mapped:
-        writers = open_writers(
+        placed = open_writers(
             f,
             todo,
             frames=frames,
@@ -191,15 +176,15 @@ def convert(
             jobs=jobs or default_jobs(),
             mapped=mapped,
         )
-        paths = [out / f"{name}.cbors" for name in writers]
-        total = len(next(iter(writers.values())))
-        written = dict.fromkeys(writers, 0)
+        paths = [out / f"{p.name}.cbors" for p in placed]
+        total = max(p.events[-1] for p in placed) + 1
+        written = {p.name: 0 for p in placed}
         # a resumable batch trusts existing outputs: make them durable before they appear
         atomic = AtomicOutputs(paths, force=force, sync=skip_existing)
         with atomic as handles, BackgroundWriter() as writer:
-            files = dict(zip(writers, handles))
-            labels = {name: str(path) for name, path in zip(writers, paths)}
-            for event, parts, created_at in iter_events(writers, clock):
+            files = {p.name: h for p, h in zip(placed, handles)}
+            labels = {p.name: str(path) for p, path in zip(placed, paths)}
+            for event, parts, created_at in iter_events(placed, clock):
                 if cancel is not None:
                     cancel.check()
                 for name, part in parts.items():
@@ -210,16 +195,15 @@ def convert(
                     progress(result.events, total, sum(written.values()))
         result.streams = [
             StreamResult(
-                name=name,
-                dataset=w.encoder.series.dataset.name,
+                name=p.name,
+                dataset=p.writer.source,
                 output=str(path),
-                frames=w.counters.frames,
-                passthrough_frames=w.counters.passthrough,
-                bytes=written[name],
-                fast_path=w.encoder.refusal
-                or ("passthrough" if w.counters.passthrough else "nothing stored to pass through"),
+                frames=p.writer.counters.frames,
+                passthrough_frames=p.writer.counters.passthrough,
+                bytes=written[p.name],
+                fast_path=p.writer.fast_path,
             )
-            for (name, w), path in zip(writers.items(), paths)
+            for p, path in zip(placed, paths)
         ]
     result.seconds = time.perf_counter() - start
     return result

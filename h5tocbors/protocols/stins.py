@@ -33,6 +33,18 @@ class StinsWriter:
     typ: str = TYP
     counters: FrameCounters = field(default_factory=FrameCounters)
 
+    @property
+    def source(self) -> str:
+        """The dataset the images come from."""
+        return str(self.encoder.series.dataset.name)
+
+    @property
+    def fast_path(self) -> str:
+        """`passthrough` when stored chunks were copied, else why they were not."""
+        if self.encoder.refusal:
+            return self.encoder.refusal
+        return "passthrough" if self.counters.passthrough else "nothing stored to pass through"
+
     def __len__(self) -> int:
         return len(self.encoder.series) + 2
 
