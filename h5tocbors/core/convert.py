@@ -17,12 +17,11 @@ from ..capture.encode import encode_message
 from ..capture.names import check_stream_name
 from ..capture.write import AtomicOutputs, BackgroundWriter
 from ..errors import Cancel, H5ToCborsError
-from ..hdf5.frames import FrameSeries
 from ..hdf5.locate import InputMap
 from ..hdf5.open import open_input
 from ..hdf5.resolve import resolve_dataset
-from ..protocols.stins import StinsWriter
-from .encoding import Compression, FrameEncoder
+from ..protocols import Compression, StreamContext, stins
+from .encoding import InputFile
 from .events import Clock, PlacedStream, Timeline, iter_events, place, utc_now
 from .pipeline import default_jobs
 
@@ -59,33 +58,14 @@ class ConversionResult:
 def open_writers(
     f: h5py.File,
     streams: Mapping[str, str | None],
-    *,
-    frames: slice | None = None,
-    compression: Compression = "bslz4",
-    filename: str = "",
-    fd: int | None = None,
-    jobs: int = 1,
-    mapped: InputMap | None = None,
+    ctx: StreamContext,
 ) -> list[PlacedStream]:
     """STINS streams for `streams` (name -> dataset path, or None to find it by name),
-    placed one image per event.
-
-    `fd` is `f`'s file opened read-only, for kernel copies, and `mapped` its mapping;
-    they serve only datasets stored in that file, not those behind an external link.
-    `jobs` threads encode.
-    """
-    writers = {}
-    for name, path in streams.items():
-        series = FrameSeries.of(resolve_dataset(f, check_stream_name(name), path), frames)
-        here = fd is not None and same_file(fd, series.dataset.file.filename)
-        encoder = FrameEncoder(
-            series,
-            compression,
-            fd=fd if here else None,
-            jobs=jobs,
-            mapped=mapped if here else None,
-        )
-        writers[name] = StinsWriter(encoder, filename=filename)
+    placed one image per event."""
+    writers = {
+        name: stins.open_writer(resolve_dataset(f, check_stream_name(name), path), ctx)
+        for name, path in streams.items()
+    }
     counts = {name: len(w) - 2 for name, w in writers.items()}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
@@ -116,9 +96,8 @@ def iter_messages(
     from dranspose.event import InternalWorkerMessage, StreamData  # slow to import: only here
 
     with open_input(input) as f:
-        placed = open_writers(
-            f, {stream: dataset}, frames=frames, compression=compression, filename=filename
-        )
+        ctx = StreamContext(InputFile().encoder, frames, compression, filename)
+        placed = open_writers(f, {stream: dataset}, ctx)
         for event, parts, created_at in iter_events(placed):
             streams = {
                 n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
@@ -166,16 +145,8 @@ def convert(
     if not todo:
         return result
     with open_input(input) as f, open_fd(input) as fd, InputMap(fd) as mapped:
-        placed = open_writers(
-            f,
-            todo,
-            frames=frames,
-            compression=compression,
-            filename=filename,
-            fd=fd,
-            jobs=jobs or default_jobs(),
-            mapped=mapped,
-        )
+        source = InputFile(fd, mapped, jobs or default_jobs())
+        placed = open_writers(f, todo, StreamContext(source.encoder, frames, compression, filename))
         paths = [out / f"{p.name}.cbors" for p in placed]
         total = max(p.events[-1] for p in placed) + 1
         written = {p.name: 0 for p in placed}
@@ -207,14 +178,6 @@ def convert(
         ]
     result.seconds = time.perf_counter() - start
     return result
-
-
-def same_file(fd: int, path: str) -> bool:
-    """True when the open file `fd` is the file at `path`."""
-    try:
-        return os.path.samestat(os.fstat(fd), os.stat(path))
-    except OSError:
-        return False
 
 
 @contextmanager

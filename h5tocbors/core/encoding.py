@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
 from zlib import error as zlib_error
 
 import bitshuffle
@@ -17,9 +17,8 @@ from ..hdf5.decode import Decode, RawChunk, chunk_decoder
 from ..hdf5.frames import FrameSeries
 from ..hdf5.locate import InputMap, StoredFrames
 from ..hdf5.passthrough import StoredPayloads, passthrough_refusal
+from ..protocols import Compression
 from .pipeline import ordered_map
-
-Compression = Literal["bslz4", "none"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +112,37 @@ class FrameEncoder:
             len(self.series),
             self.jobs,
         )
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """The input file as the encoders read it: opened read-only at the OS level (`fd`, for
+    kernel copies) and `mapped`; `jobs` threads encode. Both serve only datasets stored in
+    that file, not those behind an external link.
+
+    Example:
+        >>> enc = InputFile(fd, mapped, jobs=2).encoder(series, "bslz4")  # doctest: +SKIP
+    """
+
+    fd: int | None = None
+    mapped: InputMap | None = None
+    jobs: int = 1
+
+    def encoder(self, series: FrameSeries, compression: Compression) -> FrameEncoder:
+        """A `FrameEncoder` for `series`, reading stored bytes directly where it can."""
+        here = self.fd is not None and same_file(self.fd, series.dataset.file.filename)
+        return FrameEncoder(
+            series,
+            compression,
+            fd=self.fd if here else None,
+            jobs=self.jobs,
+            mapped=self.mapped if here else None,
+        )
+
+
+def same_file(fd: int, path: str) -> bool:
+    """True when the open file `fd` is the file at `path`."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False

@@ -10,11 +10,17 @@ side, the way `dranspose.data.stream1` and `dranspose.middlewares.stream1` pair 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..buffers import Buffer
+
+if TYPE_CHECKING:
+    from ..core.encoding import FrameEncoder
+    from ..hdf5.frames import FrameSeries
+
+Compression = Literal["bslz4", "none"]
 
 
 @dataclass
@@ -81,3 +87,31 @@ class MessageWriter(Protocol):
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         """The zmq frames of each message, in order."""
         ...
+
+
+@dataclass(frozen=True)
+class StepSpan:
+    """One scan step as a step-wise stream writes it: its index in the file, and the points
+    (indices into the file's per-point data) that it covers within the selection."""
+
+    index: int
+    points: range
+
+
+EncoderFactory = Callable[["FrameSeries", Compression], "FrameEncoder"]
+
+
+@dataclass(frozen=True)
+class StreamContext:
+    """What a protocol writer is told besides its HDF5 source.
+
+    `points` selects the data messages of a point-wise stream (a slice over its frames or
+    rows, as `--frames`); `steps` are the steps a step-wise stream writes; `encoder` makes a
+    `FrameEncoder` for a frame series, bound to the input's file, mapping and threads.
+    """
+
+    encoder: EncoderFactory
+    points: slice | None = None
+    compression: Compression = "bslz4"
+    filename: str = ""
+    steps: Sequence[StepSpan] = field(default_factory=tuple)

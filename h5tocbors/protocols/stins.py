@@ -11,11 +11,16 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import h5py
+
 from ..buffers import Buffer
 from ..core.encoding import FrameEncoder
-from . import FrameCounters
+from ..hdf5.frames import FrameSeries
+from . import FrameCounters, StreamContext
 
 TYP = "STINS"
+NAME = "stins"
+"""The protocol's name in `--stream NAME=PATH:stins`."""
 
 
 @dataclass
@@ -58,6 +63,18 @@ class StinsWriter:
             header = image_header(k + 1, k, shape, dtype, self.encoder.compression)
             yield [header, payload.data]
         yield [end_header(len(series) + 1)]
+
+
+def open_writer(dataset: h5py.Dataset, ctx: StreamContext) -> StinsWriter:
+    """The STINS stream of an image dataset: its frames picked by `ctx.points`.
+
+    Example:
+        >>> w = open_writer(f["/entry/data"], StreamContext(InputFile().encoder))  # doctest: +SKIP
+        >>> len(w)  # header, one message per frame, end  # doctest: +SKIP
+        22
+    """
+    series = FrameSeries.of(dataset, ctx.points)
+    return StinsWriter(ctx.encoder(series, ctx.compression), filename=ctx.filename)
 
 
 def _json(fields: dict[str, object]) -> bytes:
