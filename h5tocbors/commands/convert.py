@@ -16,6 +16,7 @@ from ..core.convert import Progress as Callback
 from ..core.pipeline import default_jobs
 from ..errors import Cancel, H5ToCborsError, UsageError
 from ..hdf5.selection import parse_frames
+from ..scan.config import load_config
 from .reporting import Bar, progress_bar, reported
 
 if TYPE_CHECKING:
@@ -53,7 +54,24 @@ def convert_command(
             help="HDF5 files (opened read-only); several: OUTPUT_DIR/<stem>/NAME.cbors each.",
         ),
     ],
-    stream: Streams,
+    stream: Streams = [],  # noqa: B006 (typer reads the default, never mutates it)
+    scan: Annotated[
+        bool,
+        typer.Option(
+            "--scan",
+            help="INPUT is a contrast master file: convert every stream of the scan "
+            "(contrast, xspress3, PandA, detectors), or those named with --stream.",
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="SCAN.toml",
+            help="A scan whose layout is not contrast's: streams, paths, protocols and what "
+            "counts the points, in a TOML file (see README).",
+        ),
+    ] = None,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Directory for NAME.cbors files.")
     ] = Path("out"),
@@ -92,6 +110,7 @@ def convert_command(
             filename.encode("utf-8")
         except UnicodeEncodeError:
             raise UsageError(f"--filename {filename!r} is not valid UTF-8") from None
+        scan_config = load_config(config) if config is not None else None
         plan = plan_outputs(inputs, output_dir)  # the layout counts every input given
         todo = take_shard(plan, parse_shard(shard) if shard else None, key=lambda i: str(i[0]))
 
@@ -102,6 +121,8 @@ def convert_command(
                 source,
                 streams,
                 out,
+                scan=scan,
+                config=scan_config,
                 frames=selection,
                 compression=compression.value,
                 filename=filename,
@@ -144,17 +165,28 @@ def convert_command(
 
 def bar_progress(bar: Bar, what: str | dict[str, str | None]) -> Callback:
     """A progress callback that drives a new task of `bar`, named for a file or its streams."""
-    task = bar.add_task(what if isinstance(what, str) else ", ".join(what), total=None, bytes=0)
+    task = bar.add_task(
+        what if isinstance(what, str) else ", ".join(what) or "scan", total=None, bytes=0
+    )
     return lambda done, total, nbytes: bar.update(task, completed=done, total=total, bytes=nbytes)
 
 
+UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra"}
+"""What the data messages of a typ are called in the summary (default: frames)."""
+
+
 def print_summary(result: ConversionResult) -> None:
-    """One line per stream: frames, bytes, seconds, path."""
+    """One line per stream: typ, data messages, bytes, seconds, path, and how payloads went."""
     for s in result.streams:
-        path = "passed through" if s.fast_path == "passthrough" else f"encoded ({s.fast_path})"
+        if not s.fast_path:
+            path = ""
+        elif s.fast_path == "passthrough":
+            path = " [passed through]"
+        else:
+            path = f" [encoded ({s.fast_path})]"
         print(
-            f"{s.name}: {s.frames} frames from {s.dataset}, {s.bytes / 1e6:.1f} MB "
-            f"in {result.seconds:.2f} s -> {s.output} [{path}]"
+            f"{s.name}: {s.typ}, {s.frames} {UNITS.get(s.typ, 'frames')} from {s.dataset}, "
+            f"{s.bytes / 1e6:.1f} MB in {result.seconds:.2f} s -> {s.output}{path}"
         )
     for name in result.skipped:
         print(f"{name}: skipped, its output exists")

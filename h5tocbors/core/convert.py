@@ -10,19 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
-
 from ..buffers import read_range
 from ..capture.encode import encode_message
-from ..capture.names import check_stream_name
 from ..capture.write import AtomicOutputs, BackgroundWriter
-from ..errors import Cancel, H5ToCborsError
+from ..errors import Cancel
 from ..hdf5.locate import InputMap
 from ..hdf5.open import open_input
-from ..hdf5.resolve import resolve_dataset
-from ..protocols import Compression, StreamContext, stins
+from ..protocols import Compression, StreamContext
+from ..scan.config import ScanConfig, load_config
+from ..scan.streams import open_streams
 from .encoding import InputFile
-from .events import Clock, PlacedStream, Timeline, iter_events, place, utc_now
+from .events import Clock, iter_events, utc_now
 from .pipeline import default_jobs
 
 Progress = Callable[[int, int, int], None]
@@ -34,13 +32,14 @@ class StreamResult:
     """What was written for one stream."""
 
     name: str
+    typ: str
     dataset: str
     output: str
     frames: int
     passthrough_frames: int
     bytes: int
     fast_path: str
-    """"passthrough" when stored chunks were copied, else why they were not."""
+    """"passthrough" when stored chunks were copied, else why they were not ("": no payloads)."""
 
 
 @dataclass
@@ -55,26 +54,13 @@ class ConversionResult:
     """Streams left alone because their output existed (`skip_existing`)."""
 
 
-def open_writers(
-    f: h5py.File,
-    streams: Mapping[str, str | None],
-    ctx: StreamContext,
-) -> list[PlacedStream]:
-    """STINS streams for `streams` (name -> dataset path, or None to find it by name),
-    placed one image per event."""
-    writers = {
-        name: stins.open_writer(resolve_dataset(f, check_stream_name(name), path), ctx)
-        for name, path in streams.items()
-    }
-    counts = {name: len(w) - 2 for name, w in writers.items()}
-    if len(set(counts.values())) > 1:
-        listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
-        raise H5ToCborsError(
-            f"streams converted together need the same number of frames: {listed}; "
-            "select a common range with --frames"
-        )
-    timeline = Timeline(points=next(iter(counts.values()), 0))
-    return [place(name, w, "point", timeline) for name, w in writers.items()]
+Streams = Mapping[str, str | None] | Sequence[str]
+"""Stream names, or names mapped to `PATH[:PROTOCOL]` (None: found by name)."""
+
+
+def as_mapping(streams: Streams) -> dict[str, str | None]:
+    """Stream names (a list) or names with paths (a mapping) as a mapping."""
+    return dict(streams) if isinstance(streams, Mapping) else dict.fromkeys(streams)
 
 
 def iter_messages(
@@ -82,11 +68,16 @@ def iter_messages(
     stream: str,
     dataset: str | None = None,
     *,
+    scan: bool = False,
+    config: ScanConfig | str | os.PathLike[str] | None = None,
     frames: slice | None = None,
     compression: Compression = "bslz4",
     filename: str = "",
 ) -> Iterator[Any]:
     """dranspose `InternalWorkerMessage`s of one stream, for a `dranspose replay -s` source.
+
+    With `scan` (or `config`), `stream` is one of the scan's streams and its messages
+    carry the events they have in the scan's captures.
 
     Example:
         >>> msgs = iter_messages("sample_data/pilatus_100k.h5", "pilatus")
@@ -97,7 +88,7 @@ def iter_messages(
 
     with open_input(input) as f:
         ctx = StreamContext(InputFile().encoder, frames, compression, filename)
-        placed = open_writers(f, {stream: dataset}, ctx)
+        placed = open_streams(f, {stream: dataset}, ctx, scan=scan, config=as_config(config))
         for event, parts, created_at in iter_events(placed):
             streams = {
                 n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
@@ -108,9 +99,11 @@ def iter_messages(
 
 def convert(
     input: str | os.PathLike[str],
-    streams: Mapping[str, str | None] | Sequence[str],
+    streams: Streams = (),
     output_dir: str | os.PathLike[str] = "out",
     *,
+    scan: bool = False,
+    config: ScanConfig | str | os.PathLike[str] | None = None,
     frames: slice | None = None,
     compression: Compression = "bslz4",
     filename: str = "",
@@ -121,9 +114,12 @@ def convert(
     clock: Clock = utc_now,
     cancel: Cancel | None = None,
 ) -> ConversionResult:
-    """Convert image datasets of `input` into `output_dir/<stream>.cbors`, one per stream.
+    """Convert streams of `input` into `output_dir/<stream>.cbors`, one capture per stream.
 
-    Streams converted together share event numbers. Outputs appear only when complete.
+    `streams` names image datasets, or maps names to `PATH[:PROTOCOL]`; with `scan`, the
+    input is a contrast master file and every stream of the scan is converted (or those
+    named); `config` describes another scan layout (a TOML file). Streams converted
+    together share event numbers. Outputs appear only when complete.
     `jobs` threads decode and compress (default: the cores available); the output is
     the same for any number. `skip_existing` leaves streams whose output exists alone.
     Setting `cancel` stops the conversion with `Interrupted`, leaving no output.
@@ -133,20 +129,24 @@ def convert(
         >>> r.streams[0].output, r.streams[0].frames  # doctest: +SKIP
         ('out/pilatus.cbors', 20)
     """
-    if not isinstance(streams, Mapping):
-        streams = dict.fromkeys(streams)
-    if not streams:
-        raise H5ToCborsError("no stream given: name at least one with --stream NAME[=DATASET]")
+    requested = as_mapping(streams)
     start = time.perf_counter()
     out = Path(output_dir)
-    skipped = [n for n in streams if skip_existing and (out / f"{n}.cbors").exists()]
-    todo = {n: p for n, p in streams.items() if n not in skipped}
-    result = ConversionResult(str(input), 0, 0.0, skipped=skipped)
-    if not todo:
+    result = ConversionResult(str(input), 0, 0.0)
+    named_only = not scan and config is None and requested
+    if named_only and skip_existing and all((out / f"{n}.cbors").exists() for n in requested):
+        result.skipped = list(requested)  # resume a batch without opening the input
         return result
     with open_input(input) as f, open_fd(input) as fd, InputMap(fd) as mapped:
         source = InputFile(fd, mapped, jobs or default_jobs())
-        placed = open_writers(f, todo, StreamContext(source.encoder, frames, compression, filename))
+        ctx = StreamContext(source.encoder, frames, compression, filename)
+        placed = open_streams(f, requested, ctx, scan=scan, config=as_config(config))
+        if skip_existing:
+            result.skipped = [p.name for p in placed if (out / f"{p.name}.cbors").exists()]
+            placed = [p for p in placed if p.name not in result.skipped]
+            if not placed:
+                result.seconds = time.perf_counter() - start
+                return result
         paths = [out / f"{p.name}.cbors" for p in placed]
         total = max(p.events[-1] for p in placed) + 1
         written = {p.name: 0 for p in placed}
@@ -167,6 +167,7 @@ def convert(
         result.streams = [
             StreamResult(
                 name=p.name,
+                typ=p.writer.typ,
                 dataset=p.writer.source,
                 output=str(path),
                 frames=p.writer.counters.frames,
@@ -178,6 +179,13 @@ def convert(
         ]
     result.seconds = time.perf_counter() - start
     return result
+
+
+def as_config(config: ScanConfig | str | os.PathLike[str] | None) -> ScanConfig | None:
+    """A loaded scan config, from a path or as given."""
+    if config is None or isinstance(config, ScanConfig):
+        return config
+    return load_config(config)
 
 
 @contextmanager

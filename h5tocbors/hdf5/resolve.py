@@ -16,14 +16,26 @@ def is_image_dtype(dtype: np.dtype) -> bool:
     return dtype.kind in "uifb" and dtype.fields is None and dtype.subdtype is None
 
 
-def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
-    """Return the dataset at `path`, checked to be a numeric array of 2 or more dimensions."""
+def open_object(f: h5py.File, path: str) -> h5py.Group | h5py.Dataset:
+    """The group or dataset at `path`, naming the problem when there is none.
+
+    Datasets are opened with their external raw files found beside their HDF5 file, and
+    refused when data they map is missing.
+
+    Example:
+        >>> open_object(f, "/entry/measurement/xspress3")  # doctest: +SKIP
+        <HDF5 group "/entry/instrument/xspress3" (9 members)>
+    """
     failure: Exception | None = None
+    obj: h5py.Group | h5py.Dataset | None = None
     try:
         kind = f.get(path, getclass=True)
-        obj = open_dataset(f, path) if kind is h5py.Dataset else kind
+        if kind is h5py.Dataset:
+            obj = open_dataset(f, path)
+        elif kind is not None:
+            obj = f[path]
     except (KeyError, OSError, ValueError, RuntimeError) as e:
-        obj, failure = None, e
+        failure = e
     if obj is None:
         link = f.get(path, getlink=True)
         if isinstance(link, h5py.ExternalLink):
@@ -35,7 +47,16 @@ def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
             raise H5ToCborsError(f"{path} in {f.filename} is a soft link to missing {link.path}")
         if failure is not None and link is not None:
             raise H5ToCborsError(f"cannot open {path} in {f.filename}: {failure}") from failure
-        raise H5ToCborsError(f"no dataset at {path} in {f.filename}")
+        raise H5ToCborsError(f"no dataset or group at {path} in {f.filename}")
+    if isinstance(obj, h5py.Dataset):
+        check_virtual_sources(obj)
+        check_external_files(obj)
+    return obj
+
+
+def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
+    """Return the dataset at `path`, checked to be a numeric array of 2 or more dimensions."""
+    obj = open_object(f, path)
     if not isinstance(obj, h5py.Dataset):
         raise H5ToCborsError(f"{path} in {f.filename} is a group, not a dataset")
     if not is_image_dtype(obj.dtype):
@@ -46,8 +67,6 @@ def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
         raise H5ToCborsError(
             f"{path} has {obj.ndim} dimension(s) {obj.shape}: frames need at least 2"
         )
-    check_virtual_sources(obj)
-    check_external_files(obj)
     return obj
 
 

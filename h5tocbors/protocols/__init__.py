@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ..buffers import Buffer
 
 if TYPE_CHECKING:
+    import h5py
+
     from ..core.encoding import FrameEncoder
     from ..hdf5.frames import FrameSeries
 
@@ -115,3 +117,25 @@ class StreamContext:
     compression: Compression = "bslz4"
     filename: str = ""
     steps: Sequence[StepSpan] = field(default_factory=tuple)
+
+
+class ProtocolModule(Protocol):
+    """What each protocol module (`stins`, `xspress`, `contrast`, `pcap_raw`) provides."""
+
+    @property
+    def TYP(self) -> str:
+        """The stream `typ` dranspose's parser asserts."""
+        ...
+
+    @property
+    def NAME(self) -> str:
+        """The protocol's spelling in `--stream NAME=PATH:PROTOCOL`."""
+        ...
+
+    def fits(self, obj: h5py.Group | h5py.Dataset) -> str | None:
+        """None when `obj` is a source of this protocol, else why it is not."""
+        ...
+
+    def open_writer(self, obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> MessageWriter:
+        """The writer of the stream made from `obj`."""
+        ...

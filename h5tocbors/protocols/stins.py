@@ -15,7 +15,9 @@ import h5py
 
 from ..buffers import Buffer
 from ..core.encoding import FrameEncoder
+from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
+from ..hdf5.resolve import is_image_dtype
 from . import FrameCounters, StreamContext
 
 TYP = "STINS"
@@ -65,7 +67,23 @@ class StinsWriter:
         yield [end_header(len(series) + 1)]
 
 
-def open_writer(dataset: h5py.Dataset, ctx: StreamContext) -> StinsWriter:
+def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
+    """None for an image dataset (numbers, 2 or more dimensions), else why it is not one.
+
+    Example:
+        >>> fits(f["/entry/instrument/pilatus/data"]) is None  # doctest: +SKIP
+        True
+    """
+    if not isinstance(obj, h5py.Dataset):
+        return "a group, not an image dataset"
+    if not is_image_dtype(obj.dtype):
+        return f"{obj.dtype} data, not numbers"
+    if obj.ndim < 2:
+        return f"{obj.ndim}-D, not images"
+    return None
+
+
+def open_writer(dataset: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
     """The STINS stream of an image dataset: its frames picked by `ctx.points`.
 
     Example:
@@ -73,6 +91,8 @@ def open_writer(dataset: h5py.Dataset, ctx: StreamContext) -> StinsWriter:
         >>> len(w)  # header, one message per frame, end  # doctest: +SKIP
         22
     """
+    if not isinstance(dataset, h5py.Dataset):
+        raise H5ToCborsError(f"{dataset.name} is a group, not an image dataset")
     series = FrameSeries.of(dataset, ctx.points)
     return StinsWriter(ctx.encoder(series, ctx.compression), filename=ctx.filename)
 

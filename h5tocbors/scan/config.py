@@ -1,0 +1,169 @@
+"""`--config scan.toml`: the streams and points of a scan file whose layout is not contrast's.
+
+Example (a PandABlocks-client file and an Eiger detector written beside it):
+
+    # points are counted by this dataset's length (or give a number)
+    points = "/PCAP.TS_TRIG.Value"
+
+    [streams.panda0]
+    path = "/"
+    protocol = "pcap-raw"
+
+    [streams.eiger]
+    path = "/entry/data/data"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from ..capture.names import STREAM_NAME
+from ..errors import H5ToCborsError
+from ..hdf5.resolve import open_object
+from ..protocols import Steps
+from .plan import ScanShape
+from .specs import PROTOCOL_NAMES, StreamSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOP_KEYS = {"points", "steps", "streams"}
+STREAM_KEYS = {"path", "protocol"}
+MAX_CONFIG_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """A parsed `--config` file: streams by name, and what counts the points and steps."""
+
+    path: Path
+    text: str
+    streams: list[StreamSpec] = field(default_factory=list)
+    points: int | str | None = None
+    steps: int | str | None = None
+
+    def where(self, needle: str) -> str:
+        """`scan.toml line N` for the first line that holds `needle`, else the file name."""
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if needle in line:
+                return f"{self.path} line {number}"
+        return str(self.path)
+
+    def check_paths(self, f: h5py.File) -> None:
+        """Refuse a stream path that does not exist in `f`, naming the config line."""
+        for spec in self.streams:
+            assert spec.path is not None
+            try:
+                open_object(f, spec.path)
+            except H5ToCborsError as e:
+                raise H5ToCborsError(f"{self.where(spec.path)}: streams.{spec.name}: {e}") from e
+
+    def shape(self, f: h5py.File) -> ScanShape | None:
+        """The scan's points and steps, or None when the config does not count them."""
+        if self.points is None:
+            return None
+        points = self._count(f, "points", self.points)
+        steps = points if self.steps is None else self._count(f, "steps", self.steps)
+        if steps < 1 or points % steps:
+            raise H5ToCborsError(
+                f"{self.where('steps')}: {points} points do not split into {steps} equal steps"
+            )
+        return ScanShape(Steps.even(points, steps))
+
+    def _count(self, f: h5py.File, key: str, value: int | str) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            obj = open_object(f, value)
+        except H5ToCborsError as e:
+            raise H5ToCborsError(f"{self.where(value)}: {key}: {e}") from e
+        if not isinstance(obj, h5py.Dataset) or not obj.shape:
+            raise H5ToCborsError(f"{self.where(value)}: {key}: {value} is not an array to count")
+        return int(obj.shape[0])
+
+
+def load_config(path: str | os.PathLike[str]) -> ScanConfig:
+    """Read and check a scan config; an unknown key or a bad value names its line.
+
+    Example:
+        >>> load_config("scan.toml").streams  # doctest: +SKIP
+        [StreamSpec(name='panda0', path='/', protocol='pcap-raw')]
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise H5ToCborsError(f"cannot read config {p}: {e.strerror or e}") from e
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise H5ToCborsError(f"config {p} is larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise H5ToCborsError(f"config {p} is not valid TOML: {e}") from e
+    config = ScanConfig(p, text)
+    unknown(config, data, TOP_KEYS, "")
+    streams = data.get("streams", {})
+    if not isinstance(streams, dict) or not streams:
+        raise H5ToCborsError(f"{config.where('streams')}: give at least one [streams.NAME] table")
+    specs = [stream_spec(config, name, table) for name, table in streams.items()]
+    return ScanConfig(
+        p,
+        text,
+        specs,
+        count_value(config, "points", data.get("points")),
+        count_value(config, "steps", data.get("steps")),
+    )
+
+
+def unknown(config: ScanConfig, table: dict[str, Any], known: set[str], prefix: str) -> None:
+    """Refuse keys outside `known`, naming the first one and its line."""
+    extra = sorted(set(table) - known)
+    if extra:
+        key = extra[0]
+        line = config.where(re.sub(r"\s", "", key) or key)
+        raise H5ToCborsError(
+            f"{line}: unknown key {prefix}{key} (known: {', '.join(sorted(known))})"
+        )
+
+
+def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
+    """One `[streams.NAME]` table as a stream spec."""
+    where = config.where(f"streams.{name}")
+    if not STREAM_NAME.match(name):
+        raise H5ToCborsError(f"{where}: stream name {name!r} is not a plain name")
+    if not isinstance(table, dict):
+        raise H5ToCborsError(f"{where}: streams.{name} must be a table with path = ...")
+    unknown(config, table, STREAM_KEYS, f"streams.{name}.")
+    path, protocol = table.get("path"), table.get("protocol")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise H5ToCborsError(f"{where}: streams.{name}.path must be an HDF5 path like /entry/data")
+    if protocol is not None and protocol not in PROTOCOL_NAMES:
+        raise H5ToCborsError(
+            f"{config.where(str(protocol))}: streams.{name}.protocol {protocol!r} is not one of "
+            f"{', '.join(PROTOCOL_NAMES)}"
+        )
+    return StreamSpec(name, path, protocol)
+
+
+def count_value(config: ScanConfig, key: str, value: object) -> int | str | None:
+    """`points`/`steps`: a positive number, or the HDF5 path of an array whose length counts."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise H5ToCborsError(f"{config.where(key)}: {key} must be a number or a dataset path")
+    if isinstance(value, int) and value < 1:
+        raise H5ToCborsError(f"{config.where(key)}: {key} must be at least 1")
+    if isinstance(value, str) and not value.startswith("/"):
+        raise H5ToCborsError(f"{config.where(key)}: {key} path must start with /")
+    return value

@@ -1,0 +1,195 @@
+"""Plan a conversion: each stream's protocol and cadence, and its messages placed on events.
+
+Point-wise streams (detector frames, spectra, PandA rows) have one data message per scan
+point; step-wise streams (contrast's `running`, a detector that takes one frame per step)
+one per step. The scan's points and steps come from its layout (a contrast master, a
+`--config`); without one, the streams' own lengths are the points, and must agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import h5py
+
+from ..core.events import Cadence, PlacedStream, Timeline, place
+from ..errors import H5ToCborsError, UsageError
+from ..hdf5.resolve import find_dataset, open_object
+from ..protocols import (
+    MessageWriter,
+    ProtocolModule,
+    Steps,
+    StepSpan,
+    StreamContext,
+    contrast,
+    pcap_raw,
+    stins,
+    xspress,
+)
+from .specs import StreamSpec
+
+MODULES: dict[str, ProtocolModule] = {m.NAME: m for m in (stins, xspress, pcap_raw, contrast)}
+"""Protocol modules by their `--stream` spelling, in the order auto-detection tries them."""
+
+
+@dataclass(frozen=True)
+class ScanShape:
+    """A scan's points, grouped into steps.
+
+    Example:
+        >>> ScanShape(Steps.even(points=1111, steps=11)).points
+        1111
+    """
+
+    steps: Steps
+
+    @property
+    def points(self) -> int:
+        """The number of points."""
+        return self.steps.points
+
+
+@dataclass
+class Source:
+    """A stream whose source and protocol are known, before it is placed on events."""
+
+    spec: StreamSpec
+    obj: h5py.Group | h5py.Dataset
+    module: ProtocolModule
+
+
+def choose(f: h5py.File, spec: StreamSpec) -> Source:
+    """The HDF5 object and protocol module of a stream."""
+    if spec.path is None:
+        return Source(spec, find_dataset(f, spec.name), stins)
+    obj = open_object(f, spec.path)
+    if spec.protocol is not None:
+        module = MODULES[spec.protocol]
+        why = module.fits(obj)
+        if why is not None:
+            raise H5ToCborsError(
+                f"--stream {spec}: {spec.path} in {f.filename} is not a {module.NAME} source: {why}"
+            )
+        return Source(spec, obj, module)
+    reasons = []
+    for module in MODULES.values():
+        why = module.fits(obj)
+        if why is None:
+            return Source(spec, obj, module)
+        reasons.append(f"{module.NAME}: {why}")
+    raise H5ToCborsError(
+        f"--stream {spec}: {spec.path} in {f.filename} fits no protocol ({'; '.join(reasons)}); "
+        "name one with PATH:PROTOCOL"
+    )
+
+
+def plan_streams(
+    f: h5py.File,
+    specs: Sequence[StreamSpec],
+    ctx: StreamContext,
+    shape: ScanShape | None = None,
+) -> list[PlacedStream]:
+    """Open every stream's writer and place its messages on one shared timeline.
+
+    `ctx.points` (`--frames`) selects points: a range of them in a scan (a contrast stream,
+    or `shape` given), the frames of every stream otherwise. A stream whose data count
+    matches neither the points nor the steps is an error naming both.
+    """
+    sources = [choose(f, spec) for spec in specs]
+    scan = shape or next(
+        (ScanShape(steps_of(s.obj)) for s in sources if s.module is contrast), None
+    )
+    if scan is None:
+        return plan_frames(sources, ctx)
+    selected = select_points(ctx.points, scan.points)
+    spans = step_spans(scan.steps, selected)
+    timeline = Timeline(len(selected), Steps(tuple(ends_of(spans))))
+    placed = []
+    for s in sources:
+        writer, cadence = open_placed(s, ctx, scan, selected, spans)
+        placed.append(place(s.spec.name, writer, cadence, timeline))
+    return placed
+
+
+def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStream]:
+    """Streams with no scan around them: each frame (row) a point; all must have as many."""
+    writers = {s.spec.name: s.module.open_writer(s.obj, ctx) for s in sources}
+    counts = {name: len(w) - 2 for name, w in writers.items()}
+    if len(set(counts.values())) > 1:
+        listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
+        raise H5ToCborsError(
+            f"streams converted together need the same number of frames: {listed}; "
+            "select a common range with --frames"
+        )
+    timeline = Timeline(points=next(iter(counts.values()), 0))
+    return [place(name, w, "point", timeline) for name, w in writers.items()]
+
+
+def open_placed(
+    s: Source, ctx: StreamContext, scan: ScanShape, selected: range, spans: list[StepSpan]
+) -> tuple[MessageWriter, Cadence]:
+    """The writer of one stream of a scan, opened on the selected points, and its cadence."""
+    if s.module is contrast:
+        return s.module.open_writer(s.obj, replace(ctx, steps=spans)), "step"
+    count = len(s.module.open_writer(s.obj, replace(ctx, points=None))) - 2
+    steps = len(scan.steps)
+    if count == scan.points or (count != steps and selected.stop <= count < scan.points):
+        points = slice(selected.start, selected.stop)
+        return s.module.open_writer(s.obj, replace(ctx, points=points)), "point"
+    if count == steps:
+        first = spans[0].index if spans else 0
+        points = slice(first, first + len(spans))
+        return s.module.open_writer(s.obj, replace(ctx, points=points)), "step"
+    if count < scan.points:
+        raise H5ToCborsError(
+            f"stream {s.spec.name} ({s.obj.name}) has {count} frames, but the scan has "
+            f"{scan.points} points in {steps} steps: its file is truncated (an aborted scan?); "
+            f"convert the common part with --frames 0:{count}"
+        )
+    raise H5ToCborsError(
+        f"stream {s.spec.name} ({s.obj.name}) has {count} frames, which matches neither the "
+        f"scan's {scan.points} points nor its {steps} steps"
+    )
+
+
+def steps_of(entry: h5py.Group | h5py.Dataset) -> Steps:
+    """The steps of a contrast scan, from its master file's layout."""
+    points, steps = contrast.scan_shape(entry)
+    return Steps.even(points, steps)
+
+
+def select_points(selection: slice | None, points: int) -> range:
+    """The points `--frames` selects in a scan: a plain range `START:STOP` of them."""
+    if selection is None:
+        return range(points)
+    if selection.step not in (None, 1):
+        raise UsageError("in a scan, --frames selects a range of points: START:STOP, no STEP")
+    from ..hdf5.selection import select_frames
+
+    return select_frames(selection, points)
+
+
+def step_spans(steps: Steps, selected: range) -> list[StepSpan]:
+    """The steps that hold selected points, each with the selected points it covers.
+
+    Example:
+        >>> [(s.index, s.points) for s in step_spans(Steps.even(6, 3), range(1, 5))]
+        [(0, range(1, 2)), (1, range(2, 4)), (2, range(4, 5))]
+    """
+    spans = []
+    for j in range(len(steps)):
+        covered = steps.covering(j)
+        points = range(max(covered.start, selected.start), min(covered.stop, selected.stop))
+        if points:
+            spans.append(StepSpan(j, points))
+    return spans
+
+
+def ends_of(spans: Sequence[StepSpan]) -> list[int]:
+    """Cumulative point counts at the end of each span: the events of their last points."""
+    ends, total = [], 0
+    for span in spans:
+        total += len(span.points)
+        ends.append(total)
+    return ends
