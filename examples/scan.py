@@ -88,11 +88,7 @@ class FluorescenceReducer:
                 print(f"event {event:3d} {r['scan']}")
             if "counts" in r:
                 points += 1
-                detectors = "".join(
-                    f" {k} {v:.0f}"
-                    for k, v in r.items()
-                    if k not in ("x", "y", "counts", "dtc") and isinstance(v, float)
-                )
+                images = "".join(f", {k} {v:.0f}" for k, v in r.get("images", {}).items())
                 print(
                     f"event {event:3d} x {r['x']:+.4f} y {r['y']:+.4f} "
                     f"xspress3 {r['counts']} counts (dtc {r['dtc']:.4f}){images}"
