@@ -7,13 +7,15 @@ Example:
     'out/pilatus.cbors'
 """
 
-from .core.convert import ConversionResult, StreamResult, convert, iter_messages
+from .core.convert import ConversionResult, StreamResult, convert
+from .core.replay import ReplaySource, iter_messages
 from .errors import H5ToCborsError
 
 __version__ = "0.1.0"
 __all__ = [
     "ConversionResult",
     "H5ToCborsError",
+    "ReplaySource",
     "StreamResult",
     "__version__",
     "convert",

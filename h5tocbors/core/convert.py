@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..buffers import read_range
 from ..capture.encode import encode_message
 from ..capture.write import AtomicOutputs, BackgroundWriter
 from ..errors import Cancel
 from ..hdf5.locate import InputMap
 from ..hdf5.open import open_input
 from ..protocols import Compression, StreamContext
-from ..scan.config import ScanConfig, load_config
-from ..scan.streams import open_streams
+from ..scan.config import ScanConfig
+from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .encoding import InputFile
 from .events import Clock, iter_events, utc_now
 from .pipeline import default_jobs
@@ -52,49 +50,6 @@ class ConversionResult:
     streams: list[StreamResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     """Streams left alone because their output existed (`skip_existing`)."""
-
-
-Streams = Mapping[str, str | None] | Sequence[str]
-"""Stream names, or names mapped to `PATH[:PROTOCOL]` (None: found by name)."""
-
-
-def as_mapping(streams: Streams) -> dict[str, str | None]:
-    """Stream names (a list) or names with paths (a mapping) as a mapping."""
-    return dict(streams) if isinstance(streams, Mapping) else dict.fromkeys(streams)
-
-
-def iter_messages(
-    input: str | os.PathLike[str],
-    stream: str,
-    dataset: str | None = None,
-    *,
-    scan: bool = False,
-    config: ScanConfig | str | os.PathLike[str] | None = None,
-    frames: slice | None = None,
-    compression: Compression = "bslz4",
-    filename: str = "",
-) -> Iterator[Any]:
-    """dranspose `InternalWorkerMessage`s of one stream, for a `dranspose replay -s` source.
-
-    With `scan` (or `config`), `stream` is one of the scan's streams and its messages
-    carry the events they have in the scan's captures.
-
-    Example:
-        >>> msgs = iter_messages("sample_data/pilatus_100k.h5", "pilatus")
-        >>> [m.event_number for m in msgs][:3]
-        [0, 1, 2]
-    """
-    from dranspose.event import InternalWorkerMessage, StreamData  # slow to import: only here
-
-    with open_input(input) as f:
-        ctx = StreamContext(InputFile().encoder, frames, compression, filename)
-        placed = open_streams(f, {stream: dataset}, ctx, scan=scan, config=as_config(config))
-        for event, parts, created_at in iter_events(placed):
-            streams = {
-                n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
-                for n, p in parts.items()
-            }
-            yield InternalWorkerMessage(event_number=event, streams=streams, created_at=created_at)
 
 
 def convert(
@@ -179,13 +134,6 @@ def convert(
         ]
     result.seconds = time.perf_counter() - start
     return result
-
-
-def as_config(config: ScanConfig | str | os.PathLike[str] | None) -> ScanConfig | None:
-    """A loaded scan config, from a path or as given."""
-    if config is None or isinstance(config, ScanConfig):
-        return config
-    return load_config(config)
 
 
 @contextmanager

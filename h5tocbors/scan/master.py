@@ -20,6 +20,11 @@ REQUIRED = ("/entry/measurement", "/entry/snapshots", "/entry/description")
 MEASUREMENT = "/entry/measurement"
 
 
+def is_master(f: h5py.File) -> bool:
+    """True when `f` has a contrast master file's layout."""
+    return all(path in f for path in REQUIRED)
+
+
 def check_master(f: h5py.File) -> None:
     """Refuse a file that is not a contrast master file, saying what it lacks."""
     missing = [path for path in REQUIRED if path not in f]

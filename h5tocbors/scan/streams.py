@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 
 import h5py
 
 from ..core.events import PlacedStream
 from ..errors import H5ToCborsError, UsageError
 from ..protocols import StreamContext
-from .config import ScanConfig
+from .config import ScanConfig, load_config
 from .master import check_master, scan_streams
 from .plan import ScanShape, plan_streams, steps_of
 from .specs import StreamSpec
+
+Streams = Mapping[str, str | None] | Sequence[str]
+"""Stream names, or names mapped to `PATH[:PROTOCOL]` (None: found by name)."""
+
+
+def as_mapping(streams: Streams) -> dict[str, str | None]:
+    """Stream names (a list) or names with paths (a mapping) as a mapping."""
+    return dict(streams) if isinstance(streams, Mapping) else dict.fromkeys(streams)
+
+
+def as_config(config: ScanConfig | str | os.PathLike[str] | None) -> ScanConfig | None:
+    """A loaded scan config, from a path or as given."""
+    if config is None or isinstance(config, ScanConfig):
+        return config
+    return load_config(config)
 
 
 def open_streams(

@@ -1,0 +1,100 @@
+"""Replay HDF5 files directly: `dranspose replay -s` sources that need no capture file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from ..buffers import read_range
+from ..hdf5.open import open_input
+from ..protocols import Compression, StreamContext
+from ..scan.config import ScanConfig
+from ..scan.master import is_master
+from ..scan.streams import Streams, as_config, as_mapping, open_streams
+from .encoding import InputFile
+from .events import iter_events
+
+
+def iter_messages(
+    input: str | os.PathLike[str],
+    stream: str,
+    dataset: str | None = None,
+    *,
+    scan: bool = False,
+    config: ScanConfig | str | os.PathLike[str] | None = None,
+    frames: slice | None = None,
+    compression: Compression = "bslz4",
+    filename: str = "",
+) -> Iterator[Any]:
+    """dranspose `InternalWorkerMessage`s of one stream, for a `dranspose replay -s` source.
+
+    With `scan` (or `config`), `stream` is one of the scan's streams and its messages
+    carry the events they have in the scan's captures.
+
+    Example:
+        >>> msgs = iter_messages("sample_data/pilatus_100k.h5", "pilatus")
+        >>> [m.event_number for m in msgs][:3]
+        [0, 1, 2]
+    """
+    from dranspose.event import InternalWorkerMessage, StreamData  # slow to import: only here
+
+    with open_input(input) as f:
+        ctx = StreamContext(InputFile().encoder, frames, compression, filename)
+        placed = open_streams(f, {stream: dataset}, ctx, scan=scan, config=as_config(config))
+        for event, parts, created_at in iter_events(placed):
+            streams = {
+                n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
+                for n, p in parts.items()
+            }
+            yield InternalWorkerMessage(event_number=event, streams=streams, created_at=created_at)
+
+
+class ReplaySource:
+    """A `dranspose replay -s` source that reads an HDF5 scan directly; subclass it.
+
+    By default every stream of a contrast scan (`input` is its master file); set `streams`
+    to replay only those, or to name image datasets of a file that is not a scan
+    (`["pilatus"]`, `{"eiger": "/entry/instrument/eiger/data"}`), and `config` for a scan
+    layout described by a TOML file. The generators give the same messages, on the same
+    events, as the captures `h5tocbors convert` writes.
+
+    Example:
+        >>> class Scan8(ReplaySource):  # src/sources.py
+        ...     input = "000008.h5"
+        >>> # dranspose replay -w src.worker:W -r src.reducer:R -s src.sources:Scan8
+    """
+
+    input: str | os.PathLike[str] = ""
+    streams: Streams = ()
+    scan: bool | None = None
+    """Whether `input` is a contrast scan; None: it is when it has a contrast master's layout."""
+    config: ScanConfig | str | os.PathLike[str] | None = None
+    frames: slice | None = None
+    compression: Compression = "bslz4"
+    filename: str = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def get_source_generators(self) -> list[Iterator[Any]]:
+        """One generator of `InternalWorkerMessage`s per stream, as dranspose asks for."""
+        with open_input(self.input) as f:
+            scan = self.scan if self.scan is not None else is_master(f)
+            ctx = StreamContext(InputFile().encoder, self.frames, self.compression, self.filename)
+            config = as_config(self.config)
+            placed = open_streams(f, as_mapping(self.streams), ctx, scan=scan, config=config)
+            targets = as_mapping(self.streams)
+        return [
+            iter_messages(
+                self.input,
+                p.name,
+                targets.get(p.name),
+                scan=scan,
+                config=config,
+                frames=self.frames,
+                compression=self.compression,
+                filename=self.filename,
+            )
+            for p in placed
+        ]
