@@ -1,7 +1,9 @@
 """A dranspose worker and reducer for the end-to-end tests: record what a replay delivers.
 
 `dranspose replay -w tests.replay_app:RecordingWorker -r tests.replay_app:RecordingReducer`
-decodes every STINS message it is given and writes, at the end, one JSON file (the path in
+parses every message it is given with dranspose's own parsers (STINS images decoded,
+xspress spectra and meta, contrast values, PandA fields) and writes, at the end, one JSON
+file (the path in
 the environment variable `H5TOCBORS_RECORD`) of the form
 `{"events": {event_number: {stream: entry}}, "deliveries": [event_number, ...]}`.
 """
@@ -15,8 +17,13 @@ from typing import Any
 
 import numpy as np
 from bitshuffle import decompress_lz4
+from dranspose.data.contrast import ContrastRunning
+from dranspose.data.positioncap import PositionCapEnd, PositionCapStart, PositionCapValues
 from dranspose.data.stream1 import Stream1Data, Stream1Start
+from dranspose.data.xspress3 import XspressImage, XspressStart
 from dranspose.event import EventData, ResultData, StreamData
+from dranspose.middlewares import contrast, xspress
+from dranspose.middlewares.positioncap import PositioncapParser
 from dranspose.middlewares.stream1 import parse
 
 RECORD_ENV = "H5TOCBORS_RECORD"
@@ -38,8 +45,62 @@ def decode_image(packet: Stream1Data, buf: bytes) -> np.ndarray:
     raise ValueError(f"unknown compression {packet.compression!r}")
 
 
-def describe(stream: StreamData) -> dict[str, Any]:
-    """What one stream of an event carried: its header fields and the decoded image's digest."""
+def plain(value: Any) -> Any:
+    """A parsed value as JSON can hold it exactly (arrays as lists with their dtype)."""
+    if isinstance(value, np.ndarray):
+        return {"dtype": value.dtype.str, "values": value.tolist()}
+    if isinstance(value, dict):
+        return {"keys": list(value), "items": {str(k): plain(v) for k, v in value.items()}}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def describe_xspress(stream: StreamData) -> dict[str, Any]:
+    """An xspress message as `dranspose.middlewares.xspress.parse` gives it."""
+    packet = xspress.parse(stream)
+    entry: dict[str, Any] = {"typ": stream.typ, "htype": packet.htype, "parts": stream.length}
+    if isinstance(packet, XspressStart):
+        entry["filename"] = packet.filename
+    elif isinstance(packet, XspressImage):
+        data = np.ascontiguousarray(packet.data)
+        entry.update(
+            frame=packet.frame,
+            shape=list(data.shape),
+            type=packet.type,
+            exptime=packet.exptime,
+            sha256=hashlib.sha256(data.tobytes()).hexdigest(),
+            meta=plain(packet.meta),
+        )
+    return entry
+
+
+def describe_pcap(stream: StreamData, parser: PositioncapParser) -> dict[str, Any]:
+    """A PandA position-capture message as the stateful `PositioncapParser` gives it."""
+    packet = parser.parse(stream)
+    entry: dict[str, Any] = {"typ": stream.typ}
+    if isinstance(packet, PositionCapStart):
+        entry.update(htype="start", arm_time=packet.arm_time.isoformat())
+    elif isinstance(packet, PositionCapValues):
+        entry.update(htype="values", fields={k: f.value for k, f in packet.fields.items()})
+    elif isinstance(packet, PositionCapEnd):
+        entry["htype"] = "end"
+    return entry
+
+
+def describe(stream: StreamData, panda: PositioncapParser | None = None) -> dict[str, Any]:
+    """What one stream of an event carried, as dranspose's parsers give it."""
+    if stream.typ == "xspress":
+        return describe_xspress(stream)
+    if stream.typ == "contrast":
+        packet = contrast.parse(stream)
+        values = packet.model_dump()
+        entry = {"typ": stream.typ, "status": packet.status, "values": plain(values)}
+        if isinstance(packet, ContrastRunning):
+            entry["dt"] = packet.dt
+        return entry
+    if stream.typ == "PCAP_RAW":
+        return describe_pcap(stream, panda or PositioncapParser())
     if stream.typ != "STINS":
         return {"typ": stream.typ}
     packet = parse(stream)
@@ -66,13 +127,16 @@ def describe(stream: StreamData) -> dict[str, Any]:
 
 
 class RecordingWorker:
-    """Decodes every stream of every event and returns a description per stream."""
+    """Parses every stream of every event and returns a description per stream."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
+        self.panda: dict[str, PositioncapParser] = {}  # one stateful parser per stream
 
     def process_event(self, event: EventData, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return {name: describe(stream) for name, stream in event.streams.items()}
+        return {
+            name: describe(stream, self.panda.setdefault(name, PositioncapParser()))
+            for name, stream in event.streams.items()
+        }
 
     def finish(self, *args: Any, **kwargs: Any) -> None:
         pass
