@@ -72,19 +72,22 @@ def test_no_candidate_shows_the_name_path_form(nexus: h5py.File) -> None:
         ("::-1", 3, [2, 1, 0]),
         (":5", 5, [0, 1, 2, 3, 4]),
         ("1:-1", 4, [1, 2]),
+        ("3", 5, [3]),
+        ("-1", 5, [4]),
+        ("-5", 5, [0]),
     ],
 )
 def test_frame_selection(text: str, count: int, expected: list[int]) -> None:
     assert list(select_frames(parse_frames(text), count)) == expected
 
 
-@pytest.mark.parametrize("text", ["", "5", "a:b", "1:2:3:4", "::0", "1.5:2"])
+@pytest.mark.parametrize("text", ["", "a:b", "1:2:3:4", "::0", "1.5:2", "--1", "1 2"])
 def test_malformed_selection_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError):
         parse_frames(text)
 
 
-@pytest.mark.parametrize("text", ["6:8", "0:7", "-7:", "3:3", "4:1"])
+@pytest.mark.parametrize("text", ["6:8", "0:7", "-7:", "3:3", "4:1", "5", "-6"])
 def test_selection_outside_or_empty_is_an_error(text: str) -> None:
     with pytest.raises(H5ToCborsError) as e:
         select_frames(parse_frames(text), 5)

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import H5ToCborsError, UsageError
 
 
 def parse_frames(text: str) -> slice:
-    """Parse `START:STOP[:STEP]` (each part optional, Python slice syntax) into a slice.
+    """Parse `START:STOP[:STEP]` (each part optional, Python slice syntax), or one frame
+    `N`, into a slice.
 
     Example:
         >>> parse_frames("10:100:2")
         slice(10, 100, 2)
         >>> parse_frames("::-1")
         slice(None, None, -1)
+        >>> parse_frames("5"), parse_frames("-1")
+        (slice(5, 6, None), slice(-1, None, None))
     """
+    if re.fullmatch(r"\s*-?\d+\s*", text):
+        n = int(text)
+        return slice(n, n + 1 or None)
     parts = text.split(":")
     if len(parts) not in (2, 3):
-        raise UsageError(f"--frames {text!r} is not START:STOP[:STEP] (e.g. 0:100 or ::2)")
+        raise UsageError(
+            f"--frames {text!r} is not START:STOP[:STEP] or one frame N (e.g. 0:100, ::2, 5)"
+        )
     try:
         values = [int(p) if p.strip() else None for p in parts]
     except ValueError:
