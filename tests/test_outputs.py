@@ -17,7 +17,7 @@ from h5tocbors.capture.temporary import create_locked, release, remove_abandoned
 from h5tocbors.capture.write import claim_and_replace, publish_new
 
 from .conftest import write_h5
-from .test_errors import assert_one_error
+from .test_errors import assert_no_output, assert_one_error
 from .test_signals import DEADLINE, long_h5, start, wait_for_temporary  # noqa: F401
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -311,3 +311,19 @@ def test_unwritable_output_directory(cli: Cli, small_h5: Path, unwritable: Path)
     assert list(unwritable.iterdir()) == []
     code, _, err = cli("convert", small_h5, "-s", "det", "-o", unwritable / "sub")
     assert_one_error(code, err, 1, f"cannot create output directory {unwritable / 'sub'}: ")
+
+
+@pytest.mark.parametrize("name", ["newout.cbors", "cap/run.CBORS"])
+def test_output_dir_named_like_a_capture(
+    cli: Cli, small_h5: Path, tmp_path: Path, name: str
+) -> None:
+    code, _, err = cli("convert", small_h5, "-s", "det", "-o", tmp_path / name)
+    assert_one_error(code, err, 2, name, "give a directory")
+    assert_no_output(tmp_path / name.split("/")[0])
+
+
+def test_force_and_skip_existing_together(cli: Cli, small_h5: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, _, err = cli("convert", small_h5, "-s", "det", "-o", out, "--force", "--skip-existing")
+    assert_one_error(code, err, 2, "--force", "--skip-existing")
+    assert not out.exists()
