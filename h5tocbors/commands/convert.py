@@ -104,6 +104,7 @@ def convert_command(
     """Convert image datasets into one STINS capture per stream: OUTPUT_DIR/NAME.cbors."""
     cancel = Cancel()
     with reported(debug, cancel):
+        check_outputs(output_dir, force, skip_existing)
         streams = parse_streams(stream)
         selection = parse_frames(frames) if frames is not None else None
         try:
@@ -161,6 +162,14 @@ def convert_command(
             raise H5ToCborsError(
                 f"{len(failed)} of {len(outcomes)} files failed: {', '.join(failed)}"
             )
+
+
+def check_outputs(output_dir: Path, force: bool, skip_existing: bool) -> None:
+    """Refuse `-o` that names a capture file, and --force with --skip-existing."""
+    if force and skip_existing:
+        raise UsageError("--force replaces existing outputs, --skip-existing keeps them: give one")
+    if output_dir.name.lower().endswith(".cbors"):
+        raise UsageError(f"-o {output_dir}: give a directory, which gets one NAME.cbors per stream")
 
 
 def bar_progress(bar: Bar, what: str | dict[str, str | None]) -> Callback:

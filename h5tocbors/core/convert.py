@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..capture.encode import encode_message
-from ..capture.write import AtomicOutputs, BackgroundWriter
+from ..capture.temporary import remove_abandoned
+from ..capture.write import AtomicOutputs, BackgroundWriter, existing_output
 from ..errors import Cancel
 from ..hdf5.locate import InputMap
 from ..hdf5.open import open_input
@@ -88,8 +89,9 @@ def convert(
     start = time.perf_counter()
     out = Path(output_dir)
     result = ConversionResult(str(input), 0, 0.0)
+    remove_abandoned(out)  # temporaries of killed conversions
     named_only = not scan and config is None and requested
-    if named_only and skip_existing and all((out / f"{n}.cbors").exists() for n in requested):
+    if named_only and skip_existing and all(existing_output(out / f"{n}.cbors") for n in requested):
         result.skipped = list(requested)  # resume a batch without opening the input
         return result
     with open_input(input) as f, open_fd(input) as fd, InputMap(fd) as mapped:
@@ -97,7 +99,7 @@ def convert(
         ctx = StreamContext(source.encoder, frames, compression, filename)
         placed = open_streams(f, requested, ctx, scan=scan, config=as_config(config))
         if skip_existing:
-            result.skipped = [p.name for p in placed if (out / f"{p.name}.cbors").exists()]
+            result.skipped = [p.name for p in placed if existing_output(out / f"{p.name}.cbors")]
             placed = [p for p in placed if p.name not in result.skipped]
             if not placed:
                 result.seconds = time.perf_counter() - start
