@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-cbor2-6 lint bench sample clean
+.PHONY: demo test test-cbor2-6 test-numpy1 lint bench sample clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ demo: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) test-cbor2-6
+	$(MAKE) test-numpy1
 
 # dranspose 0.2.0 needs cbor2 < 6 (see README); h5tocbors' own reader must work under both.
 CBOR6 := .venv-cbor2-6
@@ -34,6 +35,22 @@ $(CBOR6)/.installed-stamp: pyproject.toml
 
 test-cbor2-6: $(CBOR6)/.installed-stamp
 	$(CBOR6)/bin/python -m pytest -q tests/test_inspect.py tests/test_verify.py tests/test_capture.py
+
+# Workers run old images: the pickles the writers make (contrast, xspress meta) must load
+# under numpy 1.x as well. A venv with numpy 1.x alone loads what the test suite wrote; it is
+# older than 1.26, which already reads numpy 2's `numpy._core` names and so proves nothing.
+NUMPY1 := .venv-numpy1
+PICKLES := build/numpy1-pickles
+$(NUMPY1)/.installed-stamp:
+	$(PYTHON) -m venv $(NUMPY1)
+	$(NUMPY1)/bin/pip install --quiet 'numpy<1.26'
+	touch $@
+
+test-numpy1: $(STAMP) $(NUMPY1)/.installed-stamp
+	rm -rf $(PICKLES)
+	H5TOCBORS_NUMPY1_PICKLES=$(PICKLES) $(BIN)/python -m pytest -q \
+		tests/test_protocol_pickles.py -k test_writers_pickles_load_under_numpy1
+	$(NUMPY1)/bin/python tests/numpy1_check.py $(PICKLES)
 
 LINTED := h5tocbors tests examples sample_data $(wildcard bench)
 
@@ -51,4 +68,4 @@ sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py
 
 clean:
-	rm -rf $(VENV) $(CBOR6) out .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(CBOR6) $(NUMPY1) out .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -217,14 +217,17 @@ def test_pickle_payloads_are_never_unpickled(cli: Cli, tmp_path: Path) -> None:
     assert code == code_events == 0
     assert not marker.exists()
     s = doc["files"][0]["streams"]["contrast"]
+    # contrast is parsed by the strict loader: no running message, the refusal is named
     assert (s["typ"], s["messages"], s["frames"], s["bytes"]) == (
         "contrast",
         2,
-        3,
+        0,
         2 * len(payload) + 2,
     )
     assert (s["shape"], s["type"], s["compression"]) == (None, None, None)
     assert f"[{len(payload)}, 2] bytes" in out
+    assert "refused: the pickle calls pathlib" in out
+    assert any("pathlib" in p and "not allowed" in p for p in doc["files"][0]["problems"])
 
 
 def test_problems_are_named(cli: Cli, tmp_path: Path) -> None:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from .contrast import TYP as CONTRAST_TYP
+from .contrast import ContrastInspector, describe_contrast
+from .pcap_raw import TYP as PCAP_RAW_TYP
+from .pcap_raw import PcapRawInspector, describe_pcap_raw
 from .stins import TYP as STINS_TYP
 from .stins import StinsInspector, describe_stins
+from .xspress import TYP as XSPRESS_TYP
+from .xspress import XspressInspector, describe_xspress
 
 
 class Inspector(Protocol):
@@ -25,15 +31,27 @@ def inspector_for(typ: str, name: str) -> Inspector | None:
     """An inspector for streams of `typ`, or None when the typ is not parsed (listed only)."""
     if typ == STINS_TYP:
         return StinsInspector(name)
+    if typ == XSPRESS_TYP:
+        return XspressInspector(name)
+    if typ == CONTRAST_TYP:
+        return ContrastInspector(name)
+    if typ == PCAP_RAW_TYP:
+        return PcapRawInspector(name)
     return None
 
 
 def describe_frames(typ: str, frames: list[bytes]) -> str:
     """A short description of one message's frames: parsed for known typs, sizes for all.
 
-    Payloads are never unpickled: contrast and xspress frames are pickles.
+    contrast's pickles are read by the strict loader (`protocols.pickles.loads`) only.
     """
     sizes = "[" + ", ".join(str(len(f)) for f in frames) + "] bytes"
     if typ == STINS_TYP:
         return f"{describe_stins(frames)} {sizes}"
+    if typ == XSPRESS_TYP:
+        return f"{describe_xspress(frames)} {sizes}"
+    if typ == CONTRAST_TYP:
+        return f"{describe_contrast(frames)} {sizes}"
+    if typ == PCAP_RAW_TYP:
+        return f"{describe_pcap_raw(frames)} {sizes}"
     return sizes

@@ -2,7 +2,9 @@
 
 Mirrors `dranspose.data.stream1`, whose models' JSON the headers are: event 0 carries
 `Stream1Start`, event k = 1..N carries `Stream1Data` for frame k-1 followed by its payload,
-event N+1 carries `Stream1End`. `msg_number` equals the event number.
+event N+1 carries `Stream1End`. `msg_number` equals the event number. Where the images
+come from a streaming-receiver file, the start message carries the detector's
+configuration as a second JSON frame, as the receiver got it from the detector.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
 from ..hdf5.resolve import is_image_dtype
 from . import FrameCounters, StreamContext
+from .jsonframe import json_frame
+from .metadata import collect_metadata
 
 TYP = "STINS"
 NAME = "stins"
@@ -37,6 +41,8 @@ class StinsWriter:
 
     encoder: FrameEncoder
     filename: str = ""
+    config: bytes | None = None
+    """The start message's second frame: the detector's configuration as JSON."""
     typ: str = TYP
     counters: FrameCounters = field(default_factory=FrameCounters)
 
@@ -48,16 +54,15 @@ class StinsWriter:
     @property
     def fast_path(self) -> str:
         """`passthrough` when stored chunks were copied, else why they were not."""
-        if self.encoder.refusal:
-            return self.encoder.refusal
-        return "passthrough" if self.counters.passthrough else "nothing stored to pass through"
+        return fast_path(self.encoder, self.counters)
 
     def __len__(self) -> int:
         return len(self.encoder.series) + 2
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         series = self.encoder.series
-        yield [start_header(0, self.filename)]
+        start = start_header(0, self.filename)
+        yield [start] if self.config is None else [start, self.config]
         shape, dtype = list(series.frame_shape), series.dtype.name
         for k, payload in enumerate(self.encoder):
             self.counters.frames += 1
@@ -83,6 +88,13 @@ def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
     return None
 
 
+def fast_path(encoder: FrameEncoder, counters: FrameCounters) -> str:
+    """`passthrough` when `encoder` copied stored payloads, else why it did not."""
+    if encoder.refusal:
+        return encoder.refusal
+    return "passthrough" if counters.passthrough else "nothing stored to pass through"
+
+
 def open_writer(dataset: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
     """The STINS stream of an image dataset: its frames picked by `ctx.points`.
 
@@ -94,11 +106,35 @@ def open_writer(dataset: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Stins
     if not isinstance(dataset, h5py.Dataset):
         raise H5ToCborsError(f"{dataset.name} is a group, not an image dataset")
     series = FrameSeries.of(dataset, ctx.points)
-    return StinsWriter(ctx.encoder(series, ctx.compression), filename=ctx.filename)
+    encoder = ctx.encoder(series, ctx.compression)
+    return StinsWriter(encoder, filename=ctx.filename, config=receiver_config(dataset))
 
 
-def _json(fields: dict[str, object]) -> bytes:
-    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+RECEIVER_DATASETS = ("sequence_number",)
+"""What the streaming-receiver writes beside `data` that is not configuration."""
+
+
+def receiver_config(dataset: h5py.Dataset) -> bytes | None:
+    """The configuration frame for images from a detector group (NeXus `NXdetector`, as the
+    streaming-receiver marks it): its settings as JSON, or None (another kind of group, or
+    no settings).
+
+    Example:
+        >>> receiver_config(f["/entry/instrument/eiger/data"])  # doctest: +SKIP
+        b'{"count_time":0.1,"nimages":20,"photon_energy":8000.0,"trigger_mode":"exts"}'
+    """
+    group = dataset.parent
+    try:
+        nx_class = group.attrs.get("NX_class")
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+    if isinstance(nx_class, bytes):
+        nx_class = nx_class.decode(errors="replace")
+    if not isinstance(nx_class, str) or nx_class != "NXdetector":
+        return None
+    own = dataset.name.rsplit("/", 1)[-1]
+    settings = collect_metadata(group, skip={own, *RECEIVER_DATASETS})
+    return json_frame(settings) if settings else None
 
 
 def start_header(msg_number: int, filename: str) -> bytes:
@@ -110,14 +146,14 @@ def start_header(msg_number: int, filename: str) -> bytes:
         >>> start_header(0, "")
         b'{"msg_number":0,"htype":"header","filename":""}'
     """
-    return _json({"msg_number": msg_number, "htype": "header", "filename": filename})
+    return json_frame({"msg_number": msg_number, "htype": "header", "filename": filename})
 
 
 def image_header(
     msg_number: int, frame: int, shape: list[int], dtype: str, compression: str
 ) -> bytes:
     """`Stream1Data(...).model_dump_json()` for an image, byte for byte (tested)."""
-    return _json(
+    return json_frame(
         {
             "msg_number": msg_number,
             "htype": "image",
@@ -131,7 +167,7 @@ def image_header(
 
 def end_header(msg_number: int) -> bytes:
     """`Stream1End(msg_number=...).model_dump_json()`, byte for byte (tested)."""
-    return _json({"msg_number": msg_number, "htype": "series_end"})
+    return json_frame({"msg_number": msg_number, "htype": "series_end"})
 
 
 @dataclass
