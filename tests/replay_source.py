@@ -12,7 +12,7 @@ from typing import Any
 
 from dranspose.event import InternalWorkerMessage
 
-from h5tocbors import iter_messages
+from h5tocbors import ReplaySource, iter_messages
 
 INPUT_ENV = "H5TOCBORS_INPUT"
 
@@ -25,3 +25,9 @@ class PilatusSource:
 
     def get_source_generators(self) -> list[Iterator[InternalWorkerMessage]]:
         return [iter_messages(os.environ[INPUT_ENV], "pilatus")]
+
+
+class ScanSource(ReplaySource):
+    """Every stream of the contrast scan whose master file is `$H5TOCBORS_INPUT`."""
+
+    input = os.environ.get(INPUT_ENV, "")

@@ -31,3 +31,36 @@ def write_scan(directory: Path) -> Path:
     """The sample fly scan (2 lines of 10 points) in `directory`; returns its master file."""
     MAKE_SCAN.main(str(directory))
     return directory / MASTER
+
+
+def write_xspress3(path: Path, frames: int, channels: int = 2, bins: int = 64) -> Path:
+    """A small xspress3 file as the streamer writes it: `data` and the eight meta datasets."""
+    import h5py
+    import numpy as np
+
+    rng = np.random.default_rng(frames)
+    with h5py.File(path, "w") as f:
+        group = f.create_group("entry/instrument/xspress3")
+        group["data"] = rng.poisson(3.0, (frames, channels, bins)).astype(np.uint32)
+        for name, dtype in MAKE_SCAN.META.items():
+            group[name] = rng.integers(1, 1000, (frames, channels)).astype(dtype)
+    return path
+
+
+def write_step_scan(directory: Path, steps: int = 5, frames: int | None = None) -> Path:
+    """A contrast step scan (`ascan`): scalars per step and a linked xspress3 with `frames`."""
+    import h5py
+
+    directory.mkdir(parents=True, exist_ok=True)
+    xspress3 = write_xspress3(directory / "scan_000003_xspress3.hdf5", frames or steps)
+    master = directory / "000003.h5"
+    with h5py.File(master, "w") as fp:
+        MAKE_SCAN.record(fp, {"snapshots/pre_scan/": {"sx": 0.0, "energy": 9000.0}}, "entry/")
+        MAKE_SCAN.record(fp, {"description": f"ascan sx 0 1 {steps - 1} 0.1"}, "entry/")
+        for j in range(steps):
+            link = h5py.ExternalLink(str(xspress3), "/entry/instrument/xspress3")
+            MAKE_SCAN.record(
+                fp, {"sx": j * 0.25, "det1": float(j * j), "xspress3": link, "dt": 0.1 + j}
+            )
+        MAKE_SCAN.record(fp, {"snapshots/post_scan/": {"sx": 1.0, "energy": 9000.0}}, "entry/")
+    return master

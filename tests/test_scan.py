@@ -15,7 +15,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .scan_files import LINES, PER_LINE, POINTS, XSPRESS3, write_scan
+from .replay_source import INPUT_ENV
+from .scan_files import LINES, PER_LINE, POINTS, XSPRESS3, write_scan, write_step_scan
 from .test_replay_e2e import convert, replay
 
 STREAMS = {"contrast", "xspress3", "pilatus", "panda0"}
@@ -101,3 +102,136 @@ def test_fly_scan_replays_every_stream_on_its_events(tmp_path: Path) -> None:
         link = items(values["xspress3"])
         assert link["type"] == "Link" and Path(link["filename"]).name == XSPRESS3
         assert Path(link["filename"]).is_absolute()
+
+
+def test_step_scan_has_one_running_message_per_point(tmp_path: Path) -> None:
+    """A step scan is 1:1: contrast's `running` for step j and xspress3 frame j at event j+1."""
+    master = write_step_scan(tmp_path / "scan", steps=5)
+    out = tmp_path / "out"
+    convert(master, "--scan", "-o", out)
+    assert sorted(p.name for p in out.glob("*.cbors")) == ["contrast.cbors", "xspress3.cbors"]
+
+    record = replay(tmp_path, "-f", out / "contrast.cbors", out / "xspress3.cbors")
+
+    assert sorted(record) == list(range(7))
+    for j in range(5):
+        event = record[j + 1]
+        assert set(event) == {"contrast", "xspress3"}
+        assert event["contrast"]["status"] == "running"
+        values = items(event["contrast"]["values"])
+        assert (values["sx"], values["det1"], values["dt"]) == (j * 0.25, float(j * j), 0.1 + j)
+        assert event["xspress3"]["frame"] == j
+    started = items(record[0]["contrast"]["values"])
+    assert (started["scannr"], started["description"]) == (3, "ascan sx 0 1 4 0.1")
+    assert items(started["snapshot"])["energy"] == 9000.0
+    assert record[6]["contrast"]["status"] == "finished"
+    assert items(items(record[6]["contrast"]["values"])["snapshot"])["sx"] == 1.0
+
+
+def test_a_detector_with_one_frame_per_line_is_step_wise(tmp_path: Path) -> None:
+    """A detector with as many frames as the scan has steps (lines) sits on the lines' events."""
+    master = write_scan(tmp_path / "scan")
+    with h5py.File(master.parent / "scan_000008_pilatus.hdf5", "a") as f:
+        data = f["entry/instrument/pilatus/data"][:LINES]
+        del f["entry/instrument/pilatus/data"]
+        f["entry/instrument/pilatus/data"] = data
+    out = tmp_path / "out"
+    convert(master, "--scan", "--stream", "pilatus", "--stream", "contrast", "-o", out)
+
+    record = replay(tmp_path, "-f", out / "pilatus.cbors", out / "contrast.cbors")
+
+    images = [e for e in record if record[e].get("pilatus", {}).get("htype") == "image"]
+    assert images == [PER_LINE * (j + 1) for j in range(LINES)]
+    assert [record[e]["pilatus"]["sha256"] for e in images] == [sha256(a) for a in data]
+    assert set(record[POINTS + 1]) == {"pilatus", "contrast"}
+
+
+def test_truncated_detector_needs_frames_for_the_common_part(tmp_path: Path, cli: Any) -> None:
+    """An aborted scan's detector file holds fewer frames than points: an error, unless
+    `--frames` selects the common part; then contrast's last line ends at its last point."""
+    master = write_scan(tmp_path / "scan")
+    with h5py.File(master.parent / "scan_000008_pilatus.hdf5", "a") as f:
+        f["entry/instrument/pilatus/data"].resize(15, axis=0)
+    out = tmp_path / "out"
+    code, _, err = cli("convert", master, "--scan", "-o", out)
+    assert code == 1
+    assert "has 15 frames" in err and f"{POINTS} points" in err and "--frames 0:15" in err
+    assert not list(out.glob("*.cbors")) if out.exists() else True
+
+    convert(master, "--scan", "--frames", "0:15", "-o", out)
+    record = replay(tmp_path, "-f", *sorted(out.glob("*.cbors")))
+
+    assert sorted(record) == list(range(17))
+    running = [e for e in record if record[e].get("contrast", {}).get("status") == "running"]
+    assert running == [10, 15]
+    partial = items(items(record[15]["contrast"]["values"])["pseudo"])["x"]["values"]
+    assert len(partial) == 5
+    assert [record[e]["pilatus"]["frame"] for e in range(1, 16)] == list(range(15))
+    assert set(record[16]) == STREAMS
+
+
+def test_detector_matching_neither_points_nor_steps(tmp_path: Path, cli: Any) -> None:
+    master = write_scan(tmp_path / "scan")
+    with h5py.File(master.parent / "scan_000008_pilatus.hdf5", "a") as f:
+        data = f["entry/instrument/pilatus/data"]
+        more = np.concatenate([data[()], data[:5]])
+        del f["entry/instrument/pilatus/data"]
+        f["entry/instrument/pilatus/data"] = more
+    code, _, err = cli("convert", master, "--scan", "-o", tmp_path / "out")
+    assert code == 1
+    assert "25 frames" in err and f"{POINTS} points" in err and f"{LINES} steps" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_scan_streams_are_named_as_in_the_experiment(tmp_path: Path, cli: Any) -> None:
+    master = write_scan(tmp_path / "scan")
+    out = tmp_path / "out"
+    result = convert(master, "--scan", "-s", "xspress3", "-s", "contrast", "-o", out)
+    assert sorted(s["name"] for s in result["streams"]) == ["contrast", "xspress3"]
+    assert sorted(p.name for p in out.glob("*.cbors")) == ["contrast.cbors", "xspress3.cbors"]
+    code, _, err = cli("convert", master, "--scan", "-s", "eiger", "-o", tmp_path / "o2")
+    assert code == 1
+    assert "no stream eiger" in err and "xspress3" in err and "panda0" in err
+
+
+def test_protocols_outside_scan_mode(tmp_path: Path, cli: Any) -> None:
+    """`--stream NAME=PATH` picks the protocol by what PATH is; `PATH:PROTOCOL` names it."""
+    master = write_scan(tmp_path / "scan")
+    out = tmp_path / "out"
+    result = convert(
+        master,
+        "-s",
+        "panda0=/entry/measurement/panda0",
+        "-s",
+        "xs=/entry/measurement/xspress3:xspress",
+        "-o",
+        out,
+    )
+    assert {s["name"]: s["typ"] for s in result["streams"]} == {
+        "panda0": "PCAP_RAW",
+        "xs": "xspress",
+    }
+    record = replay(tmp_path, "-f", out / "panda0.cbors", out / "xs.cbors")
+    assert sorted(record) == list(range(POINTS + 2))
+    assert all(set(e) == {"panda0", "xs"} for e in record.values())
+
+    code, _, err = cli("convert", master, "-s", "p=/entry/measurement/pseudo", "-o", out)
+    assert code == 1
+    assert "fits no protocol" in err and "xspress:" in err and "pcap-raw:" in err
+    code, _, err = cli("convert", master, "-s", "p=/entry/measurement/panda0:xspress", "-o", out)
+    assert code == 1 and "is not a xspress source" in err
+
+
+def test_replay_source_gives_the_captures_messages(tmp_path: Path) -> None:
+    """`dranspose replay -s` with a three-line `ReplaySource` subclass replays what the
+    captures of `convert --scan` replay."""
+    master = write_scan(tmp_path / "scan")
+    out = tmp_path / "out"
+    convert(master, "--scan", "-o", out)
+    from_files = replay(tmp_path, "-f", *sorted(out.glob("*.cbors")))
+
+    from_hdf5 = replay(
+        tmp_path, "-s", "tests.replay_source:ScanSource", env={INPUT_ENV: str(master)}
+    )
+
+    assert from_hdf5 == from_files

@@ -125,7 +125,7 @@ def convert(
             StreamResult(
                 name=p.name,
                 typ=p.writer.typ,
-                dataset=p.writer.source,
+                dataset=p.source,
                 output=str(path),
                 frames=p.writer.counters.frames,
                 passthrough_frames=p.writer.counters.passthrough,

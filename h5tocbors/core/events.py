@@ -57,14 +57,18 @@ class Timeline:
 
 @dataclass(frozen=True)
 class PlacedStream:
-    """A stream's writer and the event of each of its messages."""
+    """A stream's writer, the event of each of its messages, and the HDF5 path it was asked
+    for (a master file's link, where the writer's source is the path in the linked file)."""
 
     name: str
     writer: MessageWriter
     events: Sequence[int]
+    source: str = ""
 
 
-def place(name: str, writer: MessageWriter, cadence: Cadence, timeline: Timeline) -> PlacedStream:
+def place(
+    name: str, writer: MessageWriter, cadence: Cadence, timeline: Timeline, source: str = ""
+) -> PlacedStream:
     """Place `writer`'s messages on `timeline`; its message count must fit the cadence."""
     events = timeline.events(cadence)
     if len(writer) != len(events):
@@ -73,7 +77,7 @@ def place(name: str, writer: MessageWriter, cadence: Cadence, timeline: Timeline
             f"stream {name} has {len(writer) - 2} data messages, "
             f"the scan has {len(events) - 2} {unit}"
         )
-    return PlacedStream(name, writer, events)
+    return PlacedStream(name, writer, events, source or writer.source)
 
 
 def iter_events(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..buffers import read_range
@@ -13,7 +13,7 @@ from ..scan.config import ScanConfig
 from ..scan.master import is_master
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .encoding import InputFile
-from .events import iter_events
+from .events import PlacedStream, iter_events
 
 
 def iter_messages(
@@ -37,17 +37,22 @@ def iter_messages(
         >>> [m.event_number for m in msgs][:3]
         [0, 1, 2]
     """
-    from dranspose.event import InternalWorkerMessage, StreamData  # slow to import: only here
-
     with open_input(input) as f:
         ctx = StreamContext(InputFile().encoder, frames, compression, filename)
         placed = open_streams(f, {stream: dataset}, ctx, scan=scan, config=as_config(config))
-        for event, parts, created_at in iter_events(placed):
-            streams = {
-                n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
-                for n, p in parts.items()
-            }
-            yield InternalWorkerMessage(event_number=event, streams=streams, created_at=created_at)
+        yield from stream_messages(placed)
+
+
+def stream_messages(placed: Sequence[PlacedStream]) -> Iterator[Any]:
+    """The messages of placed streams as dranspose `InternalWorkerMessage`s, event by event."""
+    from dranspose.event import InternalWorkerMessage, StreamData  # slow to import: only here
+
+    for event, parts, created_at in iter_events(placed):
+        streams = {
+            n: StreamData(typ=p.typ, frames=[bytes(read_range(b)) for b in p.frames])
+            for n, p in parts.items()
+        }
+        yield InternalWorkerMessage(event_number=event, streams=streams, created_at=created_at)
 
 
 class ReplaySource:
@@ -78,23 +83,13 @@ class ReplaySource:
         pass
 
     def get_source_generators(self) -> list[Iterator[Any]]:
-        """One generator of `InternalWorkerMessage`s per stream, as dranspose asks for."""
-        with open_input(self.input) as f:
-            scan = self.scan if self.scan is not None else is_master(f)
-            ctx = StreamContext(InputFile().encoder, self.frames, self.compression, self.filename)
-            config = as_config(self.config)
-            placed = open_streams(f, as_mapping(self.streams), ctx, scan=scan, config=config)
-            targets = as_mapping(self.streams)
-        return [
-            iter_messages(
-                self.input,
-                p.name,
-                targets.get(p.name),
-                scan=scan,
-                config=config,
-                frames=self.frames,
-                compression=self.compression,
-                filename=self.filename,
-            )
-            for p in placed
-        ]
+        """One generator of `InternalWorkerMessage`s per stream, as dranspose asks for.
+
+        The input stays open while the replay runs: the generators read it in turn.
+        """
+        f = open_input(self.input)
+        scan = self.scan if self.scan is not None else is_master(f)
+        ctx = StreamContext(InputFile().encoder, self.frames, self.compression, self.filename)
+        config = as_config(self.config)
+        placed = open_streams(f, as_mapping(self.streams), ctx, scan=scan, config=config)
+        return [stream_messages([p]) for p in placed]

@@ -55,17 +55,30 @@ def scan_streams(f: h5py.File) -> list[StreamSpec]:
 
 
 def detector_stream(f: h5py.File, path: str, key: str) -> StreamSpec | None:
-    """The stream a measurement entry makes, or None when it is only a value of the scan."""
+    """The stream a measurement entry makes, or None when it is only a value of the scan.
+
+    A group linked from a detector's own file, or a group with PandA field names, that
+    fits no protocol is an error: its data would be silently left out.
+    """
+    link = f.get(path, getlink=True)
+    linked = isinstance(link, h5py.ExternalLink)
     obj = open_object(f, path)  # a linked file that is missing is an error naming it
     if isinstance(obj, h5py.Dataset):
-        linked = isinstance(f.get(path, getlink=True), h5py.ExternalLink)
         return StreamSpec(key, path, stins.NAME) if linked and stins.fits(obj) is None else None
+    reasons = []
     for module in (xspress, pcap_raw):
-        if module.fits(obj) is None:
+        why = module.fits(obj)
+        if why is None:
             return StreamSpec(key, path, module.NAME)
-    frames = obj.get("frames", getlink=True)
-    if frames is not None:
+        reasons.append(f"{module.NAME}: {why}")
+    if obj.get("frames", getlink=True) is not None:
         image = open_object(f, f"{path}/frames")
         if stins.fits(image) is None:
             return StreamSpec(key, f"{path}/frames", stins.NAME)
+    if linked or any(pcap_raw.FIELD.fullmatch(name) for name in obj):
+        where = f" (a link to {link.path} in {link.filename})" if linked else ""
+        raise H5ToCborsError(
+            f"{path}{where} in {f.filename} looks like a detector but fits no stream protocol: "
+            + "; ".join(reasons)
+        )
     return None

@@ -108,13 +108,14 @@ def plan_streams(
     placed = []
     for s in sources:
         writer, cadence = open_placed(s, ctx, scan, selected, spans)
-        placed.append(place(s.spec.name, writer, cadence, timeline))
+        placed.append(place(s.spec.name, writer, cadence, timeline, s.spec.path or ""))
     return placed
 
 
 def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStream]:
     """Streams with no scan around them: each frame (row) a point; all must have as many."""
     writers = {s.spec.name: s.module.open_writer(s.obj, ctx) for s in sources}
+    paths = {s.spec.name: s.spec.path or "" for s in sources}
     counts = {name: len(w) - 2 for name, w in writers.items()}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
@@ -123,7 +124,7 @@ def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStr
             "select a common range with --frames"
         )
     timeline = Timeline(points=next(iter(counts.values()), 0))
-    return [place(name, w, "point", timeline) for name, w in writers.items()]
+    return [place(name, w, "point", timeline, paths[name]) for name, w in writers.items()]
 
 
 def open_placed(
