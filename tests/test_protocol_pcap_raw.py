@@ -161,7 +161,7 @@ def test_fits_and_bad_arm_time(tmp_path: Path) -> None:
         f.create_group("/entry/empty")
     with h5py.File(path, "r") as f:
         assert pcap_raw.fits(f["/entry/p"]) is None
-        assert pcap_raw.fits(f["/entry/empty"]) == "an empty group"
+        assert pcap_raw.fits(f["/entry/empty"]) == "no datasets"
         assert pcap_raw.fits(f["/entry/p/A.B_Value"]) == "a dataset, not a group of PandA fields"
         with pytest.raises(H5ToCborsError, match=r"arm_time 'yesterday' of .* is not an ISO 8601"):
             pcap_raw.open_writer(f["/entry/p"], context())

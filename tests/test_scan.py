@@ -235,3 +235,39 @@ def test_replay_source_gives_the_captures_messages(tmp_path: Path) -> None:
     )
 
     assert from_hdf5 == from_files
+
+
+def test_config_describes_a_layout_that_is_not_contrast(tmp_path: Path) -> None:
+    """A PandABlocks-client file (root datasets `BLOCK.FIELD.Capture`, `arm_time`) with an
+    image stack beside it, described by a TOML config: both streams on shared events."""
+    rng = np.random.default_rng(9)
+    h5 = tmp_path / "panda.h5"
+    with h5py.File(h5, "w") as f:
+        f.attrs["arm_time"] = "2024-10-30T10:32:07.097Z"
+        f["INENC1.VAL.Mean"] = rng.normal(size=6)
+        f["PCAP.TS_TRIG.Value"] = np.arange(6) * 0.1
+        f["PCAP.BITS0.Value"] = np.arange(6, dtype=np.uint32)
+        f.create_dataset("/camera/data", data=rng.integers(0, 9, (6, 8, 10), dtype=np.uint16))
+    toml = tmp_path / "scan.toml"
+    toml.write_text(
+        'points = "/PCAP.TS_TRIG.Value"\n\n'
+        '[streams.pcap]\npath = "/"\nprotocol = "pcap-raw"\n\n'
+        '[streams.camera]\npath = "/camera/data"\n'
+    )
+    out = tmp_path / "out"
+    result = convert(h5, "--config", toml, "-o", out)
+    assert {s["name"]: s["typ"] for s in result["streams"]} == {
+        "pcap": "PCAP_RAW",
+        "camera": "STINS",
+    }
+
+    record = replay(tmp_path, "-f", out / "pcap.cbors", out / "camera.cbors")
+
+    assert sorted(record) == list(range(8))
+    assert record[0]["pcap"]["arm_time"].startswith("2024-10-30T10:32:07.097")
+    with h5py.File(h5, "r") as f:
+        for i in range(6):
+            fields = record[i + 1]["pcap"]["fields"]
+            assert fields["INENC1.VAL.Mean"] == f["INENC1.VAL.Mean"][i]
+            assert fields["PCAP.BITS0.Value"] == int(f["PCAP.BITS0.Value"][i])
+            assert record[i + 1]["camera"]["sha256"] == sha256(f["/camera/data"][i])

@@ -94,10 +94,14 @@ def wire_type(dtype: np.dtype) -> str | None:
 
 
 def panda_fields(group: h5py.Group) -> tuple[list[Field], str | None]:
-    """The fields of a PandA group in its order, or why it is not one."""
-    names = list(group)
+    """The fields of a PandA group in its order, or why it is not one.
+
+    Its datasets are the fields; groups beside them (another detector's data in a
+    PandABlocks-client file) are not looked at.
+    """
+    names = [n for n in group if member_class(group, n) is not h5py.Group]
     if not names:
-        return [], "an empty group"
+        return [], "no datasets"
     unparsed = [n for n in names if not FIELD.fullmatch(n)]
     if unparsed:
         return [], (
