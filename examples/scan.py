@@ -9,6 +9,8 @@ dead-time correction (xspress3) and the detector image's total; per line, contra
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import Any
 
 import numpy as np
@@ -51,7 +53,8 @@ class FluorescenceWorker:
                     values = packet.model_dump()
                     result["line"] = {"sy": values.get("sy"), "dt": packet.dt}
             elif stream.typ == "xspress":
-                packet = xspress.parse(stream)
+                with contextlib.redirect_stdout(io.StringIO()):  # dranspose 0.2.0 prints each
+                    packet = xspress.parse(stream)
                 if isinstance(packet, XspressImage):
                     result["counts"] = int(packet.data.sum())
                     result["dtc"] = float(np.mean(packet.meta["dtc"]))
