@@ -32,9 +32,8 @@ def quoted(name: str, limit: int = 60) -> str:
     """
     if len(name) <= limit:
         return repr(name)
-    short = shortened(name, limit)
-    cut = short.rindex(" (")
-    return f"{short[:cut]!r}{short[cut:]}"
+    half = limit // 2
+    return f"{name[:half] + '…' + name[-half:]!r} ({len(name)} characters)"
 
 
 class H5ToCborsError(Exception):

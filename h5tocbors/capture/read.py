@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import stat
 import struct
@@ -24,7 +25,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, cast
+from typing import IO, NamedTuple, cast
 
 from ..errors import H5ToCborsError, quoted
 from .encode import MESSAGE_TAG, SELF_DESCRIBE_TAG, STREAM_TAG
@@ -100,9 +101,9 @@ def read_messages(path: str | os.PathLike[str]) -> Iterator[RawMessage]:
         while True:
             start = source.pos
             try:
-                if source.at_end():
-                    return
                 message = _Envelope(source).message(index)
+            except _End:
+                return
             except _Refused as e:
                 raise CaptureError(name, index, e.offset, "not a capture message", e.detail) from e
             except (_Truncated, EOFError) as e:  # EOFError: a gzip stream that ends early
@@ -118,6 +119,10 @@ class _Truncated(Exception):
     """The file ends inside a message."""
 
 
+class _End(Exception):
+    """The file ends where a message would start."""
+
+
 class _Refused(Exception):
     """Not the envelope dranspose writes: what was found at `offset`."""
 
@@ -131,41 +136,49 @@ class _Source:
     """A capture read forward, counting offsets; no read allocates more than the file holds."""
 
     def __init__(self, fh: IO[bytes]) -> None:
+        # the bytes in the file, or None for a gzip stream or a pipe
+        self.size = None if isinstance(fh, gzip.GzipFile) else _regular_size(fh)
+        if isinstance(fh, gzip.GzipFile):  # C-level buffering: items are read a few bytes at a time
+            fh = cast(IO[bytes], io.BufferedReader(fh, CHUNK))
         self.fh = fh
+        self.read = fh.read
         self.pos = 0
-        self.size = self._size()
-        """Bytes in the file, or None for a gzip stream or a pipe."""
-
-    def _size(self) -> int | None:
-        if isinstance(self.fh, gzip.GzipFile):
-            return None
-        st = os.fstat(self.fh.fileno())
-        return st.st_size if stat.S_ISREG(st.st_mode) else None
-
-    def at_end(self) -> bool:
-        """True when nothing is left to read."""
-        return not self.fh.peek(1)  # type: ignore[attr-defined]
 
     def take(self, n: int) -> bytes:
         """The next `n` bytes; `_Truncated` if the file ends first."""
-        if self.size is not None:
-            if n > self.size - self.pos:
-                self.size = self._size()  # the file may have grown since
-                if self.size is not None and n > self.size - self.pos:
-                    raise _Truncated
-            data = self.fh.read(n)
+        if self.size is None:
+            data = self.read(n) if n <= CHUNK else self._chunks(n)
+        elif n <= self.size - self.pos or n <= self._grown() - self.pos:
+            data = self.read(n)
         else:
-            parts: list[bytes] = []
-            while len(parts) * CHUNK < n:
-                part = self.fh.read(min(CHUNK, n - len(parts) * CHUNK))
-                if not part:
-                    break
-                parts.append(part)
-            data = parts[0] if len(parts) == 1 else b"".join(parts)
+            raise _Truncated
         if len(data) != n:
             raise _Truncated
         self.pos += n
         return data
+
+    def _grown(self) -> int:
+        """The file's size now: it may have grown since it was opened."""
+        self.size = _regular_size(self.fh) or 0
+        return self.size
+
+    def _chunks(self, n: int) -> bytes:
+        """`n` bytes read a chunk at a time, so a declared size is never allocated unread."""
+        parts: list[bytes] = []
+        got = 0
+        while got < n:
+            part = self.read(min(CHUNK, n - got))
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
+
+
+def _regular_size(fh: IO[bytes]) -> int | None:
+    """The size of a regular file, None for a pipe or a device."""
+    st = os.fstat(fh.fileno())
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 NOUNS = ("unsigned integer", "negative integer", "byte string", "text string", "array", "map")
@@ -175,8 +188,7 @@ SIMPLE = {20: "false", 21: "true", 22: "null", 23: "undefined"} | dict.fromkeys(
 FLOATS = {25: ">e", 26: ">f", 27: ">d"}
 
 
-@dataclass(frozen=True)
-class _Head:
+class _Head(NamedTuple):
     """The initial bytes of a CBOR item: where it starts, its major type and its argument."""
 
     offset: int
@@ -213,9 +225,13 @@ class _Envelope:
         self.source = source
         self.budget = MAX_GZIP_MESSAGE_BYTES
 
-    def head(self) -> _Head:
-        offset = self.source.pos
-        first = self.source.take(1)[0]
+    def head(self, first_of_message: bool = False) -> _Head:
+        source = self.source
+        offset, byte = source.pos, source.read(1)
+        if not byte:
+            raise _End if first_of_message else _Truncated
+        source.pos += 1
+        first = byte[0]
         major, info = first >> 5, first & 31
         if info < 24:
             arg = info
@@ -234,7 +250,7 @@ class _Envelope:
 
     def message(self, index: int) -> RawMessage:
         start = self.source.pos
-        head = self.head()
+        head = self.head(first_of_message=True)
         if head.is_tag(SELF_DESCRIBE_TAG):
             head = self.head()
         if not head.is_tag(MESSAGE_TAG):

@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 
 
 
 def printable(text: str) -> str:
-    """`text` with control characters escaped, fit for a terminal.
+    r"""`text` with control characters escaped, fit for a terminal.
 
     Names come from files (HDF5 links, capture streams): ESC]0;...BEL would retitle the
     terminal, ESC[2J clear it, a newline forge another line. Every line the CLI prints

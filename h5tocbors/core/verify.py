@@ -42,6 +42,20 @@ class StreamCheck:
         return self.differing == 0 and self.missing == 0 and self.frames > 0
 
 
+@dataclass(frozen=True)
+class Source:
+    """A stream's source frames, with their count, shape and dtype read once (h5py is slow)."""
+
+    series: FrameSeries
+    count: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @classmethod
+    def of(cls, series: FrameSeries) -> Source:
+        return cls(series, len(series), series.frame_shape, series.dtype)
+
+
 def decode_stins(
     payload: bytes, shape: tuple[int, ...], dtype: np.dtype, compression: str
 ) -> npt.NDArray[np.generic]:
@@ -76,18 +90,17 @@ def verify_capture(
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
         [True]
     """
-    series: dict[str, FrameSeries] = {}
+    sources: dict[str, Source] = {}
     checks: dict[str, StreamCheck] = {}
     seen: dict[str, set[int]] = {}
     for msg in read_messages(capture):
         for name, stream in msg.streams.items():
             if stream.typ != STINS:
                 continue
-            if name not in series:
-                series[name] = FrameSeries.of(resolve_dataset(f, name, datasets.get(name)), frames)
-                checks[name] = StreamCheck(
-                    str(capture), name, series[name].dataset.name, 0, 0, 0, None
-                )
+            if name not in sources:
+                dataset = resolve_dataset(f, name, datasets.get(name))
+                sources[name] = Source.of(FrameSeries.of(dataset, frames))
+                checks[name] = StreamCheck(str(capture), name, dataset.name, 0, 0, 0, None)
                 seen[name] = set()
             header = stins_header(stream.frames)
             if header is not None and header.get("htype") != "image":
@@ -95,7 +108,7 @@ def verify_capture(
             check = checks[name]
             check.frames += 1
             problem = (
-                compare(series[name], header, stream.frames, seen[name])
+                compare(sources[name], header, stream.frames, seen[name])
                 if header is not None
                 else "no STINS JSON header"
             )
@@ -104,15 +117,15 @@ def verify_capture(
                 if check.first_difference is None:
                     check.first_difference = f"event {msg.event_number}: {problem}"
     for name, check in checks.items():
-        check.missing = len(series[name]) - len(seen[name])
+        check.missing = sources[name].count - len(seen[name])
         if check.missing and check.first_difference is None:
-            absent = next(k for k in range(len(series[name])) if k not in seen[name])
+            absent = next(k for k in range(sources[name].count) if k not in seen[name])
             check.first_difference = f"source frame {absent} is missing from the capture"
     return list(checks.values())
 
 
 def compare(
-    series: FrameSeries, header: dict[str, object], frames: list[bytes], seen: set[int]
+    source: Source, header: dict[str, object], frames: list[bytes], seen: set[int]
 ) -> str | None:
     """Why an image message differs from its source frame, or None if it is identical.
 
@@ -124,27 +137,25 @@ def compare(
         return f"bad image header: {problem}"
     k = header["frame"]
     assert isinstance(k, int)  # checked by header_problem
-    if not 0 <= k < len(series):
-        return f"frame {k} is not in the {len(series)}-frame source series"
+    count, shape, dtype = source.count, source.shape, source.dtype
+    if not 0 <= k < count:
+        return f"frame {k} is not in the {count}-frame source series"
     if k in seen:
         return f"frame {k} appears twice"
     seen.add(k)
     if len(frames) != 2:
         return f"frame {k} has {len(frames)} zmq frames, not 2"
-    shape, dtype = header["shape"], image_dtype(header["type"])
-    if shape != list(series.frame_shape) or dtype != series.dtype:
+    if header["shape"] != list(shape) or image_dtype(header["type"]) != dtype:
         return (
-            f"frame {k} is {shortened(str(shape))} {shortened(str(header['type']))}, "
-            f"source is {list(series.frame_shape)} {series.dtype}"
+            f"frame {k} is {shortened(str(header['shape']))} {shortened(str(header['type']))}, "
+            f"source is {list(shape)} {dtype}"
         )
     try:
-        image = decode_stins(
-            frames[1], series.frame_shape, series.dtype, str(header["compression"])
-        )
+        image = decode_stins(frames[1], shape, dtype, str(header["compression"]))
     except (ValueError, TypeError, KeyError, RuntimeError) as e:
         return f"frame {k} fails to decode: {e}"
-    source = series.read(k)
-    if image.tobytes() != source.tobytes():
-        where = np.flatnonzero(image.view(np.uint8) != source.view(np.uint8))
+    original = source.series.read(k)
+    if image.tobytes() != original.tobytes():
+        where = np.flatnonzero(image.view(np.uint8) != original.view(np.uint8))
         return f"frame {k} differs from the source ({len(where)} byte(s) differ)"
     return None
