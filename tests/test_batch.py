@@ -200,7 +200,7 @@ def test_parallel_output_is_byte_identical_to_serial(
 
 
 def test_kernel_copies_equal_hdf5_reads(tmp_path: Path) -> None:
-    from h5tocbors.core.convert import iter_messages
+    from h5tocbors import iter_messages
 
     src = scan(tmp_path / "a.h5", frames=5)
     convert(src, ["pilatus"], tmp_path / "o")

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -17,12 +17,8 @@ from ..core.pipeline import default_jobs
 from ..errors import Cancel, H5ToCborsError, UsageError
 from ..hdf5.selection import parse_frames
 from ..scan.config import load_config
-from .reporting import Bar, progress_bar, reported
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-from .options import EXIT_CODES, Debug, Frames, Json, Streams, parse_streams, print_table
+from .options import EXIT_CODES, Debug, Frames, Json, Streams, parse_streams
+from .reporting import Bar, print_table, printable, progress_bar, reported, say
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -156,7 +152,7 @@ def convert_command(
         if as_json:
             print(json.dumps({"files": [asdict(o) for o in outcomes]}, indent=2))
         elif not quiet:
-            print_table(batch_table(outcomes))
+            print_table(BATCH_COLUMNS, batch_rows(outcomes))
         failed = [o.input for o in outcomes if o.status == "failed"]
         if failed:
             raise H5ToCborsError(
@@ -174,9 +170,8 @@ def check_outputs(output_dir: Path, force: bool, skip_existing: bool) -> None:
 
 def bar_progress(bar: Bar, what: str | dict[str, str | None]) -> Callback:
     """A progress callback that drives a new task of `bar`, named for a file or its streams."""
-    task = bar.add_task(
-        what if isinstance(what, str) else ", ".join(what) or "scan", total=None, bytes=0
-    )
+    name = what if isinstance(what, str) else ", ".join(what) or "scan"
+    task = bar.add_task(printable(name), total=None, bytes=0)
     return lambda done, total, nbytes: bar.update(task, completed=done, total=total, bytes=nbytes)
 
 
@@ -193,25 +188,24 @@ def print_summary(result: ConversionResult) -> None:
             path = " [passed through]"
         else:
             path = f" [encoded ({s.fast_path})]"
-        print(
+        say(
             f"{s.name}: {s.typ}, {s.frames} {UNITS.get(s.typ, 'frames')} from {s.dataset}, "
             f"{s.bytes / 1e6:.1f} MB in {result.seconds:.2f} s -> {s.output}{path}"
         )
     for name in result.skipped:
-        print(f"{name}: skipped, its output exists")
+        say(f"{name}: skipped, its output exists")
 
 
-def batch_table(outcomes: list[FileOutcome]) -> Table:
+BATCH_COLUMNS = ("file", "streams", "frames", "seconds", "status")
+
+
+def batch_rows(outcomes: list[FileOutcome]) -> list[list[str]]:
     """File, streams, frames, seconds, status: one row per input."""
-    from rich.table import Table
-
-    t = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("file", "streams", "frames", "seconds", "status"):
-        t.add_column(column)
+    out = []
     for o in outcomes:
         r = o.result
         names = ", ".join([s.name for s in r.streams] + r.skipped) if r else ""
         frames = str(sum(s.frames for s in r.streams)) if r else ""
         status = o.status if o.error is None else f"failed: {o.error}"
-        t.add_row(o.input, names, frames, f"{o.seconds:.2f}", status)
-    return t
+        out.append([o.input, names, frames, f"{o.seconds:.2f}", status])
+    return out

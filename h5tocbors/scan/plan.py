@@ -72,6 +72,11 @@ def choose(f: h5py.File, spec: StreamSpec) -> Source:
                 f"--stream {spec}: {spec.path} in {f.filename} is not a {module.NAME} source: {why}"
             )
         return Source(spec, obj, module)
+    if isinstance(obj, h5py.Dataset):  # only images are datasets
+        why = stins.fits(obj)
+        if why is not None:
+            raise H5ToCborsError(f"--stream {spec}: {spec.path} in {f.filename} is {why}")
+        return Source(spec, obj, stins)
     reasons = []
     for module in MODULES.values():
         why = module.fits(obj)

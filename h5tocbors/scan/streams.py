@@ -50,7 +50,10 @@ def open_streams(
     """
     if config is None and not scan:
         if not streams:
-            raise H5ToCborsError("no stream given: name at least one with --stream NAME[=PATH]")
+            raise UsageError(
+                "no stream given: name one with --stream NAME[=PATH], or convert a whole "
+                "scan with --scan"
+            )
         return plan_streams(f, [StreamSpec.parse(n, t) for n, t in streams.items()], ctx)
     named = [n for n, target in streams.items() if target is None]
     if len(named) != len(streams):
