@@ -26,7 +26,7 @@ import hdf5plugin
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_sample import HEIGHT, WIDTH, frames  # noqa: E402
+from make_sample import HEIGHT, WIDTH, frames
 
 LINES, POINTS_PER_LINE = 2, 10
 POINTS = LINES * POINTS_PER_LINE
