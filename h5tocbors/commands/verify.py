@@ -7,12 +7,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
+import h5py
 import typer
 
 from ..core.verify import StreamCheck, verify_capture
+from ..core.verify_streams import verify_streams
 from ..errors import H5ToCborsError
 from ..hdf5.open import open_input
 from ..hdf5.selection import parse_frames
+from ..protocols import stins
+from ..scan.config import load_config
+from ..scan.specs import StreamSpec
 from .options import EXIT_CODES, Debug, Frames, Json, parse_streams
 from .reporting import reported, say
 
@@ -21,9 +26,13 @@ EPILOG = (
     "h5tocbors verify run.h5 out/*.cbors\n\n"
     "h5tocbors verify run.h5 cap/eiger.cbors -s eiger=/entry/instrument/eiger/data\n\n"
     "h5tocbors verify scan.h5 out/pilatus.cbors --frames 5:205:10\n\n"
+    "h5tocbors verify 000008.h5 out/*.cbors --scan\n\n"
     "Streams are matched to datasets the way [bold]convert[/] does: by --stream NAME=DATASET, "
-    "or by the stream's name. Give the same --frames as for the conversion. Exit 0 when every "
-    "frame matches bit for bit; exit 1 naming the first frame that differs.\n\n" + EXIT_CODES
+    "or by the stream's name; with --scan (or --config) every stream of the scan is made again "
+    "and compared message by message (images, spectra and meta bit for bit, PandA values "
+    "exactly, contrast values key by key). Give the same --frames as for the conversion. "
+    "Exit 0 when everything matches; exit 1 naming the first stream, event and key that "
+    "differ.\n\n" + EXIT_CODES
 )
 
 
@@ -37,43 +46,74 @@ def verify_command(
         typer.Option("--stream", "-s", help="NAME=/dataset/path for a stream; repeatable."),
     ] = None,
     frames: Frames = None,
+    scan: Annotated[
+        bool,
+        typer.Option("--scan", help="INPUT is a contrast master file: check every stream."),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", metavar="SCAN.toml", help="The scan layout used to convert."),
+    ] = None,
     as_json: Json = False,
     debug: Debug = False,
 ) -> None:
-    """Prove captures exact: every STINS image decodes to its HDF5 source frame, bit for bit."""
+    """Prove captures exact: every message matches what the HDF5 file gives, bit for bit."""
     with reported(debug):
         datasets = parse_streams(stream or [])
         selection = parse_frames(frames) if frames is not None else None
+        scan_config = load_config(config) if config is not None else None
         with open_input(input) as f:
-            checks = [c for path in files for c in verify_capture(f, path, datasets, selection)]
+            if scan or scan_config is not None:
+                checks = verify_streams(
+                    f, files, datasets, scan=scan, config=scan_config, frames=selection
+                )
+            else:
+                checks = [c for p in files for c in verify_capture(f, p, datasets, selection)]
+                others = {n: p for n, p in datasets.items() if p and not is_stins(f, p)}
+                if others:
+                    checks += verify_streams(f, files, others, frames=selection, only=set(others))
         if as_json:
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:
             for c in checks:
                 say(line(c))
         if not checks:
-            raise H5ToCborsError("no STINS image stream in " + ", ".join(map(str, files)))
+            raise H5ToCborsError(
+                "no STINS image stream in " + ", ".join(map(str, files)) + " (for the other "
+                "streams of a scan give --scan, or --stream NAME=PATH)"
+            )
         failed = next((c for c in checks if not c.ok), None)
         if failed is not None:
             raise H5ToCborsError(f"{failed.capture} stream {failed.stream}: {verdict(failed)}")
 
 
+def is_stins(f: h5py.File, path: str) -> bool:
+    """True when `--stream NAME=PATH` names an image stream (checked by `verify_capture`)."""
+    spec = StreamSpec.parse("stream", path)
+    if spec.protocol is not None:
+        return spec.protocol == stins.NAME
+    try:
+        return f.get(spec.path or "/", getclass=True) is not h5py.Group
+    except (KeyError, OSError, ValueError, RuntimeError):
+        return True  # verify_capture names what is wrong with it
+
+
 def verdict(c: StreamCheck) -> str:
     """What is wrong with a stream, in one phrase."""
     if c.frames == 0:
-        return "no image frames"
-    counts = f"{c.differing} of {c.frames} frames differ"
+        return "no image frames" if c.unit == "frames" else "no messages"
+    counts = f"{c.differing} of {c.frames} {c.unit} differ"
     if c.missing:
-        counts += f", {c.missing} source frames missing"
+        counts += f", {c.missing} source {c.unit} missing"
     return f"{c.first_difference}; {counts}"
 
 
 def line(c: StreamCheck) -> str:
     """One line per checked stream."""
     if c.ok:
-        return f"{c.capture} {c.stream}: {c.frames} frames identical to {c.dataset}"
-    missing = f", {c.missing} source frames missing" if c.missing else ""
+        return f"{c.capture} {c.stream}: {c.frames} {c.unit} identical to {c.dataset}"
+    missing = f", {c.missing} source {c.unit} missing" if c.missing else ""
     return (
-        f"{c.capture} {c.stream}: {c.differing} of {c.frames} frames differ from {c.dataset}"
-        f"{missing}"
+        f"{c.capture} {c.stream}: {c.differing} of {c.frames} {c.unit} differ from "
+        f"{c.dataset}{missing}"
     )

@@ -5,21 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from math import prod
 
-import bitshuffle
 import h5py
 import numpy as np
-import numpy.typing as npt
 
 from ..capture.read import read_messages
-from ..errors import quoted, shortened
-from ..hdf5.decode import bitshuffle_framing_ok
+from ..errors import shortened
 from ..hdf5.frames import FrameSeries
-from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import resolve_dataset
 from ..protocols.stins import TYP as STINS
-from ..protocols.stins import header_problem, image_dtype, stins_header
+from ..protocols.stins import decode_stins, header_problem, image_dtype, stins_header
 
 
 @dataclass
@@ -36,6 +31,8 @@ class StreamCheck:
     missing: int
     """Source frames that no image of the capture carries."""
     first_difference: str | None
+    unit: str = "frames"
+    """What `frames` counts: images (STINS), or messages (every stream of a scan)."""
 
     @property
     def ok(self) -> bool:
@@ -54,24 +51,6 @@ class Source:
     @classmethod
     def of(cls, series: FrameSeries) -> Source:
         return cls(series, len(series), series.frame_shape, series.dtype)
-
-
-def decode_stins(
-    payload: bytes, shape: tuple[int, ...], dtype: np.dtype, compression: str
-) -> npt.NDArray[np.generic]:
-    """The image of a STINS data message (`bslz4` or `none`), checked before it is decoded."""
-    if compression == "bslz4":
-        nelems = prod(shape)
-        block = default_block_bytes(dtype.itemsize) // dtype.itemsize
-        if not bitshuffle_framing_ok(memoryview(payload), nelems, dtype.itemsize, block):
-            raise ValueError("the payload is not a bitshuffle-LZ4 stream of that shape")
-        image: npt.NDArray[np.generic] = bitshuffle.decompress_lz4(
-            np.frombuffer(payload, np.uint8), shape, dtype
-        )
-        return image
-    if compression == "none":
-        return np.frombuffer(payload, dtype).reshape(shape)
-    raise ValueError(f"unknown compression {quoted(compression)}")
 
 
 def verify_capture(

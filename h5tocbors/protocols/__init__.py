@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..core.encoding import FrameEncoder
     from ..hdf5.frames import FrameSeries
+    from .values import Comparer
 
 Compression = Literal["bslz4", "none"]
 
@@ -167,4 +168,8 @@ class ProtocolModule(Protocol):
 
     def open_writer(self, obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> MessageWriter:
         """The writer of the stream made from `obj`."""
+        ...
+
+    def comparer(self) -> Comparer:
+        """Compares a capture's messages with those the writer makes again (for `verify`)."""
         ...

@@ -45,6 +45,7 @@ from .members import OPEN_ERRORS, member_class, member_dataset
 from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
 from .rows import BlockRows
+from .values import Comparer, difference
 
 TYP = "contrast"
 NAME = "contrast"
@@ -473,3 +474,18 @@ def describe_contrast(frames: list[bytes]) -> str:
     if status in ("started", "finished"):
         return f"{status} scannr={message.get('scannr')}"
     return status[:40]
+
+
+def comparer() -> Comparer:
+    """Compares a capture's contrast messages with those made again from the HDF5 file."""
+    return compare
+
+
+def compare(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:
+    """Where a contrast message differs, by key (`pseudo.x`, `snapshot.sx`), or None."""
+    got = _load(list(actual))
+    if isinstance(got, str):
+        return got
+    want = _load(list(expected))
+    assert not isinstance(want, str)
+    return difference(want, got)

@@ -31,6 +31,7 @@ from . import FrameCounters, StreamContext
 from .members import member_class, member_dataset
 from .order import StreamInspector
 from .rows import BlockRows
+from .values import Comparer, difference
 
 TYP = "PCAP_RAW"
 NAME = "pcap-raw"
@@ -343,3 +344,50 @@ def describe_pcap_raw(frames: list[bytes]) -> str:
     if text.startswith("END"):
         return text.strip()[:60]
     return f"row {len(text.split())} values"
+
+
+def comparer() -> Comparer:
+    """Compares a capture's PCAP_RAW messages with those made again from the HDF5 file,
+    value by value under the field names the header gives."""
+    fields: list[str] = []  # `INENC2.VAL.Mean double`, from the header
+
+    def compare(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:
+        want, got = bytes(expected[0]).decode("ascii"), _text(actual)
+        if got is None:
+            return "not one ASCII frame"
+        if want.startswith("arm_time:"):
+            fields[:] = [_field_name(line) or line for line in _field_lines(want)]
+            if not got.startswith("arm_time:"):
+                return "not the header"
+            return difference(fields, [_field_name(x) or x for x in _field_lines(got)], "fields")
+        if want.startswith("END"):
+            same = got.split()[:2] == want.split()[:2]
+            return None if same else f"{got.strip()[:40]!r}, not {want.strip()!r}"
+        return row_difference(fields, want.split(), got.split())
+
+    return compare
+
+
+def row_difference(fields: list[str], want: list[str], got: list[str]) -> str | None:
+    """The first field whose value differs, by value (`1.50` is `1.5`), or None."""
+    if len(got) != len(want):
+        return f"a row of {len(got)} values, not {len(want)}"
+    for field_name, w, g in zip(fields, want, got):
+        name, _, kind = field_name.partition(" ")
+        number = int if kind == "uint32" else float
+        try:
+            found = difference(number(w), number(g), name)
+        except ValueError:
+            return f"{name} is {g[:40]!r}, not a number"
+        if found is not None:
+            return found
+    return None
+
+
+def _text(frames: Sequence[bytes]) -> str | None:
+    """The one ASCII frame of a message, or None."""
+    try:
+        (frame,) = frames
+        return bytes(frame).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None

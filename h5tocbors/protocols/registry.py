@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from . import contrast, pcap_raw, stins, xspress
+from . import ProtocolModule, contrast, pcap_raw, stins, xspress
+
+MODULES: tuple[ProtocolModule, ...] = (stins, xspress, pcap_raw, contrast)
+"""The protocol modules, in the order auto-detection tries them."""
+BY_NAME: dict[str, ProtocolModule] = {m.NAME: m for m in MODULES}
+"""Protocol modules by their `--stream NAME=PATH:PROTOCOL` spelling."""
+BY_TYP: dict[str, ProtocolModule] = {m.TYP: m for m in MODULES}
+"""Protocol modules by the stream `typ` they write."""
 
 
 class Inspector(Protocol):

@@ -12,18 +12,24 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from math import prod
 
+import bitshuffle
 import h5py
 import numpy as np
+import numpy.typing as npt
 
 from ..buffers import Buffer
 from ..core.encoding import FrameEncoder
-from ..errors import H5ToCborsError, shortened
+from ..errors import H5ToCborsError, quoted, shortened
+from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.frames import FrameSeries
+from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import is_image_dtype
 from . import FrameCounters, Problems, StreamContext
-from .jsonframe import json_frame
+from .jsonframe import json_frame, json_header
 from .metadata import collect_metadata
+from .values import Comparer, bytes_difference, frame_count_difference
 
 TYP = "STINS"
 NAME = "stins"
@@ -181,13 +187,26 @@ STRINGS = {"header": ("filename",), "image": ("type", "compression"), "series_en
 """The fields of `dranspose.data.stream1`'s models, by type (extra fields are allowed)."""
 
 
-def stins_header(frames: list[bytes]) -> dict[str, object] | None:
-    """The JSON object in the first frame of a STINS message, or None when there is none."""
-    try:
-        header = json.loads(frames[0])
-    except (IndexError, ValueError, RecursionError):
-        return None
-    return header if isinstance(header, dict) else None
+stins_header = json_header
+"""The JSON header of a STINS message, or None when there is none."""
+
+
+def decode_stins(
+    payload: bytes, shape: tuple[int, ...], dtype: np.dtype, compression: str
+) -> npt.NDArray[np.generic]:
+    """The image of a STINS data message (`bslz4` or `none`), checked before it is decoded."""
+    if compression == "bslz4":
+        nelems = prod(shape)
+        block = default_block_bytes(dtype.itemsize) // dtype.itemsize
+        if not bitshuffle_framing_ok(memoryview(payload), nelems, dtype.itemsize, block):
+            raise ValueError("the payload is not a bitshuffle-LZ4 stream of that shape")
+        image: npt.NDArray[np.generic] = bitshuffle.decompress_lz4(
+            np.frombuffer(payload, np.uint8), shape, dtype
+        )
+        return image
+    if compression == "none":
+        return np.frombuffer(payload, dtype).reshape(shape)
+    raise ValueError(f"unknown compression {quoted(compression)}")
 
 
 def header_problem(header: dict[str, object]) -> str | None:
@@ -355,3 +374,42 @@ def describe_stins(frames: list[bytes]) -> str:
         return "unparsable"
     keys = ["frame", "msg_number"] if htype == "image" else ["msg_number"]
     return " ".join([htype, *(f"{k}={_shown(header, k)}" for k in keys if k in header)])
+
+
+def comparer() -> Comparer:
+    """Compares a capture's STINS messages with those made again from the HDF5 file.
+
+    The expected messages are made uncompressed (`none`): an image is compared by its
+    header's frame, shape and type and by its decoded pixels, whatever its compression.
+    """
+    return compare
+
+
+def compare(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:
+    """Where a STINS message differs from the expected one, or None."""
+    want, got = stins_header(expected), stins_header(actual)
+    if got is None:
+        return "no STINS JSON header"
+    assert want is not None
+    problem = header_problem(got)
+    if problem is not None:
+        return f"bad header: {problem}"
+    if got["htype"] != want["htype"]:
+        return f"a {quoted(str(got['htype']))} message, not {want['htype']}"
+    if want["htype"] != "image":
+        return None
+    for key in ("frame", "shape", "type"):
+        if got[key] != want[key]:
+            return f"{key} is {shortened(repr(got[key]))}, not {want[key]!r}"
+    found = frame_count_difference(expected, actual)
+    if found is not None:
+        return found
+    shape = got["shape"]
+    assert isinstance(shape, list)  # checked by header_problem, as the type
+    dtype = image_dtype(got["type"])
+    assert dtype is not None
+    try:
+        image = decode_stins(actual[1], tuple(shape), dtype, str(got["compression"]))
+    except (ValueError, TypeError, RuntimeError) as e:
+        return f"frame {want['frame']} fails to decode: {e}"
+    return bytes_difference(expected[1], image.tobytes(), f"frame {want['frame']}")

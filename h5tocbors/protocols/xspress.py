@@ -14,7 +14,6 @@ channels) where the streamer wrote it. `exptime` is not stored: it is
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,12 +28,13 @@ from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
 from ..hdf5.resolve import is_image_dtype
 from . import FrameCounters, StreamContext
-from .jsonframe import json_frame
+from .jsonframe import json_frame, json_header
 from .members import member_dataset
 from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
 from .rows import BlockRows
 from .stins import fast_path
+from .values import Comparer, bytes_difference, difference, frame_count_difference
 
 TYP = "xspress"
 NAME = "xspress"
@@ -202,7 +202,7 @@ class XspressInspector(StreamInspector):
 
     def add(self, event: int, frames: list[bytes]) -> None:
         """Take the zmq frames of this stream in the next message (at `event`)."""
-        header = _header(frames)
+        header = json_header(frames)
         htype = str(header.get("htype")) if header else "unparsable"
         self.order.add(event, htype)
         if header is None:
@@ -254,14 +254,6 @@ class XspressInspector(StreamInspector):
             self.order.note(f"meta {', '.join(odd)} at event {event} not one per channel")
 
 
-def _header(frames: list[bytes]) -> dict[str, object] | None:
-    try:
-        header = json.loads(frames[0])
-    except (IndexError, ValueError, TypeError, RecursionError):
-        return None
-    return header if isinstance(header, dict) else None
-
-
 def _nbytes(shape: object, dtype: object) -> int | None:
     """Bytes of a (channels, bins) array of `dtype`, or None when either is not plain."""
     if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
@@ -275,10 +267,48 @@ def _nbytes(shape: object, dtype: object) -> int | None:
 
 def describe_xspress(frames: list[bytes]) -> str:
     """`header`, `image frame=3 [4, 4096] uint32`, `series_end`, or `unparsable`."""
-    header = _header(frames)
+    header = json_header(frames)
     if header is None or "htype" not in header:
         return "unparsable"
     htype = str(header["htype"])
     if htype == "image":
         return f"image frame={header.get('frame')} {header.get('shape')} {header.get('type')}"
     return htype
+
+
+def comparer() -> Comparer:
+    """Compares a capture's xspress messages with those made again from the HDF5 file."""
+    return compare
+
+
+def compare(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:
+    """Where an xspress message differs: its header, its spectra bit for bit, or a meta array
+    (by name); the start message's `filename` is not compared (it names where the file was).
+    """
+    want, got = json_header(expected), json_header(actual)
+    if got is None:
+        return "no JSON header"
+    assert want is not None
+    if got.get("htype") != want["htype"]:
+        return f"a {got.get('htype')!r} message, not {want['htype']}"
+    if want["htype"] != "image":
+        return None
+    found = frame_count_difference(expected, actual) or difference(want, got, "header")
+    if found is not None:
+        return found
+    found = bytes_difference(bytes(expected[1]), bytes(actual[1]), "spectra")
+    if found is not None:
+        return found
+    try:
+        got_meta = loads(actual[2])
+    except RefusedPickle as e:
+        return f"meta refused: {e}"
+    want_meta = loads(expected[2])
+    names = [*META, WINDOW_COUNTS]
+    if not isinstance(got_meta, list) or len(got_meta) != len(want_meta):
+        return f"meta is not a list of {len(want_meta)} arrays"
+    for name, want_array, got_array in zip(names, want_meta, got_meta):
+        found = difference(want_array, got_array, f"meta {name}")
+        if found is not None:
+            return found
+    return None

@@ -23,14 +23,10 @@ from ..protocols import (
     StepSpan,
     StreamContext,
     contrast,
-    pcap_raw,
     stins,
-    xspress,
 )
+from ..protocols.registry import BY_NAME, MODULES
 from .specs import StreamSpec
-
-MODULES: dict[str, ProtocolModule] = {m.NAME: m for m in (stins, xspress, pcap_raw, contrast)}
-"""Protocol modules by their `--stream` spelling, in the order auto-detection tries them."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,7 @@ def choose(f: h5py.File, spec: StreamSpec) -> Source:
         return Source(spec, find_dataset(f, spec.name), stins)
     obj = open_object(f, spec.path)
     if spec.protocol is not None:
-        module = MODULES[spec.protocol]
+        module = BY_NAME[spec.protocol]
         why = module.fits(obj)
         if why is not None:
             raise H5ToCborsError(
@@ -78,7 +74,7 @@ def choose(f: h5py.File, spec: StreamSpec) -> Source:
             raise H5ToCborsError(f"--stream {spec}: {spec.path} in {f.filename} is {why}")
         return Source(spec, obj, stins)
     reasons = []
-    for module in MODULES.values():
+    for module in MODULES:
         why = module.fits(obj)
         if why is None:
             return Source(spec, obj, module)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from ..capture.names import check_stream_name
 from ..errors import UsageError
+from ..protocols.registry import BY_NAME
 
-PROTOCOL_NAMES = ("stins", "xspress", "contrast", "pcap-raw")
-"""The spellings of `--stream NAME=PATH:PROTOCOL`."""
+PROTOCOL_NAMES = tuple(BY_NAME)
+"""The spellings of `--stream NAME=PATH:PROTOCOL`: stins, xspress, pcap-raw, contrast."""
 
 
 @dataclass(frozen=True)

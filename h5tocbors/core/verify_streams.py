@@ -1,0 +1,121 @@
+"""Prove a scan's captures exact: every message made again from the HDF5 files and compared.
+
+Each stream of the scan is planned as `convert` plans it (same streams, same events) and
+its writer makes every message again; each message of a capture is compared with the one
+for its stream, at the same event, by its protocol's comparer: images by their pixels,
+spectra and meta bit for bit, PandA values exactly, contrast values key by key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import h5py
+
+from ..buffers import Buffer, read_range
+from ..capture.read import RawStream, read_messages
+from ..errors import H5ToCborsError, quoted
+from ..protocols import StreamContext
+from ..protocols.registry import BY_TYP
+from ..protocols.values import Comparer
+from ..scan.config import ScanConfig
+from ..scan.streams import open_streams
+from .encoding import InputFile
+from .events import PlacedStream
+from .verify import StreamCheck
+
+
+@dataclass
+class Follow:
+    """One stream of one capture, followed message by message against its writer."""
+
+    placed: PlacedStream
+    check: StreamCheck
+    compare: Comparer
+    expected: Iterator[tuple[int, Sequence[Buffer]]] = field(init=False)
+    consumed: int = 0
+
+    def __post_init__(self) -> None:
+        self.expected = zip(self.placed.events, self.placed.writer)
+
+    def add(self, event: int, stream: RawStream) -> None:
+        """Compare the capture's next message of this stream with the expected one."""
+        self.check.frames += 1
+        problem = self._problem(event, stream)
+        if problem is not None:
+            self.check.differing += 1
+            if self.check.first_difference is None:
+                self.check.first_difference = f"event {event}: {problem}"
+
+    def _problem(self, event: int, stream: RawStream) -> str | None:
+        if stream.typ != self.placed.writer.typ:
+            return f"typ {quoted(stream.typ)}, not {self.placed.writer.typ}"
+        expected = next(self.expected, None)
+        if expected is None:
+            return f"more messages than the source has ({len(self.placed.events)})"
+        self.consumed += 1
+        at, frames = expected
+        if event != at:
+            return f"message {self.consumed - 1} is at event {event}, the source puts it at {at}"
+        return self.compare([bytes(read_range(b)) for b in frames], stream.frames)
+
+    def finish(self) -> StreamCheck:
+        """The check, with the messages the capture lacks counted."""
+        self.check.missing = len(self.placed.events) - self.consumed
+        if self.check.missing and self.check.first_difference is None:
+            event = self.placed.events[self.consumed]
+            self.check.first_difference = f"the capture ends before event {event}"
+        return self.check
+
+
+def verify_streams(
+    f: h5py.File,
+    captures: Sequence[str | os.PathLike[str]],
+    streams: Mapping[str, str | None],
+    *,
+    scan: bool = False,
+    config: ScanConfig | None = None,
+    frames: slice | None = None,
+    only: set[str] | None = None,
+) -> list[StreamCheck]:
+    """Compare every message of `captures` with the message `f` gives for it.
+
+    Streams are planned as `convert` plans them from the same arguments (`streams`,
+    `scan`, `config`, `frames`); streams of the captures outside `only` are left alone.
+
+    Example:
+        >>> checks = verify_streams(f, ["out/contrast.cbors"], {}, scan=True)  # doctest: +SKIP
+        >>> [c.ok for c in checks]  # doctest: +SKIP
+        [True]
+    """
+    ctx = StreamContext(InputFile().encoder, frames, "none", "")
+    plan = {p.name: p for p in open_streams(f, streams, ctx, scan=scan, config=config)}
+    checks: list[StreamCheck] = []
+    for capture in captures:
+        followed: dict[str, Follow] = {}
+        for msg in read_messages(capture):
+            for name, stream in msg.streams.items():
+                if only is not None and name not in only:
+                    continue
+                follow = followed.get(name)
+                if follow is None:
+                    follow = followed[name] = start(f, capture, name, plan)
+                follow.add(msg.event_number, stream)
+        checks.extend(follow.finish() for follow in followed.values())
+    return checks
+
+
+def start(
+    f: h5py.File, capture: str | os.PathLike[str], name: str, plan: Mapping[str, PlacedStream]
+) -> Follow:
+    """Begin following stream `name` of `capture`; it must be one of the planned streams."""
+    placed = plan.get(name)
+    if placed is None:
+        raise H5ToCborsError(
+            f"{capture}: stream {quoted(name)} is not a stream of {f.filename} "
+            f"(its streams are {', '.join(plan)})"
+        )
+    check = StreamCheck(str(capture), name, placed.source, 0, 0, 0, None, unit="messages")
+    return Follow(placed, check, BY_TYP[placed.writer.typ].comparer())

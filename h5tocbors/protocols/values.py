@@ -1,0 +1,113 @@
+"""Compare decoded message values exactly, and name where two differ.
+
+`verify` regenerates each message from the HDF5 file and compares it with the capture's:
+arrays by dtype, shape and bits; floats by bits (a NaN equals itself, -0.0 differs from
+0.0); containers key by key. The first difference is named by its key path.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import shortened
+
+Comparer = Callable[[Sequence[bytes], Sequence[bytes]], "str | None"]
+"""Compares a message of a capture (second) with the one the HDF5 file gives (first):
+where they differ, or None. A protocol's comparer may follow the stream (PCAP_RAW's
+fields come in its header)."""
+
+
+def difference(expected: object, actual: object, where: str = "") -> str | None:
+    """Where `actual` differs from `expected`, or None when they are the same, bit for bit.
+
+    Example:
+        >>> difference({"x": np.arange(3.0), "dt": 0.5}, {"x": np.arange(3.0), "dt": 0.25})
+        'dt is 0.25, not 0.5'
+        >>> difference([1.0, float("nan")], [1.0, float("nan")]) is None
+        True
+    """
+    label = where or "the value"
+    if isinstance(expected, np.ndarray) or isinstance(actual, np.ndarray):
+        return array_difference(expected, actual, label)
+    if type(expected) is not type(actual):
+        return f"{label} is {show(actual)}, not {show(expected)}"
+    if isinstance(expected, Mapping):
+        assert isinstance(actual, Mapping)
+        return mapping_difference(expected, actual, where)
+    if isinstance(expected, list | tuple):
+        assert isinstance(actual, list | tuple)
+        if len(expected) != len(actual):
+            return f"{label} has {len(actual)} items, not {len(expected)}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            found = difference(e, a, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(expected, float):
+        same = struct.pack("<d", expected) == struct.pack("<d", actual)
+    else:
+        same = bool(expected == actual)
+    return None if same else f"{label} is {show(actual)}, not {show(expected)}"
+
+
+def mapping_difference(
+    expected: Mapping[object, object], actual: Mapping[object, object], where: str
+) -> str | None:
+    """Keys missing or added, else the first value that differs."""
+    label = where or "the message"
+    missing = [k for k in expected if k not in actual]
+    if missing:
+        return f"{label} lacks {show(missing[0])}"
+    extra = [k for k in actual if k not in expected]
+    if extra:
+        return f"{label} has {show(extra[0])}, which the source has not"
+    for key, value in expected.items():
+        found = difference(value, actual[key], f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def array_difference(expected: object, actual: object, label: str) -> str | None:
+    """Dtype, shape, then how many elements differ."""
+    if not isinstance(expected, np.ndarray) or not isinstance(actual, np.ndarray):
+        return f"{label} is {show(actual)}, not {show(expected)}"
+    if expected.dtype != actual.dtype or expected.shape != actual.shape:
+        return (
+            f"{label} is {actual.dtype} {list(actual.shape)}, "
+            f"not {expected.dtype} {list(expected.shape)}"
+        )
+    if expected.tobytes() == actual.tobytes():
+        return None
+    size = expected.dtype.itemsize or 1
+    a = np.frombuffer(expected.tobytes(), np.uint8).reshape(-1, size)
+    b = np.frombuffer(actual.tobytes(), np.uint8).reshape(-1, size)
+    count = int(np.count_nonzero((a != b).any(axis=1)))
+    return f"{label} differs in {count} of {expected.size} elements"
+
+
+def bytes_difference(expected: bytes, actual: bytes, label: str) -> str | None:
+    """Lengths, then how many bytes differ."""
+    if expected == actual:
+        return None
+    if len(expected) != len(actual):
+        return f"{label} has {len(actual)} bytes, not {len(expected)}"
+    count = int(
+        np.count_nonzero(np.frombuffer(expected, np.uint8) != np.frombuffer(actual, np.uint8))
+    )
+    return f"{label} differs in {count} of {len(expected)} bytes"
+
+
+def show(value: object) -> str:
+    """A value for a message, shortened: values from files can be huge."""
+    return shortened(repr(value))
+
+
+def frame_count_difference(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:
+    """Messages with a different number of zmq frames."""
+    if len(expected) != len(actual):
+        return f"the message has {len(actual)} zmq frames, not {len(expected)}"
+    return None

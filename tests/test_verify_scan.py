@@ -1,0 +1,105 @@
+"""`verify --scan`: every stream of a scan made again and compared, message by message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from .scan_files import PILATUS, XSPRESS3, write_scan
+from .test_replay_e2e import convert
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """The sample scan and its captures."""
+    tmp = tmp_path_factory.mktemp("scan")
+    master = write_scan(tmp / "scan")
+    convert(master, "--scan", "-o", tmp / "out")
+    return master, sorted((tmp / "out").glob("*.cbors"))
+
+
+def test_every_stream_of_a_scan_verifies(converted: tuple[Path, list[Path]], cli: Cli) -> None:
+    master, captures = converted
+    code, out, err = cli("verify", master, *captures, "--scan")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 4 and all("identical" in line for line in lines)
+    assert any("contrast: 4 messages identical to /entry" in line for line in lines)
+    assert any(
+        "pilatus: 22 messages identical to /entry/measurement/pilatus" in line for line in lines
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("master", "entry/measurement/pseudo/x", 13), "contrast: event 20: pseudo.x differs"),
+        (("master", "entry/measurement/dt", 0), "contrast: event 10: dt is"),
+        (("master", "entry/snapshots/post_scan/sx", 0), "contrast: event 21: snapshot.sx is"),
+        (
+            ("master", "entry/measurement/panda0/INENC2.VAL_Mean", 4),
+            "panda0: event 5: INENC2.VAL.Mean is",
+        ),
+        (
+            (XSPRESS3, "entry/instrument/xspress3/dead_time_correction", 7),
+            "xspress3: event 8: meta dead_time_correction differs in 4 of 4 elements",
+        ),
+        ((XSPRESS3, "entry/instrument/xspress3/data", 2), "xspress3: event 3: spectra differs in"),
+        ((PILATUS, "entry/instrument/pilatus/data", 3), "pilatus: event 4: frame 3 differs in"),
+    ],
+    ids=["per-point", "per-step", "snapshot", "panda", "xspress-meta", "spectra", "image"],
+)
+def test_a_changed_value_is_named(
+    tmp_path: Path, cli: Cli, change: tuple[str, str, int], expected: str
+) -> None:
+    """Change one value in the HDF5 files after converting: verify names stream, event, key."""
+    master = write_scan(tmp_path / "scan")
+    convert(master, "--scan", "-o", tmp_path / "out")
+    captures = sorted((tmp_path / "out").glob("*.cbors"))
+    which, path, index = change
+    with h5py.File(master if which == "master" else master.parent / which, "a") as f:
+        dset = f[path]
+        value = dset[index]
+        dset[index] = value + (1 if np.asarray(value).dtype.kind in "ui" else 0.5)
+    stream = expected.split(":")[0]
+    capture = next(c for c in captures if c.stem == stream)  # contrast carries PandA values too
+    code, _, err = cli("verify", master, capture, "--scan")
+    assert code == 1
+    assert expected in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_missing_message_and_a_foreign_stream(
+    converted: tuple[Path, list[Path]], tmp_path: Path, cli: Cli
+) -> None:
+    master, captures = converted
+    panda = next(c for c in captures if c.name == "panda0.cbors")
+    cut = tmp_path / "panda0.cbors"
+    data = panda.read_bytes()
+    from h5tocbors.capture.read import read_messages
+
+    offsets = [m.offset for m in read_messages(panda)]
+    cut.write_bytes(data[: offsets[-1]])  # the END message is gone
+    code, _, err = cli("verify", master, cut, "--scan")
+    assert code == 1 and "the capture ends before event 21" in err, err
+
+    other = tmp_path / "other"
+    convert(master, "-s", "beam=/entry/measurement/panda0", "-o", other)
+    code, _, err = cli("verify", master, other / "beam.cbors", "--scan")
+    assert code == 1 and "stream 'beam' is not a stream of" in err, err
+
+
+def test_plain_verify_checks_a_named_non_image_stream(
+    converted: tuple[Path, list[Path]], cli: Cli
+) -> None:
+    master, captures = converted
+    panda = next(c for c in captures if c.name == "panda0.cbors")
+    code, out, err = cli("verify", master, panda, "-s", "panda0=/entry/measurement/panda0")
+    assert code == 0, err
+    assert "panda0: 22 messages identical" in out
