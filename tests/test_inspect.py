@@ -253,7 +253,7 @@ def test_problems_are_named(cli: Cli, tmp_path: Path) -> None:
     problems = "\n".join(doc["files"][0]["problems"])
     for expected in (
         "first message (event 0) is image, not header",
-        "start (header) at event 1 is not first",
+        "header at event 1 is not the first message",
         "event 1 repeated",
         "msg_number jumps from 2 to 4 at event 3",
         "frame jumps from 1 to 3 at event 3",

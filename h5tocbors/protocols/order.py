@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MAX_PROBLEMS = 20
-"""Problems kept per stream; a broken stream of a million messages must not fill memory."""
+from . import Problems
 
 
 @dataclass
@@ -21,18 +20,15 @@ class MessageOrder:
     name: str
     start: str
     end: str
-    problems: list[str] = field(default_factory=list)
+    problems: Problems = field(default_factory=Problems)
+    """The first problems, then only a count: a broken stream must not fill memory."""
     seen: int = 0
-    dropped: int = 0
     ended_at: int | None = None
     _end_reported: bool = False
 
     def note(self, problem: str) -> None:
-        """Record a problem of this stream (the first `MAX_PROBLEMS`, then only a count)."""
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(f"{self.name}: {problem}")
-        else:
-            self.dropped += 1
+        """Record a problem of this stream."""
+        self.problems.add(f"{self.name}: {problem}")
 
     def add(self, event: int, kind: str) -> None:
         """The next message, at `event`, is of `kind` (`start`, `end` or any other)."""
@@ -54,10 +50,7 @@ class MessageOrder:
         """The problems found, once every message was added."""
         if self.ended_at is None and not self._end_reported:
             self.note(f"no {self.end} message")
-        if self.dropped:
-            self.problems.append(f"{self.name}: ... and {self.dropped} more problems")
-            self.dropped = 0
-        return self.problems
+        return self.problems.report()
 
 
 @dataclass

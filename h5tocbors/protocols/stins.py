@@ -26,9 +26,10 @@ from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.frames import FrameSeries
 from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import is_image_dtype
-from . import FrameCounters, Problems, StreamContext
+from . import FrameCounters, StreamContext
 from .jsonframe import json_frame, json_header
 from .metadata import collect_metadata
+from .order import StreamInspector
 from .values import Comparer, bytes_difference, frame_count_difference
 
 TYP = "STINS"
@@ -273,8 +274,10 @@ def _shown(header: dict[str, object], key: str) -> str:
 
 
 @dataclass
-class StinsInspector:
-    """Follows one STINS stream through a capture and names what is out of order.
+class StinsInspector(StreamInspector):
+    """Follows one STINS stream through a capture and names what is out of order: headers
+    as dranspose's models declare them, header first, series_end last, `msg_number` and
+    `frame` without gaps, images alike.
 
     Example:
         >>> check = StinsInspector("pilatus")
@@ -283,60 +286,34 @@ class StinsInspector:
         ['pilatus: no series_end message']
     """
 
-    name: str
-    frames: int = 0
-    shape: list[int] | None = None
-    type: str | None = None
-    compression: str | None = None
-    problems: Problems = field(default_factory=Problems)
-    _seen: int = 0
     _msg_number: int | None = None
     _frame: int | None = None
-    _ended_at: int | None = None
-    _ended: bool = False
+
+    def start_and_end(self) -> tuple[str, str]:
+        return "header", "series_end"
 
     def add(self, event: int, frames: list[bytes]) -> None:
         """Take the zmq frames of this stream in the next message (at `event`)."""
-        self._seen += 1
         header = stins_header(frames)
         if header is None:
-            self.problems.add(f"{self.name}: event {event} has no STINS JSON header")
+            self.order.add(event, "unparsable")
+            self.order.note(f"event {event} has no STINS JSON header")
             return
         problem = header_problem(header)
         if problem is not None:
-            self.problems.add(f"{self.name}: event {event}: {problem}")
+            self.order.note(f"event {event}: {problem}")
         htype = header.get("htype")
         if not isinstance(htype, str) or htype not in HTYPES:
             return
-        if self._ended_at is not None:
-            self.problems.add(
-                f"{self.name}: series_end at event {self._ended_at} is not the last message "
-                f"({htype} at event {event} follows)"
-            )
-            self._ended_at = None
-        if htype == "header" and self._seen != 1:
-            self.problems.add(f"{self.name}: start (header) at event {event} is not first")
-        elif htype != "header" and self._seen == 1:
-            self.problems.add(f"{self.name}: first message (event {event}) is {htype}, not header")
+        self.order.add(event, htype)
         self._check_sequence("msg_number", header.get("msg_number"), event)
         if htype == "image":
             self._image(event, header, frames, problem is None)
-        elif htype == "series_end":
-            self._ended_at = event
-            self._ended = True
-
-    def finish(self) -> list[str]:
-        """The problems found, once every message was added."""
-        if not self._ended:
-            self.problems.add(f"{self.name}: no series_end message")
-        return self.problems.report()
 
     def _image(self, event: int, header: dict[str, object], frames: list[bytes], ok: bool) -> None:
         self.frames += 1
         if len(frames) != 2:
-            self.problems.add(
-                f"{self.name}: image at event {event} has {len(frames)} zmq frames, not 2"
-            )
+            self.order.note(f"image at event {event} has {len(frames)} zmq frames, not 2")
         if ok:
             shape, dtype, compression = header["shape"], header["type"], header["compression"]
             assert isinstance(shape, list) and isinstance(dtype, str)  # checked by header_problem
@@ -345,8 +322,8 @@ class StinsInspector:
                 self.shape, self.type, self.compression = shape, dtype, compression
             elif (shape, dtype, compression) != (self.shape, self.type, self.compression):
                 first = (self.shape, self.type, self.compression)
-                self.problems.add(
-                    f"{self.name}: image at event {event} is {_plain(shape, dtype, compression)}, "
+                self.order.note(
+                    f"image at event {event} is {_plain(shape, dtype, compression)}, "
                     f"unlike the first ({_plain(*first)})"
                 )
         self._check_sequence("frame", header.get("frame"), event)
@@ -357,9 +334,9 @@ class StinsInspector:
         assert isinstance(value, int)
         last = self._msg_number if key == "msg_number" else self._frame
         if last is not None and value != last + 1:
-            self.problems.add(f"{self.name}: {key} jumps from {last} to {value} at event {event}")
+            self.order.note(f"{key} jumps from {last} to {value} at event {event}")
         elif last is None and key == "frame" and value != 0:
-            self.problems.add(f"{self.name}: first frame is {value}, not 0 (event {event})")
+            self.order.note(f"first frame is {value}, not 0 (event {event})")
         if key == "msg_number":
             self._msg_number = value
         else:
