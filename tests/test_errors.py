@@ -163,20 +163,28 @@ def test_autodetect_finds_several(cli: Cli, tmp_path: Path, stack: np.ndarray) -
     assert_no_output(out)
 
 
-@pytest.mark.parametrize("kind", ["vlen-str", "compound"])
-def test_non_numeric_dataset(cli: Cli, tmp_path: Path, kind: str) -> None:
-    """Strings and compound records cannot be images."""
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [("vlen-str", "string data"), ("compound", "compound data"), ("complex", "complex128 data")],
+)
+@pytest.mark.parametrize("given", [True, False], ids=["path", "auto"])
+def test_non_numeric_dataset(cli: Cli, tmp_path: Path, kind: str, named: str, given: bool) -> None:
+    """Strings, compound records and complex numbers cannot be images: the dtype is named,
+    whether the dataset is given or found by its name."""
     h5 = tmp_path / "odd.h5"
     with h5py.File(h5, "w") as f:
         if kind == "vlen-str":
             data = np.array([["a", "bb"], ["ccc", "d"]] * 3, dtype=object).reshape(3, 2, 2)
             f.create_dataset("/entry/det/data", data=data, dtype=h5py.string_dtype())
-        else:
+        elif kind == "compound":
             rec = np.dtype([("x", "<u2"), ("y", "<f4")])
             f.create_dataset("/entry/det/data", data=np.zeros((3, 4, 5), dtype=rec))
+        else:
+            f.create_dataset("/entry/det/data", data=np.zeros((3, 4, 5), dtype=np.complex128))
     out = tmp_path / "out"
-    code, _, err = cli("convert", h5, "--stream", "det=/entry/det/data", "-o", out)
-    assert_one_error(code, err, 1, "/entry/det/data", "not numbers")
+    stream = "det=/entry/det/data" if given else "det"
+    code, _, err = cli("convert", h5, "--stream", stream, "-o", out)
+    assert_one_error(code, err, 1, "/entry/det/data", named, "STINS images must be real numbers")
     assert_no_output(out)
 
 

@@ -78,13 +78,23 @@ def test_virtual_and_external_sources(cli: Cli, scan: Path) -> None:
     ds = listing(cli, scan)
     vds = ds["/vds"]
     assert vds["layout"] == "virtual"
-    assert vds["sources"] == [
-        {"file": "part0.h5", "exists": True},
-        {"file": "part1.h5", "exists": False},
+    part0, part1 = vds["sources"]
+    assert part0 == {
+        "file": "part0.h5",
+        "dataset": "data",
+        "exists": True,
+        "problem": None,
+        "refused": False,
+    }
+    assert (part1["file"], part1["exists"], part1["refused"]) == ("part1.h5", False, False)
+    assert part1["problem"].startswith("part1.h5 is missing")
+    assert not vds["image"] and vds["stream"] is None  # no --stream: its data is not all there
+    assert vds["note"].startswith("no --stream: part1.h5:data: part1.h5 is missing")
+    ext = ds["/ext"]
+    assert ext["layout"] == "external" and ext["stream"] is None
+    assert [(s["file"], s["dataset"], s["exists"]) for s in ext["sources"]] == [
+        ("raw.bin", None, False)
     ]
-    assert vds["note"] == "missing source files"
-    assert ds["/ext"]["layout"] == "external"
-    assert ds["/ext"]["sources"] == [{"file": "raw.bin", "exists": False}]
 
 
 def test_table(cli: Cli, scan: Path) -> None:
@@ -93,8 +103,8 @@ def test_table(cli: Cli, scan: Path) -> None:
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert "chunked 1x8x10 bitshuffle-lz4" in rows["/lz4"] and " yes " in rows["/lz4"]
     assert "--stream lz4=/lz4" in rows["/lz4"] and "also at /alias" in rows["/lz4"]
-    assert "virtual (2 source files, 1 missing)" in rows["/vds"]
-    assert "not numeric" in rows["/title"]
+    assert "virtual (2 sources, 1 missing)" in rows["/vds"]
+    assert "string data" in rows["/title"]
 
 
 def test_sample_data(cli: Cli) -> None:

@@ -63,7 +63,7 @@ def open_writers(
     """STINS streams for `streams` (name -> dataset path, or None to find it by name),
     placed one image per event."""
     writers = {
-        name: stins.open_writer(resolve_dataset(f, check_stream_name(name), path), ctx)
+        name: stins.open_writer(resolve_dataset(f, check_stream_name(name), path, ctx.points), ctx)
         for name, path in streams.items()
     }
     counts = {name: len(w) - 2 for name, w in writers.items()}

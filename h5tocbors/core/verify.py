@@ -82,7 +82,9 @@ def verify_capture(
             if stream.typ != STINS:
                 continue
             if name not in series:
-                series[name] = FrameSeries.of(resolve_dataset(f, name, datasets.get(name)), frames)
+                # refuses sources that are missing: their fill values are not the data
+                source = resolve_dataset(f, name, datasets.get(name), frames)
+                series[name] = FrameSeries.of(source, frames)
                 checks[name] = StreamCheck(
                     str(capture), name, series[name].dataset.name, 0, 0, 0, None
                 )
