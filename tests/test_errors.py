@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import hdf5plugin
 import numpy as np
 import pytest
 
-from .conftest import run_cli, write_h5
+from .conftest import BIN, run_cli, write_h5
 
 Cli = Callable[..., tuple[int, str, str]]
 PREFIX = "h5tocbors: error: "
@@ -68,6 +69,40 @@ def test_bad_input_file(cli: Cli, tmp_path: Path, kind: str, fragment: str) -> N
     line = assert_one_error(code, err, 1, fragment)
     assert "input.h5" in line
     assert_no_output(out)
+
+
+def test_unreadable_input(tmp_path: Path, good_h5: Path) -> None:
+    """An input that cannot be read is bad input (exit 1), not a usage error (exit 2).
+
+    As root every file is readable, so the command then runs as user `nobody` (setpriv),
+    for whom the test's private temporary folder cannot be entered.
+    """
+    good_h5.chmod(0o000)
+    command = [str(BIN / "h5tocbors")]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: every file is readable")
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    out = tmp_path / "out"
+    for args in (
+        ["convert", good_h5, "-s", "det", "-o", out],
+        ["ls", good_h5],
+        ["verify", good_h5, good_h5],
+    ):
+        result = subprocess.run(
+            [*command, *map(str, args)], capture_output=True, text=True, timeout=60
+        )
+        assert_one_error(result.returncode, result.stderr, 1, "good.h5", "permission denied")
+    assert_no_output(out)
+
+
+def test_fifo_input(cli: Cli, tmp_path: Path) -> None:
+    """A named pipe is refused at once (reading it would wait for a writer)."""
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    for args in (["convert", fifo, "-s", "det", "-o", tmp_path / "out"], ["ls", fifo]):
+        code, _, err = cli(*args)
+        assert_one_error(code, err, 1, "pipe.h5", "not a regular file")
 
 
 def test_bad_input_file_subprocess(tmp_path: Path) -> None:

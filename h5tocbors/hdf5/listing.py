@@ -120,7 +120,8 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
         if refusal is not None:
             note = refusal
         elif missing is not None:
-            note = f"no --stream: {missing.label}: {missing.problem}"
+            what = "refused" if missing.refused else "missing"
+            note = f"{what} source {missing.label}: {missing.problem}"
         else:
             note = f"encoded: {slow}" if slow else "no-recompression fast path"
         chunks = dset.chunks

@@ -16,8 +16,9 @@ from .paths import ORIGIN, RefusedPath
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
 """HDF5 chunk cache per dataset: a multi-frame chunk is decoded once, not once per frame."""
 
-METADATA_ERRORS = (RuntimeError, OSError, ValueError, OverflowError, SystemError)
-"""What h5py raises when HDF5 cannot read a file's metadata (or meets values it cannot hold)."""
+METADATA_ERRORS = (RuntimeError, OSError, KeyError, ValueError, OverflowError, SystemError)
+"""What h5py raises when HDF5 cannot read a file's metadata (KeyError: an object that is
+linked but cannot be opened), or meets values it cannot hold."""
 
 
 def load_filters() -> None:
