@@ -141,6 +141,28 @@ def test_absolute_path_inside_the_folder_is_read(cli: Cli, site: Path, tmp_path:
     assert code == 0, err
 
 
+@pytest.mark.parametrize("kind", ["link", "virtual"])
+def test_moved_data_is_found_beside_the_input(
+    cli: Cli, site: Path, tmp_path: Path, kind: str
+) -> None:
+    """An absolute link or source path that does not exist here (the data was copied from
+    the beamline) is looked for by its name beside the input, as HDF5 does."""
+    (site / "good.h5").write_bytes((site / "sub" / "good.h5").read_bytes())
+    h5 = input_with(site, kind, "/beamline/visit/raw/good.h5")
+    code, _, err = cli("convert", h5, "--stream", "det", "-o", tmp_path / "out", "-q")
+    assert code == 0, err
+
+
+def test_absolute_raw_file_outside_is_refused_even_if_absent(cli: Cli, site: Path) -> None:
+    """HDF5 reads an external raw file exactly where an absolute name says: refused, not
+    "missing"."""
+    h5 = input_with(site, "raw", "/home/user/.ssh/id_rsa")
+    code, _, err = cli("convert", h5, "--stream", "det", "-o", site / "out")
+    assert_one_error(
+        code, err, 1, "/entry/det/data", "/home/user/.ssh/id_rsa", "outside", "refused"
+    )
+
+
 def test_the_input_itself_through_a_symlink(cli: Cli, site: Path, tmp_path: Path) -> None:
     """An input opened through a symlink names files beside the file it points to."""
     h5 = input_with(site, "virtual", "sub/good.h5")

@@ -79,8 +79,8 @@ def stream_argument(path: str) -> str:
     """The `--stream` argument that converts the dataset at `path`, quoted for a shell.
 
     Example:
-        >>> stream_argument("/entry/my det/data")
-        "--stream 'det=/entry/my det/data'"
+        >>> stream_argument("/entry/pilatus 1M/data")
+        "--stream 'pilatus_1M=/entry/pilatus 1M/data'"
     """
     return f"--stream {shlex.quote(f'{stream_name(path)}={path}')}"
 

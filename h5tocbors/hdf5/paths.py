@@ -75,20 +75,23 @@ def referenced_file(name: str, here: Path, kind: str) -> Path:
     """
     if not name:
         raise RefusedPath("an empty file name")
-    folders = search_folders(kind, here)
+    folders = [Path(os.path.abspath(folder)) for folder in search_folders(kind, here)]
     allowed = [Path(os.path.realpath(folder)) for folder in folders]
-    for candidate in candidates(name, kind, folders):
+    tried = candidates(name, kind, folders)
+    for candidate in tried:
+        spelled = Path(os.path.normpath(candidate))
+        if not any(spelled.is_relative_to(folder) for folder in folders) and not (
+            kind != RAW and candidate == Path(name)  # an absolute name HDF5 falls back from
+        ):
+            raise RefusedPath(f"{name} is outside {here}, refused")
         if not os.path.exists(candidate):  # HDF5 goes on to the next one
             continue
         real = Path(os.path.realpath(candidate))
         if not any(real.is_relative_to(folder) for folder in allowed):
-            inside = Path(os.path.normpath(candidate)) != real and any(
-                Path(os.path.normpath(candidate)).is_relative_to(folder) for folder in folders
-            )
-            how = f" (a symlink to {real})" if inside else ""
-            raise RefusedPath(f"{name} is outside {here}{how}, refused")
+            link = f" (a symlink to {real})" if spelled != real else ""
+            raise RefusedPath(f"{name} is outside {here}{link}, refused")
         if not real.is_file():
             raise RefusedPath(f"{name} is not a regular file ({real})")
         return real
-    looked = ", ".join(map(str, folders))
-    raise RefusedPath(f"{name} is missing (looked in {looked})", unsafe=False)
+    looked = ", ".join(map(str, tried))
+    raise RefusedPath(f"{name} is missing (looked for {looked})", unsafe=False)

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from math import gcd, prod
 
 import h5py
-import numpy as np
 
 from ..errors import H5ToCborsError
 from .open import metadata_of, open_referenced
@@ -290,11 +289,8 @@ def _flat_ranges(axes: Axes, lead: tuple[int, ...]) -> list[range]:
     ]
     if not lead:
         return [range(1)]
-    strides = [int(s) for s in np.cumprod((1, *lead[:0:-1]))[::-1]]
-    flat = [
-        range(r.start * strides[-1], r.stop * strides[-1], r.step * strides[-1])
-        for r in clipped[-1]
-    ]
+    strides = [prod(lead[i + 1 :]) for i in range(len(lead))]  # the last is 1
+    flat = clipped[-1]
     for rs, stride in zip(reversed(clipped[:-1]), reversed(strides[:-1])):
         rs = [r for r in rs if r]
         flat = [r for r in flat if r]

@@ -96,7 +96,9 @@ def _step(group: h5py.Group, name: str, hops: list[int]) -> Object:
         value = links.get_val(key)
     hops[0] += 1
     if hops[0] > MAX_HOPS:
-        raise BrokenLink(f"{where}: more than {MAX_HOPS} soft or external links in a row")
+        raise BrokenLink(
+            f"{where}: more than {MAX_HOPS} soft or external links to follow (a loop?)"
+        )
     if kind == h5py.h5l.TYPE_SOFT:
         target = value.decode("utf-8", "replace")
         try:
