@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..hdf5.listing import DatasetInfo, list_datasets
 from ..hdf5.open import open_input
-from .reporting import reported
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-from .options import EXIT_CODES, Debug, Json, print_table
+from .options import EXIT_CODES, Debug, Json
+from .reporting import print_table, reported
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -41,7 +37,7 @@ def ls_command(
         if as_json:
             print(json.dumps([asdict(d) for d in datasets], indent=2))
         else:
-            print_table(table(datasets))
+            print_table(COLUMNS, rows(datasets))
 
 
 def storage(d: DatasetInfo) -> str:
@@ -61,6 +57,9 @@ def storage(d: DatasetInfo) -> str:
     return f"{d.layout}{chunks} " + ("+".join(d.filters) or "none")
 
 
+COLUMNS = ("path", "shape", "dtype", "storage", "fast", "stream / note")
+
+
 def shape(d: DatasetInfo) -> str:
     """`20x195x487`, `scalar`, or `?` when not known."""
     if d.shape is None:
@@ -68,18 +67,14 @@ def shape(d: DatasetInfo) -> str:
     return "x".join(map(str, d.shape)) or "scalar"
 
 
-def table(datasets: list[DatasetInfo]) -> Table:
-    """The datasets as a table."""
-    from rich.table import Table
-
-    t = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("path", "shape", "dtype", "storage", "fast", "stream / note"):
-        t.add_column(column, overflow="fold")
+def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
+    """The datasets as rows of `COLUMNS`."""
+    out = []
     for d in datasets:
         note = d.stream or d.note
         if d.image and d.note and not d.fast_path:
             note += f"  ({d.note})"
         if d.links:
             note += "  also at " + ", ".join(d.links)
-        t.add_row(d.path, shape(d), d.dtype, storage(d), "yes" if d.fast_path else "", note)
-    return t
+        out.append([d.path, shape(d), d.dtype, storage(d), "yes" if d.fast_path else "", note])
+    return out

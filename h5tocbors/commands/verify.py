@@ -14,7 +14,7 @@ from ..errors import H5ToCborsError
 from ..hdf5.open import open_input
 from ..hdf5.selection import parse_frames
 from .options import EXIT_CODES, Debug, Frames, Json, parse_streams
-from .reporting import reported
+from .reporting import reported, say
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -53,7 +53,7 @@ def verify_command(
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:
             for c in checks:
-                print(line(c))
+                say(line(c))
         if not checks:
             raise H5ToCborsError("no STINS image stream in " + ", ".join(map(str, files)))
         failed = next((c for c in checks if not c.ok), None)

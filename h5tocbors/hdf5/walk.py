@@ -57,8 +57,9 @@ def link_paths(f: h5py.File) -> list[str]:
     return [p for p in paths if isinstance(p, str)]
 
 
-def follow(f: h5py.File, path: str) -> Object:
-    """The object at `path` in `f`, every soft and external link followed safely.
+def follow(start: h5py.Group, path: str) -> Object:
+    """The object at `path` (absolute, or relative to the group `start`), every soft and
+    external link followed safely.
 
     Raises `BrokenLink` naming the link that leads nowhere (or outside what the path rule
     allows). Datasets are opened with `open.dataset_access`.
@@ -67,7 +68,7 @@ def follow(f: h5py.File, path: str) -> Object:
         >>> follow(f, "/entry/data/data_000001").file.filename  # doctest: +SKIP
         '/data/run/run_data_000001.h5'
     """
-    return _follow(f["/"], path, [0])
+    return _follow(start["/"] if isinstance(start, h5py.File) else start, path, [0])
 
 
 def _follow(group: h5py.Group, path: str, hops: list[int]) -> Object:
