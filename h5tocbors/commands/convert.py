@@ -48,6 +48,7 @@ def convert_command(
         typer.Argument(
             metavar="INPUT.h5...",
             help="HDF5 files (opened read-only); several: OUTPUT_DIR/<stem>/NAME.cbors each.",
+            readable=False,  # an unreadable input is bad input (exit 1), named when opened
         ),
     ],
     stream: Streams = [],  # noqa: B006 (typer reads the default, never mutates it)

@@ -29,7 +29,10 @@ EPILOG = (
 
 
 def inspect_command(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE.cbors...", help="Captures to read.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE.cbors...", help="Captures to read.", readable=False),
+    ],
     events: Annotated[bool, typer.Option("--events", help="One line per message.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on any problem.")] = False,
     as_json: Json = False,

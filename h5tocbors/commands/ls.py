@@ -25,7 +25,9 @@ EPILOG = (
 
 
 def ls_command(
-    input: Annotated[Path, typer.Argument(metavar="INPUT.h5", help="HDF5 file to list.")],
+    input: Annotated[
+        Path, typer.Argument(metavar="INPUT.h5", help="HDF5 file to list.", readable=False)
+    ],
     as_json: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -39,16 +41,30 @@ def ls_command(
 
 
 def storage(d: DatasetInfo) -> str:
-    """`chunked 1x195x487 bitshuffle-lz4`, `virtual (2 sources, 1 missing)`, ..."""
+    """`chunked 1x195x487 bitshuffle-lz4`, `virtual (2 sources, 1 missing)`, `compact none`, ..."""
+    if d.layout == "link":
+        return "link to nothing"
     if d.layout in ("virtual", "external"):
-        missing = sum(not s.exists for s in d.sources)
-        gone = f", {missing} missing" if missing else ""
-        return f"{d.layout} ({len(d.sources)} source files{gone})"
+        noun = "source" if d.layout == "virtual" else "file"
+        noun += "s" if len(d.sources) != 1 else ""
+        refused = sum(s.refused for s in d.sources)
+        missing = sum(not s.exists for s in d.sources) - refused
+        gone = "".join(
+            f", {n} {word}" for n, word in ((missing, "missing"), (refused, "refused")) if n
+        )
+        return f"{d.layout} ({len(d.sources)} {noun}{gone})"
     chunks = " " + "x".join(map(str, d.chunks)) if d.chunks else ""
     return f"{d.layout}{chunks} " + ("+".join(d.filters) or "none")
 
 
 COLUMNS = ("path", "shape", "dtype", "storage", "fast", "stream / note")
+
+
+def shape(d: DatasetInfo) -> str:
+    """`20x195x487`, `scalar`, or `?` when not known."""
+    if d.shape is None:
+        return "?"
+    return "x".join(map(str, d.shape)) or "scalar"
 
 
 def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
@@ -60,6 +76,5 @@ def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
             note += f"  ({d.note})"
         if d.links:
             note += "  also at " + ", ".join(d.links)
-        shape = "x".join(map(str, d.shape)) or "scalar"
-        out.append([d.path, shape, d.dtype, storage(d), "yes" if d.fast_path else "", note])
+        out.append([d.path, shape(d), d.dtype, storage(d), "yes" if d.fast_path else "", note])
     return out

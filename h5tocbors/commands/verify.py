@@ -37,9 +37,12 @@ EPILOG = (
 
 
 def verify_command(
-    input: Annotated[Path, typer.Argument(metavar="INPUT.h5", help="The HDF5 source.")],
+    input: Annotated[
+        Path, typer.Argument(metavar="INPUT.h5", help="The HDF5 source.", readable=False)
+    ],
     files: Annotated[
-        list[Path], typer.Argument(metavar="FILE.cbors...", help="Captures to check.")
+        list[Path],
+        typer.Argument(metavar="FILE.cbors...", help="Captures to check.", readable=False),
     ],
     stream: Annotated[
         list[str] | None,

@@ -77,7 +77,8 @@ def verify_capture(
             if stream.typ != STINS:
                 continue
             if name not in sources:
-                dataset = resolve_dataset(f, name, datasets.get(name))
+                # refuses sources that are missing: their fill values are not the data
+                dataset = resolve_dataset(f, name, datasets.get(name), frames)
                 sources[name] = Source.of(FrameSeries.of(dataset, frames))
                 checks[name] = StreamCheck(str(capture), name, dataset.name, 0, 0, 0, None)
                 seen[name] = set()

@@ -24,8 +24,10 @@ from ..core.encoding import FrameEncoder
 from ..errors import H5ToCborsError, quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.frames import FrameSeries
+from ..hdf5.open import metadata_of
 from ..hdf5.passthrough import default_block_bytes
-from ..hdf5.resolve import is_image_dtype
+from ..hdf5.resolve import check_image, is_image_dtype, not_an_image, safe_shape
+from ..hdf5.sources import data_sources
 from . import FrameCounters, StreamContext
 from .jsonframe import json_frame, json_header
 from .metadata import collect_metadata
@@ -89,11 +91,9 @@ def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
     """
     if not isinstance(obj, h5py.Dataset):
         return "a group, not an image dataset"
-    if not is_image_dtype(obj.dtype):
-        return f"{obj.dtype} data, not numbers"
-    if obj.ndim < 2:
-        return f"{obj.ndim}-D {obj.shape}: images need at least 2 dimensions"
-    return None
+    with metadata_of(obj.file, obj.name):
+        dtype = obj.dtype
+    return not_an_image(dtype, safe_shape(obj, data_sources(obj)))
 
 
 def fast_path(encoder: FrameEncoder, counters: FrameCounters) -> str:
@@ -113,7 +113,7 @@ def open_writer(dataset: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Stins
     """
     if not isinstance(dataset, h5py.Dataset):
         raise H5ToCborsError(f"{dataset.name} is a group, not an image dataset")
-    series = FrameSeries.of(dataset, ctx.points)
+    series = FrameSeries.of(check_image(dataset, ctx.points), ctx.points)
     encoder = ctx.encoder(series, ctx.compression)
     return StinsWriter(encoder, filename=ctx.filename, config=receiver_config(dataset))
 

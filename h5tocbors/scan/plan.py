@@ -55,10 +55,11 @@ class Source:
     module: ProtocolModule
 
 
-def choose(f: h5py.File, spec: StreamSpec) -> Source:
-    """The HDF5 object and protocol module of a stream."""
+def choose(f: h5py.File, spec: StreamSpec, frames: slice | None = None) -> Source:
+    """The HDF5 object and protocol module of a stream; an image dataset found by name
+    must have the data of the frames `frames` selects."""
     if spec.path is None:
-        return Source(spec, find_dataset(f, spec.name), stins)
+        return Source(spec, find_dataset(f, spec.name, frames), stins)
     obj = open_object(f, spec.path)
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
@@ -97,7 +98,7 @@ def plan_streams(
     or `shape` given), the frames of every stream otherwise. A stream whose data count
     matches neither the points nor the steps is an error naming both.
     """
-    sources = [choose(f, spec) for spec in specs]
+    sources = [choose(f, spec, None if shape else ctx.points) for spec in specs]
     scan = shape or next(
         (ScanShape(steps_of(s.obj)) for s in sources if s.module is contrast), None
     )
