@@ -9,6 +9,7 @@ with dranspose's parsers (`tests/replay_app.py`).
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,27 @@ def test_config_describes_a_layout_that_is_not_contrast(tmp_path: Path) -> None:
             assert fields["INENC1.VAL.Mean"] == f["INENC1.VAL.Mean"][i]
             assert fields["PCAP.BITS0.Value"] == int(f["PCAP.BITS0.Value"][i])
             assert record[i + 1]["camera"]["sha256"] == sha256(f["/camera/data"][i])
+
+
+def test_ls_shows_the_streams_of_a_scan(tmp_path: Path, cli: Any) -> None:
+    """`ls` of a contrast master: datasets behind links to groups, the groups that make
+    streams with their protocol, and what `--scan` makes of each entry."""
+    master = write_scan(tmp_path / "scan")
+    code, out, err = cli("ls", master)
+    assert code == 0, err
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "--stream contrast=/entry:contrast" in lines["/entry"]
+    assert "[--scan: stream contrast]" in lines["/entry"]
+    assert "/entry/measurement/xspress3:xspress" in lines["/entry/measurement/xspress3"]
+    assert "[--scan: stream xspress3]" in lines["/entry/measurement/xspress3"]
+    assert "/entry/measurement/panda0:pcap-raw" in lines["/entry/measurement/panda0"]
+    assert "[--scan: stream pilatus]" in lines["/entry/measurement/pilatus/frames"]
+    assert "4x4096" in lines["/entry/measurement/xspress3/data"]  # inside the linked group
+    assert "/entry/measurement/pseudo" not in lines  # values only, no stream
+    code, out, _ = cli("ls", master, "--json")
+    groups = {d["path"]: d for d in json.loads(out) if d["layout"] == "group"}
+    assert {p: (d["protocol"], d["scan"]) for p, d in groups.items()} == {
+        "/entry": ("contrast", "contrast"),
+        "/entry/measurement/panda0": ("pcap-raw", "panda0"),
+        "/entry/measurement/xspress3": ("xspress", "xspress3"),
+    }

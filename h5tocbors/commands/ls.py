@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from ..hdf5.listing import DatasetInfo, list_datasets
+from ..hdf5.listing import DatasetInfo, list_datasets, stream_argument
 from ..hdf5.open import open_input
+from ..scan.survey import StreamSource, survey
 from .options import EXIT_CODES, Debug, Json
 from .reporting import print_table, reported
 
@@ -18,9 +19,10 @@ EPILOG = (
     "[bold]Examples[/]\n\n"
     "h5tocbors ls run.h5\n\n"
     "h5tocbors ls run.h5 --json | jq -r '.[] | select(.image) | .stream'\n\n"
-    "[bold]stream[/] marks image datasets (numeric, 2 or more dimensions) with the argument to "
-    "convert them; [bold]fast[/] marks those whose stored chunks pass through without "
-    "recompression.\n\n" + EXIT_CODES
+    "[bold]stream[/] marks image datasets (numeric, 2 or more dimensions) and the groups that "
+    "make xspress, PandA or contrast streams with the argument to convert them, and a contrast "
+    "master's entries with the stream [bold]--scan[/] makes of them; [bold]fast[/] marks "
+    "datasets whose stored chunks pass through without recompression.\n\n" + EXIT_CODES
 )
 
 
@@ -33,17 +35,34 @@ def ls_command(
 ) -> None:
     """List every dataset: path, shape, dtype, storage, and the --stream argument to convert it."""
     with reported(debug), open_input(input) as f:
-        datasets = list_datasets(f)
+        datasets = with_streams(list_datasets(f), survey(f))
         if as_json:
             print(json.dumps([asdict(d) for d in datasets], indent=2))
         else:
             print_table(COLUMNS, rows(datasets))
 
 
+def with_streams(datasets: list[DatasetInfo], sources: list[StreamSource]) -> list[DatasetInfo]:
+    """The datasets, with what `--scan` makes of them, and a row for each group that makes a
+    stream of another protocol (xspress, PandA, contrast)."""
+    by_path = {d.path: d for d in datasets}
+    for s in sources:
+        d = by_path.get(s.path)
+        if d is None:
+            d = by_path[s.path] = DatasetInfo(
+                s.path, None, "group", "group", None, [], False, False, None
+            )
+            d.stream, d.protocol = stream_argument(s.path, s.protocol, s.scan), s.protocol
+        d.scan = s.scan
+    return sorted(by_path.values(), key=lambda d: d.path)
+
+
 def storage(d: DatasetInfo) -> str:
     """`chunked 1x195x487 bitshuffle-lz4`, `virtual (2 sources, 1 missing)`, `compact none`, ..."""
     if d.layout == "link":
         return "link to nothing"
+    if d.layout == "group":
+        return ""
     if d.layout in ("virtual", "external"):
         noun = "source" if d.layout == "virtual" else "file"
         noun += "s" if len(d.sources) != 1 else ""
@@ -62,6 +81,8 @@ COLUMNS = ("path", "shape", "dtype", "storage", "fast", "stream / note")
 
 def shape(d: DatasetInfo) -> str:
     """`20x195x487`, `scalar`, or `?` when not known."""
+    if d.layout == "group":
+        return ""
     if d.shape is None:
         return "?"
     return "x".join(map(str, d.shape)) or "scalar"
@@ -76,5 +97,7 @@ def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
             note += f"  ({d.note})"
         if d.links:
             note += "  also at " + ", ".join(d.links)
+        if d.scan:
+            note += f"  [--scan: stream {d.scan}]"
         out.append([d.path, shape(d), d.dtype, storage(d), "yes" if d.fast_path else "", note])
     return out

@@ -15,7 +15,7 @@ from .open import metadata_of
 from .passthrough import passthrough_refusal
 from .resolve import dtype_name, not_an_image, safe_shape
 from .sources import DataSource, data_sources
-from .walk import Entry, link_paths, walk_datasets
+from .walk import Entry, link_paths, linked_group_paths, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
 LAYOUTS = {
@@ -56,6 +56,10 @@ class DatasetInfo:
     fast_path: bool
     stream: str | None
     """The `--stream NAME=/path` argument for an image dataset whose data is there, else None."""
+    protocol: str | None = None
+    """The stream protocol this dataset or group makes (`stins`, `xspress`, ...), if any."""
+    scan: str | None = None
+    """The stream `convert --scan` makes of it, for a contrast master's detectors."""
     sources: list[Source] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     """Other paths (soft links) to the same dataset."""
@@ -75,14 +79,16 @@ def stream_name(path: str) -> str:
     return name if STREAM_NAME.match(name) else "stream"
 
 
-def stream_argument(path: str) -> str:
-    """The `--stream` argument that converts the dataset at `path`, quoted for a shell.
+def stream_argument(path: str, protocol: str = "", name: str | None = None) -> str:
+    """The `--stream` argument that converts the dataset (or group) at `path`, quoted for
+    a shell; `protocol` is added when it must be named.
 
     Example:
         >>> stream_argument("/entry/pilatus 1M/data")
         "--stream 'pilatus_1M=/entry/pilatus 1M/data'"
     """
-    return f"--stream {shlex.quote(f'{stream_name(path)}={path}')}"
+    target = f"{path}:{protocol}" if protocol else path
+    return f"--stream {shlex.quote(f'{name or stream_name(path)}={target}')}"
 
 
 def sources_of(checked: list[DataSource]) -> list[Source]:
@@ -135,6 +141,7 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             image=image,
             fast_path=image and slow is None,
             stream=stream_argument(path) if image else None,
+            protocol="stins" if image else None,
             sources=sources_of(checked),
             note=note,
         )
@@ -151,7 +158,8 @@ def list_datasets(f: h5py.File) -> list[DatasetInfo]:
     """Every dataset of `f` reachable by hard, soft or external links, once each, and every
     link that leads nowhere, in path order."""
     infos = []
-    for entry in walk_datasets(f, link_paths(f)):
+    paths = link_paths(f)
+    for entry in walk_datasets(f, paths + linked_group_paths(f, paths)):
         info = describe(entry.path, entry.dataset) if entry.dataset is not None else dangling(entry)
         info.links = entry.links
         infos.append(info)
