@@ -296,3 +296,20 @@ def test_ls_shows_the_streams_of_a_scan(tmp_path: Path, cli: Any) -> None:
         "/entry/measurement/panda0": ("pcap-raw", "panda0"),
         "/entry/measurement/xspress3": ("xspress", "xspress3"),
     }
+
+
+def test_inspect_reads_every_protocol_of_a_scan(tmp_path: Path, cli: Any) -> None:
+    """`inspect --strict` of a scan's captures: no problem, and what each protocol tells."""
+    master = write_scan(tmp_path / "scan")
+    out = tmp_path / "out"
+    convert(master, "--scan", "-o", out)
+    code, text, err = cli("inspect", *sorted(out.glob("*.cbors")), "--strict")
+    assert code == 0, err
+    assert "contrast: contrast, 4 messages, 2 steps" in text
+    assert "keys panda0, pilatus, pseudo, sx, sy, xspress3, dt" in text
+    assert "xspress3: xspress, 22 messages, 20 spectra [4, 4096] uint32 none" in text
+    assert "meta output_count_rate, all_events" in text
+    assert "panda0: PCAP_RAW, 22 messages, 20 rows" in text and "INENC2.VAL.Mean double" in text
+    code, text, _ = cli("inspect", out / "xspress3.cbors", "--json")
+    stream = json.loads(text)["files"][0]["streams"]["xspress3"]
+    assert stream["details"][0].startswith("meta output_count_rate")

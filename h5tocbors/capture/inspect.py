@@ -27,6 +27,8 @@ class StreamSummary:
     bytes: int = 0
     created_at: list[str] | None = None
     """First and last `created_at` (ISO 8601), or None for captures without it."""
+    details: list[str] = field(default_factory=list)
+    """What its protocol's inspector adds: meta names (xspress), keys (contrast), fields."""
 
 
 @dataclass
@@ -130,6 +132,7 @@ def _finish(tracker: _Tracker, problems: list[str]) -> StreamSummary:
             check.type,
             check.compression,
         )
+        s.details = check.details
     if tracker.first is not None and tracker.last is not None:
         s.created_at = [tracker.first.isoformat(), tracker.last.isoformat()]
     return s

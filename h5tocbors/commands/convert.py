@@ -17,7 +17,7 @@ from ..core.pipeline import default_jobs
 from ..errors import Cancel, H5ToCborsError, UsageError
 from ..hdf5.selection import parse_frames
 from ..scan.config import load_config
-from .options import EXIT_CODES, Debug, Frames, Json, Streams, parse_streams
+from .options import EXIT_CODES, UNITS, Debug, Frames, Json, Streams, parse_streams
 from .reporting import Bar, print_table, printable, progress_bar, reported, say
 
 EPILOG = (
@@ -174,10 +174,6 @@ def bar_progress(bar: Bar, what: str | dict[str, str | None]) -> Callback:
     name = what if isinstance(what, str) else ", ".join(what) or "scan"
     task = bar.add_task(printable(name), total=None, bytes=0)
     return lambda done, total, nbytes: bar.update(task, completed=done, total=total, bytes=nbytes)
-
-
-UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra"}
-"""What the data messages of a typ are called in the summary (default: frames)."""
 
 
 def print_summary(result: ConversionResult) -> None:

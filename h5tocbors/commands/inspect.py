@@ -13,7 +13,7 @@ from ..capture.inspect import CaptureSummary, inspect_capture
 from ..capture.read import RawMessage
 from ..errors import H5ToCborsError
 from ..protocols.registry import describe_frames
-from .options import EXIT_CODES, Debug, Json
+from .options import EXIT_CODES, UNITS, Debug, Json
 from .reporting import reported, say
 
 EPILOG = (
@@ -78,8 +78,10 @@ def print_summary(s: CaptureSummary) -> None:
         image = f" {st.shape} {st.type} {st.compression}" if st.shape is not None else ""
         when = f", created {st.created_at[0]} .. {st.created_at[1]}" if st.created_at else ""
         say(
-            f"  {name}: {st.typ}, {st.messages} messages, {st.frames} frames{image}, "
-            f"{st.bytes:,} bytes{when}"
+            f"  {name}: {st.typ}, {st.messages} messages, {st.frames} {UNITS.get(st.typ, 'frames')}"
+            f"{image}, {st.bytes:,} bytes{when}"
         )
+        for detail in st.details:
+            say(f"    {detail}")
     for problem in s.problems:
         say(f"  problem: {problem}")

@@ -14,6 +14,10 @@ EXIT_CODES = (
     "2 usage error; 130 interrupted (Ctrl-C); 141 stdout closed early; 143 terminated (SIGTERM)."
 )
 
+UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra"}
+"""What the data messages of a typ are called in the summary (default: frames)."""
+
+
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 Frames = Annotated[

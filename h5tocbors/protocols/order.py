@@ -75,6 +75,11 @@ class StreamInspector:
         """The kinds of the stream's first and last message."""
         raise NotImplementedError
 
+    @property
+    def details(self) -> list[str]:
+        """What a summary shows beyond counts, shape and type (meta names, keys, fields)."""
+        return []
+
     def finish(self) -> list[str]:
         """The problems found, once every message was added."""
         return self.order.finish()

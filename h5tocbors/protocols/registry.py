@@ -31,6 +31,9 @@ class Inspector(Protocol):
     type: str | None
     compression: str | None
 
+    @property
+    def details(self) -> list[str]: ...
+
     def add(self, event: int, frames: list[bytes]) -> None: ...
 
     def finish(self) -> list[str]: ...
