@@ -3,23 +3,35 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+DEV    := $(VENV)/.dev-stamp
+# pip without setuptools' editable-install banner (a warning about nothing h5tocbors does)
+PIP    = PYTHONWARNINGS=ignore $(1)/bin/pip install --quiet
 
 .PHONY: demo test test-numpy1 lint bench sample clean
 
+# What a demo needs: h5tocbors and its runtime dependencies, dranspose among them.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(call PIP,$(VENV)) --upgrade pip
+	$(call PIP,$(VENV)) -e .
 	touch $(STAMP)
 
-## demo: install, convert the sample and replay it through the real `dranspose replay`
+# What a test needs besides: pytest, mypy, ruff.
+$(DEV): $(STAMP)
+	$(call PIP,$(VENV)) -e '.[dev]'
+	touch $(DEV)
+
+## demo: install, convert the samples and replay them through the real `dranspose replay`
 demo: $(STAMP)
 	$(BIN)/h5tocbors convert sample_data/pilatus_100k.h5 --stream pilatus -o out --force
 	LOG_LEVEL=WARNING $(BIN)/dranspose replay -w examples.worker:ImageSumWorker \
 		-r examples.reducer:SummaryReducer -f out/pilatus.cbors
+	$(BIN)/h5tocbors convert sample_data/scan/000008.h5 --scan -o out/scan --force
+	LOG_LEVEL=WARNING $(BIN)/dranspose replay -w examples.scan:FluorescenceWorker \
+		-r examples.scan:FluorescenceReducer -f out/scan/*.cbors
 
 ## test: lint, type-check, run the test suite, and the capture reader again under cbor2 6 and 5.8.0
-test: $(STAMP) lint
+test: $(DEV) lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) $(addprefix test-cbor2-,$(CBOR2_OTHERS))
 	$(MAKE) test-numpy1
@@ -35,9 +47,9 @@ READER_TESTS := tests/test_reader.py tests/test_inspect.py tests/test_verify.py 
 .PRECIOUS: .venv-cbor2-%/.installed-stamp  # kept: make deletes what a pattern chain makes
 .venv-cbor2-%/.installed-stamp: pyproject.toml
 	$(PYTHON) -m venv .venv-cbor2-$*
-	.venv-cbor2-$*/bin/pip install --quiet --upgrade pip
-	.venv-cbor2-$*/bin/pip install --quiet -e '.[dev]'
-	.venv-cbor2-$*/bin/pip install --quiet '$(cbor2-$*)' 2>&1 | grep -v "dependency conflicts\|requires cbor2" || true
+	$(call PIP,.venv-cbor2-$*) --upgrade pip
+	$(call PIP,.venv-cbor2-$*) -e '.[dev]'
+	$(call PIP,.venv-cbor2-$*) '$(cbor2-$*)' 2>&1 | grep -v "dependency conflicts\|requires cbor2" || true
 	.venv-cbor2-$*/bin/python -c "import cbor2, importlib.metadata as m; print('cbor2', m.version('cbor2'))"
 	touch $@
 
@@ -51,10 +63,10 @@ NUMPY1 := .venv-numpy1
 PICKLES := build/numpy1-pickles
 $(NUMPY1)/.installed-stamp:
 	$(PYTHON) -m venv $(NUMPY1)
-	$(NUMPY1)/bin/pip install --quiet 'numpy<1.26'
+	$(call PIP,$(NUMPY1)) 'numpy<1.26'
 	touch $@
 
-test-numpy1: $(STAMP) $(NUMPY1)/.installed-stamp
+test-numpy1: $(DEV) $(NUMPY1)/.installed-stamp
 	rm -rf $(PICKLES)
 	H5TOCBORS_NUMPY1_PICKLES=$(PICKLES) $(BIN)/python -m pytest -q \
 		tests/test_protocol_pickles.py -k test_writers_pickles_load_under_numpy1
@@ -62,18 +74,19 @@ test-numpy1: $(STAMP) $(NUMPY1)/.installed-stamp
 
 LINTED := h5tocbors tests examples sample_data $(wildcard bench)
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy h5tocbors
 
 ## bench: speed and memory, side by side with a seed-style loop and cp
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python bench/bench.py
 
-## sample: regenerate sample_data/pilatus_100k.h5
+## sample: regenerate sample_data/pilatus_100k.h5 and the contrast scan in sample_data/scan/
 sample: $(STAMP)
 	$(BIN)/python sample_data/make_sample.py
+	$(BIN)/python sample_data/make_scan.py
 
 clean:
 	rm -rf $(VENV) .venv-cbor2-* $(NUMPY1) out .pytest_cache .mypy_cache .ruff_cache *.egg-info
