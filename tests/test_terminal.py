@@ -105,3 +105,25 @@ def test_rich_markup_in_names_is_text(tmp_path: Path) -> None:
     result = run_cli("ls", path)
     assert result.returncode == 0, result.stderr
     assert "/entry/det[/]/[bold]x" in result.stdout
+
+
+def test_progress_bar_fits_80_columns() -> None:
+    """The bar stays one line on an 80-column terminal, with long names and big numbers."""
+    import io
+
+    from rich.console import Console
+
+    from h5tocbors.commands.progress import rich_bar
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=True, color_system=None)
+    bar = rich_bar(console)
+    task = bar.add_task("contrast, xspress3, pilatus, panda0, eiger", total=123456, bytes=0)
+    bar.update(task, completed=65432, bytes=987_654_321_000)
+    lines = [line for line in console.export_text().splitlines() if line.strip()] if False else []
+    with console.capture() as captured:
+        console.print(bar.make_tasks_table(bar.tasks))
+    lines = [line for line in captured.get().splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert len(lines[0]) <= 80
+    assert "65432/123456" in lines[0]

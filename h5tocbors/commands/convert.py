@@ -28,10 +28,15 @@ EPILOG = (
     "h5tocbors convert run.h5 -s pilatus -s eiger=/entry/instrument/eiger/data\n\n"
     "[dim]# every 10th frame of 5..205, uncompressed payloads, into cap/[/]\n\n"
     "h5tocbors convert scan.h5 -s pilatus --frames 5:205:10 -c none -o cap\n\n"
+    "[dim]# every stream of a contrast scan, events aligned: contrast, xspress3, panda0, ...[/]\n\n"
+    "h5tocbors convert 000008.h5 --scan\n\n"
+    "[dim]# a PandA group as PCAP_RAW, named explicitly; a layout described in TOML[/]\n\n"
+    "h5tocbors convert 000008.h5 -s panda0=/entry/measurement/panda0:pcap-raw\n\n"
+    "h5tocbors convert run.h5 --config scan.toml\n\n"
     "[dim]# a beamtime: out/<stem>/pilatus.cbors per scan, resumable, a quarter per node[/]\n\n"
     "h5tocbors convert scans/*.h5 -s pilatus --skip-existing --shard 0/4\n\n"
     "[dim]# then develop the analysis on the captures[/]\n\n"
-    "dranspose replay -w src.worker:W -r src.reducer:R -f out/*.cbors\n\n"
+    "LOG_LEVEL=WARNING dranspose replay -w src.worker:W -r src.reducer:R -f out/*.cbors\n\n"
     + EXIT_CODES
     + " On any failure no output is left behind."
 )
@@ -86,7 +91,13 @@ def convert_command(
     ] = False,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Threads for frames and files [default: cores]."),
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Threads that decode and compress frames, or convert files side by side.",
+            show_default=f"the {default_jobs()} cores available",
+        ),
     ] = None,
     shard: Annotated[
         str | None,
@@ -98,7 +109,8 @@ def convert_command(
     as_json: Json = False,
     debug: Debug = False,
 ) -> None:
-    """Convert image datasets into one STINS capture per stream: OUTPUT_DIR/NAME.cbors."""
+    """Convert HDF5 streams (images, xspress3, PandA, a whole contrast scan) into one capture
+    per stream: OUTPUT_DIR/NAME.cbors."""
     cancel = Cancel()
     with reported(debug, cancel):
         check_outputs(output_dir, force, skip_existing)

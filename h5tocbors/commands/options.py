@@ -23,7 +23,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on 
 Frames = Annotated[
     str | None,
     typer.Option(
-        help="START:STOP[:STEP] of the frame series (slice syntax; bounds must lie in it)."
+        help="START:STOP[:STEP] of the frame series (slice syntax; bounds must lie in it), or "
+        "one frame N; in a scan, START:STOP of its points."
     ),
 ]
 Streams = Annotated[
@@ -32,8 +33,10 @@ Streams = Annotated[
         "--stream",
         "-s",
         help=(
-            "NAME or NAME=/dataset/path; repeat for several streams. Without a path, the "
-            "dataset whose HDF5 path has a group or dataset called NAME is used."
+            "NAME, NAME=/path or NAME=/path:PROTOCOL (stins, xspress, pcap-raw, contrast); "
+            "repeat for several streams. Without a path, the image dataset whose HDF5 path has "
+            "a group or dataset called NAME is used; a group's protocol is chosen by what it "
+            "holds. With --scan, names of the scan's streams."
         ),
     ),
 ]
