@@ -93,3 +93,10 @@ def test_selection_outside_or_empty_is_an_error(text: str) -> None:
         select_frames(parse_frames(text), 5)
     assert not isinstance(e.value, UsageError)
     assert "--frames" in str(e.value)
+
+
+def test_a_name_that_finds_nothing_lists_the_image_datasets(nexus: h5py.File) -> None:
+    """`--stream pilatu` (a typo) names the image datasets the file has."""
+    with pytest.raises(H5ToCborsError) as e:
+        find_dataset(nexus, "pilatu")
+    assert "its image datasets: /entry/measurement/pilatus/frames (3, 4, 5)" in str(e.value)

@@ -13,6 +13,8 @@ from .open import metadata_of
 from .sources import DataSource, check_sources, data_sources, frame_axes, unsized
 from .walk import BrokenLink, Entry, follow, link_paths, walk_datasets
 
+MAX_LISTED = 8
+"""Image datasets an error lists when a stream name finds none."""
 MAX_FRAME_BYTES = 1 << 30
 """The largest frame h5tocbors converts (1 GiB): frames are read whole, several at once."""
 
@@ -121,23 +123,20 @@ def find_dataset(f: h5py.File, name: str, frames: slice | None = None) -> h5py.D
         >>> find_dataset(f, "pilatus").name  # doctest: +SKIP
         '/entry/measurement/pilatus/frames'
     """
-    paths = [p for p in link_paths(f) if name in p.split("/")]
-    found: list[tuple[str, tuple[int, ...]]] = []
-    refused = []
-    for entry in walk_datasets(f, paths):
-        shape, reason = _candidate(entry)
-        if reason:
-            refused.append(f"{entry.path}: {reason}")
-        elif shape is not None:
-            found.append((entry.path, shape))
+    every = link_paths(f)
+    found, refused = image_candidates(f, [p for p in every if name in p.split("/")])
     stacks = [c for c in found if len(c[1]) >= 3]
     candidates = stacks or found
     if not candidates:
         why = "; ".join(refused) or (
             f"no dataset of 2 or more dimensions has a group or dataset called {name!r} in its path"
         )
+        images = sorted(image_candidates(f, every)[0])
+        listed = ", ".join(f"{p} {shape}" for p, shape in images[:MAX_LISTED])
+        more = f" and {len(images) - MAX_LISTED} more" if len(images) > MAX_LISTED else ""
+        there = f"; its image datasets: {listed}{more}" if images else "; it has no image dataset"
         raise H5ToCborsError(
-            f"no image dataset for stream {name!r} in {f.filename}: {why}; "
+            f"no image dataset for stream {name!r} in {f.filename}: {why}{there}; "
             f"give one as --stream {name}=/path/to/dataset"
         )
     if len(candidates) > 1:
@@ -147,6 +146,22 @@ def find_dataset(f: h5py.File, name: str, frames: slice | None = None) -> h5py.D
             f"choose one with --stream {name}={candidates[0][0]}"
         )
     return get_dataset(f, candidates[0][0], frames)
+
+
+def image_candidates(
+    f: h5py.File, paths: list[str]
+) -> tuple[list[tuple[str, tuple[int, ...]]], list[str]]:
+    """The image datasets `paths` lead to, with their shapes, and why others that could
+    have been images are not."""
+    found: list[tuple[str, tuple[int, ...]]] = []
+    refused = []
+    for entry in walk_datasets(f, paths):
+        shape, reason = _candidate(entry)
+        if reason:
+            refused.append(f"{entry.path}: {reason}")
+        elif shape is not None:
+            found.append((entry.path, shape))
+    return found, refused
 
 
 def _candidate(entry: Entry) -> tuple[tuple[int, ...] | None, str | None]:
