@@ -99,4 +99,5 @@ def test_a_name_that_finds_nothing_lists_the_image_datasets(nexus: h5py.File) ->
     """`--stream pilatu` (a typo) names the image datasets the file has."""
     with pytest.raises(H5ToCborsError) as e:
         find_dataset(nexus, "pilatu")
-    assert "its image datasets: /entry/measurement/pilatus/frames (3, 4, 5)" in str(e.value)
+    assert "its image datasets: " in str(e.value)
+    assert "/entry/measurement/pilatus/frames (3, 4, 5)" in str(e.value)
