@@ -19,6 +19,7 @@ from ..hdf5.frames import FrameSeries
 from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import resolve_dataset
 from ..protocols.stins import TYP as STINS
+from .pipeline import single_openmp_thread
 
 
 @dataclass
@@ -74,6 +75,7 @@ def verify_capture(
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
         [True]
     """
+    single_openmp_thread()  # bitshuffle decodes every image: no spinning OpenMP threads
     series: dict[str, FrameSeries] = {}
     checks: dict[str, StreamCheck] = {}
     seen: dict[str, set[int]] = {}
