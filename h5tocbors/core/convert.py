@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from ..capture.encode import encode_message
 from ..capture.names import check_stream_name
 from ..capture.write import AtomicOutputs, BackgroundWriter
 from ..errors import Cancel, H5ToCborsError
-from ..hdf5.locate import InputMap
 from ..hdf5.open import open_input
 from ..hdf5.resolve import resolve_dataset
 from ..protocols import Compression, StreamContext, stins
@@ -144,8 +142,7 @@ def convert(
     result = ConversionResult(str(input), 0, 0.0, skipped=skipped)
     if not todo:
         return result
-    with open_input(input) as f, open_fd(input) as fd, InputMap(fd) as mapped:
-        source = InputFile(fd, mapped, jobs or default_jobs())
+    with open_input(input) as f, InputFile.open(input, jobs or default_jobs()) as source:
         placed = open_writers(f, todo, StreamContext(source.encoder, frames, compression, filename))
         paths = [out / f"{p.name}.cbors" for p in placed]
         total = max(p.events[-1] for p in placed) + 1
@@ -178,13 +175,3 @@ def convert(
         ]
     result.seconds = time.perf_counter() - start
     return result
-
-
-@contextmanager
-def open_fd(path: str | os.PathLike[str]) -> Iterator[int]:
-    """The input file opened read-only at the OS level, for kernel copies of stored payloads."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        yield fd
-    finally:
-        os.close(fd)

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import H5ToCborsError
+from .filters import check_filters_available
 from .open import load_filters
 from .selection import select_frames
 
@@ -33,10 +34,14 @@ class FrameSeries:
 
     @classmethod
     def of(cls, dataset: h5py.Dataset, selection: slice | None = None) -> FrameSeries:
-        """The series of `dataset`'s frames chosen by `selection` (all when None)."""
+        """The series of `dataset`'s frames chosen by `selection` (all when None).
+
+        A dataset whose filters cannot all be decoded here is refused now, not mid-way.
+        """
         count = prod(lead_shape(dataset.shape))
         if count == 0:
             raise H5ToCborsError(f"{dataset.name} holds no frames (shape {dataset.shape})")
+        check_filters_available(dataset)
         return cls(dataset, select_frames(selection, count))
 
     def __len__(self) -> int:
