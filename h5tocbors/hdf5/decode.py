@@ -162,9 +162,12 @@ def bitshuffle_decoder(
             stream, nelems, dtype.itemsize, block
         ):
             raise ValueError("the chunk is not a bitshuffle stream of its size")
-        chunk: npt.NDArray[np.generic] = bs_decode(
-            np.frombuffer(stream, np.uint8), shape, dtype, block
-        )
+        try:
+            chunk: npt.NDArray[np.generic] = bs_decode(
+                np.frombuffer(stream, np.uint8), shape, dtype, block
+            )
+        except RuntimeError as e:  # bitshuffle's "Failed. Error code -91."
+            raise ValueError(f"bitshuffle cannot decode the chunk ({e.args[0]})") from e
         return chunk
 
     return decode

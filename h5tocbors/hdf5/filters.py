@@ -100,10 +100,13 @@ def unavailable_filters(dset: h5py.Dataset) -> list[str]:
     """
     if dset.chunks is None:
         return []
-    load_filters()  # hdf5plugin's filters count as available
+    pipeline = filters(dset)
+    if all(h5py.h5z.filter_avail(code) for code, _ in pipeline):
+        return []
+    load_filters()  # hdf5plugin's filters count as available: register them, look again
     return [
         f"{code} ({filter_name(code, values)})"
-        for code, values in filters(dset)
+        for code, values in pipeline
         if not h5py.h5z.filter_avail(code)
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 
 import h5py
@@ -63,9 +64,16 @@ class FrameSeries:
         """Bytes of one decoded frame."""
         return prod(self.frame_shape) * self.dtype.itemsize
 
+    @cached_property
+    def lead_shape(self) -> tuple[int, ...]:
+        """The axes that enumerate frames (h5py's `shape` costs a call into HDF5 each time)."""
+        return lead_shape(self.dataset.shape)
+
     def position(self, k: int) -> tuple[int, ...]:
         """The dataset index of the leading axes for the k-th frame of the series."""
-        lead = lead_shape(self.dataset.shape)
+        lead = self.lead_shape
+        if len(lead) == 1:
+            return (self.indices[k],)
         return tuple(int(i) for i in np.unravel_index(self.indices[k], lead))
 
     def read(self, k: int) -> npt.NDArray[np.generic]:
