@@ -884,6 +884,66 @@ def inflate_timings(path: Path, repeats: int = 20) -> str:
     )
 
 
+def read_path_timings(path: Path, rounds: int = 5) -> str:
+    """Seconds to turn every stored frame of `path` (unfiltered, one per chunk) into a
+    bitshuffle-LZ4 payload on one thread, reading it through a memory map (h5tocbors before
+    it used `pread`: pages dropped after use) or with `preadv`: into a new buffer each time,
+    or into one buffer per thread, as h5tocbors does where no frame still uses it."""
+    import mmap
+
+    from h5tocbors.buffers import FileRange, read_range
+    from h5tocbors.core.pipeline import single_openmp_thread
+
+    single_openmp_thread()
+    with h5py.File(path, "r") as f:
+        dset = f[DATASET]
+        ranges = [dset.id.get_chunk_info(i) for i in range(dset.id.get_num_chunks())]
+        shape, dtype = dset.shape[1:], dset.dtype
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        mapped = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+
+        def via_mmap(offset: int, size: int) -> None:
+            view = memoryview(mapped)[offset : offset + size]
+            bitshuffle.compress_lz4(np.frombuffer(view, dtype).reshape(shape))
+            view.release()
+            start = offset - offset % 65536
+            mapped.madvise(
+                mmap.MADV_DONTNEED, start, min(offset + size + 65536, len(mapped)) - start
+            )
+
+        def via_pread(offset: int, size: int) -> None:
+            data = read_range(FileRange(fd, offset, size))
+            bitshuffle.compress_lz4(np.frombuffer(data, dtype).reshape(shape))
+
+        reused = np.empty(max(info.size for info in ranges), np.uint8)
+
+        def via_pread_reused(offset: int, size: int) -> None:
+            data = read_range(FileRange(fd, offset, size), reused.data)
+            bitshuffle.compress_lz4(np.frombuffer(data, dtype).reshape(shape))
+
+        ways = {
+            "memory map (before)": via_mmap,
+            "pread into a new buffer": via_pread,
+            "pread into a reused buffer (now)": via_pread_reused,
+        }
+        times: dict[str, list[float]] = {name: [] for name in ways}
+        for r in range(rounds):
+            for name in list(ways)[r % 3 :] + list(ways)[: r % 3]:
+                start = time.perf_counter()
+                for info in ranges:
+                    ways[name](info.byte_offset, info.size)
+                times[name].append(time.perf_counter() - start)
+        mapped.close()
+    finally:
+        os.close(fd)
+    parts = [f"{name} {statistics.median(t):.2f} s" for name, t in times.items()]
+    return (
+        f"stored frame -> bitshuffle-LZ4 payload, {len(ranges)} frames on one thread, "
+        f"median of {rounds}: " + ", ".join(parts)
+    )
+
+
 # ---------------------------------------------------------------------------- reporting
 
 
@@ -1003,6 +1063,7 @@ def markdown(
     packed: list[PackedResult],
     omp: OmpResult | None,
     inflate: str = "",
+    reads: str = "",
 ) -> str:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     runs = []
@@ -1097,6 +1158,7 @@ def markdown(
             "MB/s = input MB / h5tocbors s.",
             "",
             *([f"gzip: {inflate}.", ""] if inflate else []),
+            *([f"uncompressed: {reads}.", ""] if reads else []),
             *(["### Packed chunks", "", packed_table(packed), ""] if packed else []),
             *(["### OpenMP on a busy node", "", omp_table(omp), ""] if omp else []),
             *(["### Before and after", "", before_table(results, packed), ""] if BEFORE else []),
@@ -1235,6 +1297,11 @@ def main(argv: list[str] | None = None) -> int:
         if gzip:
             inflate = inflate_timings(gzip[0].path)
             print(f"\n{inflate}")
+        reads = ""
+        raw = [r for r in results if r.case.key == "raw"]
+        if raw:
+            reads = read_path_timings(raw[0].path)
+            print(f"\n{reads}")
         omp = None
         if "openmp" in args.case_list:
             omp = OmpResult(OMP_QUICK_FRAMES if args.quick else OMP_FRAMES)
@@ -1257,7 +1324,7 @@ def main(argv: list[str] | None = None) -> int:
         f"total {total / 60:.1f} min)"
     )
     if args.write or not (args.quick or args.no_write):
-        REPORT.write_text(markdown(results, args, cmdline, total, packed, omp, inflate))
+        REPORT.write_text(markdown(results, args, cmdline, total, packed, omp, inflate, reads))
         print(f"wrote {REPORT.relative_to(REPO)}")
     return 1 if failed else 0
 

@@ -24,7 +24,7 @@ from .test_errors import assert_no_output, assert_one_error
 GZIP = {"compression": "gzip", "compression_opts": 1}
 
 LAYOUTS = {
-    # name: (shape, dtype, chunks, filters)
+    # name: (shape, dtype, chunks, filters); a 2-D or 3-D stack of at least 9 frames
     "xspress3": ((23, 4, 60), "u4", (7, 1, 16), GZIP),  # spectra packed 7 per chunk, edges cut
     "ten-frames": ((25, 12, 10), "u2", (10, 12, 10), {"compression": "gzip", "shuffle": True}),
     "split-frames": ((5, 12, 10), "u2", (1, 5, 4), GZIP),  # one frame over 9 chunks
@@ -35,6 +35,8 @@ LAYOUTS = {
     "big-endian": ((7, 6, 8), ">u2", (3, 6, 8), GZIP),
     "rows-of-2d": ((30, 50), "u2", (8, 16), GZIP),  # 1-D frames
     "scan-grid": ((3, 5, 4, 6), "u2", (2, 2, 4, 6), GZIP),  # rows revisited in C order
+    "unfiltered": ((9, 6, 8), "u2", (1, 6, 8), {}),  # read buffers reused only where safe
+    "contiguous": ((9, 6, 8), "u2", None, {}),
 }
 
 
@@ -54,11 +56,14 @@ def frames_of(data: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("compression", ["bslz4", "none"])
 def test_any_chunk_layout_gives_the_frames_hdf5_gives(
-    tmp_path: Path, layout: str, jobs: int
+    tmp_path: Path, layout: str, jobs: int, compression: str
 ) -> None:
     data = write_layout(tmp_path / "in.h5", layout)
-    result = convert(tmp_path / "in.h5", {"d": "/d"}, tmp_path / "o", jobs=jobs)
+    result = convert(
+        tmp_path / "in.h5", {"d": "/d"}, tmp_path / "o", jobs=jobs, compression=compression
+    )
     msgs = read_capture(tmp_path / "o" / "d.cbors")
     want = frames_of(data)
     assert result.streams[0].frames == len(want) == len(msgs) - 2

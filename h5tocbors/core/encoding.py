@@ -13,9 +13,9 @@ import bitshuffle
 import numpy as np
 import numpy.typing as npt
 
-from ..buffers import Buffer, InputChanged, read_range
+from ..buffers import Buffer, InputChanged, nbytes, read_range
 from ..errors import H5ToCborsError
-from ..hdf5.decode import Decode, chunk_decoder
+from ..hdf5.decode import Decode, chunk_decoder, decodes_in_place
 from ..hdf5.frames import FrameSeries
 from ..hdf5.locate import Row, StoredFrames, StoredRows
 from ..hdf5.passthrough import StoredPayloads, passthrough_refusal
@@ -50,8 +50,11 @@ class RowWork:
         (4, 4096)
     """
 
-    def __init__(self, row: Row, decode: Decode, dtype: np.dtype) -> None:
+    def __init__(
+        self, row: Row, decode: Decode, dtype: np.dtype, scratch: Scratch | None = None
+    ) -> None:
         self.row = row
+        self._scratch = scratch
         self._pieces = row.pieces or ()
         self._decode = decode
         self._dtype = dtype
@@ -90,7 +93,8 @@ class RowWork:
     def _fill(self, i: int) -> None:
         piece = self._pieces[i]
         try:
-            chunk = self._decode(read_range(piece.data))[piece.take]
+            into = self._scratch.get(nbytes(piece.data)) if self._scratch else None
+            chunk = self._decode(read_range(piece.data, into))[piece.take]
         except ValueError as e:
             if self._whole:
                 raise
@@ -101,6 +105,19 @@ class RowWork:
         else:
             assert self._block is not None
             self._block[piece.put] = chunk
+
+
+class Scratch(threading.local):
+    """A read buffer per thread, reused from chunk to chunk: only for stored bytes that are
+    done with before the thread reads again (decoded into new memory, or compressed)."""
+
+    buffer: npt.NDArray[np.uint8] | None = None
+
+    def get(self, size: int) -> memoryview:
+        """A buffer of `size` bytes, the same memory each time where it is large enough."""
+        if self.buffer is None or self.buffer.size < size:
+            self.buffer = np.empty(size, np.uint8)
+        return self.buffer.data[:size]
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,13 @@ class FrameEncoder:
         )
         self._key: tuple[int, ...] | None = None
         self._work: RowWork | None = None
+        # reuse read buffers unless a frame may still be a view of one when its thread reads
+        # again: stored bytes decoded in place, and a row shared by frames or a raw payload
+        alone = (
+            self.rows is not None and prod(self.rows.chunks[: -len(self.series.frame_shape)]) == 1
+        )
+        shared = decodes_in_place(self.series) and not (alone and self.compression != "none")
+        self._scratch = None if shared else Scratch()
 
     def fetch(self, k: int) -> Fetched:
         """What the main thread reads for frame k: a stored payload, where to find the frame
@@ -170,7 +194,9 @@ class FrameEncoder:
             key = self.rows.key(k)
             if key != self._key or self._work is None:
                 self._key = key
-                self._work = RowWork(self.rows.row(key), self.decoder, self.series.dataset.dtype)
+                self._work = RowWork(
+                    self.rows.row(key), self.decoder, self.series.dataset.dtype, self._scratch
+                )
             if self._work.row.pieces is not None:
                 return RowFrame(self._work, self.rows.index(k, self._work.row))
         return self.series.read(k)  # unwritten chunks give HDF5's fill value

@@ -173,6 +173,15 @@ def bitshuffle_decoder(
     return decode
 
 
+def decodes_in_place(series: FrameSeries) -> bool:
+    """True when a decoded chunk may be a view of the stored bytes given to the decoder (no
+    filter that writes new memory: unfiltered data, or a byte shuffle of 1-byte items)."""
+    dset = series.dataset
+    codes = [code for code, _ in filters(dset)] if dset.chunks is not None else []
+    copying = (DEFLATE, ZSTD, BITSHUFFLE_FILTER) + ((SHUFFLE,) if dset.dtype.itemsize > 1 else ())
+    return not any(code in copying for code in codes)
+
+
 def chunk_shape(series: FrameSeries) -> tuple[int, ...]:
     """The shape of the stored pieces: the dataset's chunks, or one frame when contiguous."""
     dset = series.dataset
