@@ -254,6 +254,8 @@ def ensure_data(case: Case, frames: int, maker: list[FrameMaker]) -> tuple[Path,
 class Run:
     seconds: float
     rss_mb: float
+    cpu_s: float = 0.0
+    """User + system CPU seconds: what a run costs, less sensitive to other jobs than wall time."""
 
 
 class ChildFailed(RuntimeError):
@@ -291,7 +293,8 @@ class Launcher:
             if reply["exit"] != 0:
                 message = err.read_text(errors="replace").strip()
                 raise ChildFailed(f"{shlex.join(cmd)} exited {reply['exit']}: {message}")
-            return Run(reply["seconds"], reply["maxrss_kib"] * 1024 / MB), out.read_bytes()
+            run = Run(reply["seconds"], reply["maxrss_kib"] * 1024 / MB, reply["cpu"])
+            return run, out.read_bytes()
 
     def close(self) -> None:
         if self.proc.stdin is not None:
@@ -457,6 +460,9 @@ class Timings:
 
     def rss(self, tool: str) -> float:
         return max(r.rss_mb for r in self.runs[tool])
+
+    def cpu(self, tool: str) -> float:
+        return statistics.median(r.cpu_s for r in self.runs[tool])
 
 
 @dataclass
@@ -840,11 +846,15 @@ def omp_table(result: OmpResult) -> str:
 
 def before_table(results: list[Result], packed: list[PackedResult]) -> str:
     """h5tocbors as of `--before REF` against the current one, case by case."""
-    lines = ["| case | before s | h5tocbors s | before / h5tocbors (x) |", "|---|---|---|---|"]
+    columns = ["case", "before s", "h5tocbors s", "before / h5tocbors (x)", "before CPU s"]
+    lines = ["| " + " | ".join([*columns, "h5tocbors CPU s"]) + " |", "|---|---|---|---|---|---|"]
     for r in [*results, *packed]:
         if r.timed:
             b, a = r.seconds("before"), r.seconds("h5tocbors")
-            lines.append(f"| {r.case.label} | {b:.2f} | {a:.2f} | {b / a:.2f} |")
+            lines.append(
+                f"| {r.case.label} | {b:.2f} | {a:.2f} | {b / a:.2f} "
+                f"| {r.cpu('before'):.2f} | {r.cpu('h5tocbors'):.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -950,20 +960,22 @@ def read_path_timings(path: Path, rounds: int = 5) -> str:
 def table(results: list[Result]) -> str:
     head = (
         "| case | input MB | frames | baseline s | h5tocbors s | cp s | speed-up (x) "
-        "| h5tocbors / cp (x) | h5tocbors MB/s | baseline peak RSS MB | h5tocbors peak RSS MB |"
+        "| h5tocbors / cp (x) | h5tocbors MB/s | baseline peak RSS MB | h5tocbors peak RSS MB "
+        "| baseline CPU s | h5tocbors CPU s |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in results:
         first = f"| {r.case.label} | {r.input_mb:.0f} | {r.frames} "
         if not r.timed:
-            lines.append(first + f"| {r.status or 'FAILED'}, not timed |" + " |" * 7)
+            lines.append(first + f"| {r.status or 'FAILED'}, not timed |" + " |" * 9)
             continue
         lines.append(
             first
             + f"| {r.seconds('baseline'):.2f} | {r.seconds('h5tocbors'):.2f} "
             + f"| {r.seconds('cp'):.2f} | {r.speedup:.2f} | {r.over_cp:.2f} "
             + f"| {r.input_mb / r.seconds('h5tocbors'):.0f} "
-            + f"| {r.rss('baseline'):.0f} | {r.rss('h5tocbors'):.0f} |"
+            + f"| {r.rss('baseline'):.0f} | {r.rss('h5tocbors'):.0f} "
+            + f"| {r.cpu('baseline'):.2f} | {r.cpu('h5tocbors'):.2f} |"
         )
     return "\n".join(lines)
 
@@ -1155,7 +1167,8 @@ def markdown(
             table(results),
             "",
             "speed-up = baseline s / h5tocbors s; h5tocbors / cp = h5tocbors s / cp s; "
-            "MB/s = input MB / h5tocbors s.",
+            "MB/s = input MB / h5tocbors s; CPU s = user + system seconds of the child "
+            "(median), which other jobs on the machine disturb less than wall time.",
             "",
             *([f"gzip: {inflate}.", ""] if inflate else []),
             *([f"uncompressed: {reads}.", ""] if reads else []),

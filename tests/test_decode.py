@@ -206,3 +206,18 @@ def test_a_missing_filter_plugin_is_named_before_anything_is_read(tmp_path: Path
     line = assert_one_error(result.returncode, result.stderr, 1, "/d", "filter 32019 (jpeg)")
     assert "is not available" in line and "plugin" in line and "/usr" not in line
     assert_no_output(out)
+
+
+def test_rows_too_large_to_hold_are_left_to_hdf5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays bounded by a row; a row above the bound (a hostile chunk shape) is read
+    frame by frame through HDF5 instead, with the same frames."""
+    from h5tocbors.core import encoding
+
+    data = write_layout(tmp_path / "in.h5", "xspress3")
+    monkeypatch.setattr(encoding, "MAX_ROW_BYTES", 7 * 4 * 60 * 4 - 1)  # one row of 7 spectra
+    with open_input(tmp_path / "in.h5") as f:
+        encoder = InputFile(jobs=2).encoder(FrameSeries.of(f["d"]), "none")
+        assert encoder.rows is None
+        assert [bytes(p.data) for p in encoder] == [x.tobytes() for x in frames_of(data)]

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from h5tocbors.core.pipeline import openmp_runtimes, ordered_map, single_openmp_thread
+from h5tocbors.bshuf import openmp_runtimes, single_openmp_thread
+from h5tocbors.core.pipeline import ordered_map
 
 
 @pytest.fixture

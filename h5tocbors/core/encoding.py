@@ -7,12 +7,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from math import prod
 
-import bitshuffle
 import numpy as np
 import numpy.typing as npt
 
+from ..bshuf import compress_lz4
 from ..buffers import Buffer, InputChanged, nbytes, read_range
 from ..errors import H5ToCborsError
 from ..hdf5.decode import Decode, chunk_decoder, decodes_in_place
@@ -167,7 +166,7 @@ class FrameEncoder:
             else None
         )
         rows = StoredRows(self.series, self.fd) if self.decoder is not None else None
-        row_bytes = prod(rows.chunks) * self.series.dataset.dtype.itemsize if rows else 0
+        row_bytes = rows.frames_per_row * self.series.frame_nbytes if rows else 0
         self.rows = (
             rows
             if rows and rows.chunks_per_frame <= MAX_CHUNKS_PER_FRAME and row_bytes <= MAX_ROW_BYTES
@@ -177,9 +176,7 @@ class FrameEncoder:
         self._work: RowWork | None = None
         # reuse read buffers unless a frame may still be a view of one when its thread reads
         # again: stored bytes decoded in place, and a row shared by frames or a raw payload
-        alone = (
-            self.rows is not None and prod(self.rows.chunks[: -len(self.series.frame_shape)]) == 1
-        )
+        alone = self.rows is not None and self.rows.frames_per_row == 1
         shared = decodes_in_place(self.series) and not (alone and self.compression != "none")
         self._scratch = None if shared else Scratch()
 
@@ -219,7 +216,7 @@ class FrameEncoder:
         """The payload of a decoded frame."""
         if self.compression == "none":
             return Payload(frame.reshape(-1).view(np.uint8).data, False)
-        return Payload(memoryview(bitshuffle.compress_lz4(frame)), False)
+        return Payload(compress_lz4(frame), False)
 
     def __iter__(self) -> Iterator[Payload]:
         yield from ordered_map(

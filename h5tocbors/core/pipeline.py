@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import os
-import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-OPENMP_LIBRARY = re.compile(r"/lib[gi]?omp[^/]*\.so[^/]*$")
-"""libgomp (GCC), libomp (LLVM), libiomp5 (Intel), as wheels bundle them (`libgomp-a3.so.1`)."""
+from ..bshuf import single_openmp_thread
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,47 +20,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def single_openmp_thread() -> None:
-    """Run bitshuffle's OpenMP regions started from the calling thread on that thread alone.
-
-    bitshuffle parallelises each call over OpenMP threads that spin while they wait for
-    work (libgomp's default). h5tocbors already runs one call per core on its own threads,
-    so the extra OpenMP threads only compete: on a node where another process is busy,
-    they made small-frame work several times slower (see BENCHMARKS.md). The setting is
-    per thread (`omp_set_num_threads`), so it holds whenever bitshuffle was imported, and
-    does not touch the environment. An `OMP_NUM_THREADS` set by the user is left in charge.
-
-    Example:
-        >>> single_openmp_thread()  # in each thread that calls bitshuffle
-    """
-    if "OMP_NUM_THREADS" in os.environ:
-        return
-    for runtime in openmp_runtimes():
-        runtime.omp_set_num_threads(1)
-
-
-@functools.cache
-def openmp_runtimes() -> tuple[ctypes.CDLL, ...]:
-    """The OpenMP runtimes loaded into this process once bitshuffle is (its own libgomp)."""
-    import bitshuffle  # loads its OpenMP runtime, if it was built with one
-
-    del bitshuffle
-    try:
-        with open("/proc/self/maps") as fh:  # Linux; elsewhere none is found
-            paths = {line.split()[-1] for line in fh if OPENMP_LIBRARY.search(line)}
-    except OSError:
-        return ()
-    runtimes = []
-    for path in sorted(paths):
-        try:
-            runtime = ctypes.CDLL(path)
-        except OSError:
-            continue
-        if hasattr(runtime, "omp_set_num_threads"):
-            runtimes.append(runtime)
-    return tuple(runtimes)
 
 
 def ordered_map(

@@ -13,13 +13,13 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
+from ..bshuf import single_openmp_thread
 from ..capture.read import read_messages
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.frames import FrameSeries
 from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import resolve_dataset
 from ..protocols.stins import TYP as STINS
-from .pipeline import single_openmp_thread
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 h5py serialises every HDF5 call, filters included. For the common detector filters
 (deflate, shuffle, zstd, bitshuffle), reading the raw chunk and decoding it here on a
-worker thread (libdeflate, zstd and bitshuffle release the GIL) uses every core. Other
-filters are left to HDF5.
+worker thread uses every core: libdeflate, zstd and bitshuffle (called through
+`h5tocbors.bshuf`) release the GIL. Other filters are left to HDF5.
 
 Decoding here also checks more than HDF5's filters do: the zstd filter of hdf5plugin
 returns whatever a damaged frame decodes to, sizes unchecked (even bytes it never wrote);
@@ -17,17 +17,18 @@ import threading
 from collections.abc import Callable
 from math import prod
 
-import bitshuffle
 import deflate
 import numpy as np
 import numpy.typing as npt
 import zstandard
 
+from ..bshuf import decompress
 from .filters import BITSHUFFLE_FILTER, DEFLATE, SHUFFLE, ZSTD, filters, is_external
 from .frames import FrameSeries
 from .passthrough import HEADER
 
-BITSHUFFLE_DECODERS = {2: bitshuffle.decompress_lz4, 3: bitshuffle.decompress_zstd}
+BITSHUFFLE_CODECS = {"lz4": 2, "zstd": 3}
+"""The compression modes of the HDF5 bitshuffle filter that are decoded here (client value 4)."""
 
 Decode = Callable[[bytes | memoryview], npt.NDArray[np.generic]]
 """Stored chunk -> the chunk's array (chunk shape, stored dtype); ValueError if it is damaged."""
@@ -149,9 +150,10 @@ def bitshuffle_decoder(
     values: tuple[int, ...], shape: tuple[int, ...], dtype: np.dtype
 ) -> Decode | None:
     """A decoder for chunks of the HDF5 bitshuffle filter with client values `values`."""
-    bs_decode = BITSHUFFLE_DECODERS.get(values[4] if len(values) > 4 else 0)
-    if bs_decode is None:
+    mode = values[4] if len(values) > 4 else 0
+    if mode not in BITSHUFFLE_CODECS.values():
         return None
+    zstd = mode == BITSHUFFLE_CODECS["zstd"]
     nelems = prod(shape)
 
     def decode(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
@@ -162,13 +164,7 @@ def bitshuffle_decoder(
             stream, nelems, dtype.itemsize, block
         ):
             raise ValueError("the chunk is not a bitshuffle stream of its size")
-        try:
-            chunk: npt.NDArray[np.generic] = bs_decode(
-                np.frombuffer(stream, np.uint8), shape, dtype, block
-            )
-        except RuntimeError as e:  # bitshuffle's "Failed. Error code -91."
-            raise ValueError(f"bitshuffle cannot decode the chunk ({e.args[0]})") from e
-        return chunk
+        return decompress(np.frombuffer(stream, np.uint8), shape, dtype, block, zstd)
 
     return decode
 

@@ -112,6 +112,11 @@ class StoredRows:
         """How many chunks hold one frame."""
         return len(self._origins)
 
+    @property
+    def frames_per_row(self) -> int:
+        """How many frames a row holds (at most: fewer at the end of the dataset)."""
+        return prod(self.chunks[: len(self._lead)])
+
     def key(self, k: int) -> tuple[int, ...]:
         """The row of the k-th frame of the series: its chunk index along the leading axes."""
         lead = self.chunks[: len(self._lead)]
