@@ -1122,7 +1122,7 @@ def markdown(
             f"- h5tocbors: `h5tocbors convert FILE --stream {STREAM}={DATASET} -o DIR --force "
             "--quiet` (the installed console script). Both write bitshuffle-LZ4 payloads.",
             "- cp: `cp FILE DIR/`, the cost of moving the input bytes at all.",
-            f"- {args.rounds} round(s), the three tools alternating with the order rotated each "
+            f"- {args.rounds} round(s), the tools alternating with the order rotated each "
             "round; times are the median wall seconds of the child process, peak RSS the "
             "largest `ru_maxrss` of the child (from `os.wait4`) over the rounds; "
             "1 MB = 10^6 bytes. Children are started by `bench/launcher.py`, a bare Python "
@@ -1139,7 +1139,6 @@ def markdown(
             f"gzip {args.gzip_frames}. By default uncompressed and gzip have 200 frames, not "
             "1000 as bitshuffle-LZ4, so the whole `make bench` takes about 10 minutes or less on "
             "a 2-core machine; use `--raw-frames` / `--gzip-frames` for more.",
-            "",
             "- Packed chunks: xspress3-like spectra (`(N, 4, 4096)` uint32 counts, gzip level 4, "
             "chunks `(70, 1, 256)`, converted with `--compression none` as the xspress3 writer "
             "keeps them) and Pilatus 2M frames in gzip-1 chunks of 10 frames (bitshuffle-LZ4 "
