@@ -6,6 +6,36 @@ import signal
 import threading
 
 
+def shortened(text: str, limit: int = 60) -> str:
+    """`text` with its middle cut out when it is longer than `limit` characters.
+
+    Example:
+        >>> shortened("x" * 5_000_000, limit=8)
+        'xxxx…xxxx (5000000 characters)'
+    """
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}…{text[-half:]} ({len(text)} characters)"
+
+
+def quoted(name: str, limit: int = 60) -> str:
+    """`name` quoted for a message, shortened: names in files can be megabytes long.
+
+    Control characters come out escaped, as `repr` does.
+
+    Example:
+        >>> quoted("pilatus")
+        "'pilatus'"
+        >>> quoted("x" * 5_000_000, limit=8)
+        "'xxxx…xxxx' (5000000 characters)"
+    """
+    if len(name) <= limit:
+        return repr(name)
+    half = limit // 2
+    return f"{name[:half] + '…' + name[-half:]!r} ({len(name)} characters)"
+
+
 class H5ToCborsError(Exception):
     """A problem with the input or the environment, named for the user (exit code 1).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 from collections.abc import Callable
@@ -60,6 +61,32 @@ def run_cli(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
     """Run the installed `h5tocbors` command in a subprocess."""
     return subprocess.run(
         [str(BIN / "h5tocbors"), *map(str, args)], capture_output=True, text=True, timeout=300
+    )
+
+
+def run_limited(
+    *args: str | os.PathLike[str], cpu_seconds: int | None = None, address_space: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`run_cli` under resource limits: CPU seconds, address space in bytes (`setrlimit`).
+
+    A command that builds what a hostile file declares is then killed or runs out of
+    memory on its own, instead of hanging the suite or the machine.
+    """
+
+    def limit() -> None:
+        if cpu_seconds is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
+        if address_space is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
+    env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [str(BIN / "h5tocbors"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        env=env,
+        timeout=600,
     )
 
 

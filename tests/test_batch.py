@@ -59,6 +59,7 @@ def test_same_stem_is_an_error_before_anything_is_written(cli: Cli, tmp_path: Pa
     c = scan(tmp_path / "z" / "other.h5")
     code, _, err = cli("convert", a, c, b, "-s", "pilatus", "-o", tmp_path / "o")
     assert code == 1 and str(a) in err and str(b) in err and len(err.splitlines()) == 1
+    assert f"-> {tmp_path / 'o' / 'run'};" in err
     assert not (tmp_path / "o").exists()
 
 
@@ -150,9 +151,14 @@ def test_take_shard_is_deterministic_and_disjoint() -> None:
     assert parts == [take_shard(list(reversed(items)), (k, 4), key=str) for k in range(4)]
 
 
-def test_plan_rejects_duplicate_stems() -> None:
-    with pytest.raises(H5ToCborsError, match="share the output name"):
-        plan_outputs([Path("a/x.h5"), Path("b/x.h5")], Path("o"))
+def test_plan_names_the_shared_output_directories() -> None:
+    inputs = [Path("a/x.h5"), Path("a/y.h5"), Path("b/x.h5"), Path("c/z.h5"), Path("d/z.h5")]
+    with pytest.raises(H5ToCborsError) as info:
+        plan_outputs(inputs, Path("captures"))
+    assert str(info.value) == (
+        "inputs would share an output directory: a/x.h5, b/x.h5 -> captures/x; "
+        "c/z.h5, d/z.h5 -> captures/z; convert them separately with -o"
+    )
 
 
 def clock() -> Callable[[], datetime]:

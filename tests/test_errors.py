@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import hdf5plugin
 import numpy as np
 import pytest
 
-from .conftest import run_cli, write_h5
+from .conftest import BIN, run_cli, write_h5
 
 Cli = Callable[..., tuple[int, str, str]]
 PREFIX = "h5tocbors: error: "
@@ -68,6 +69,40 @@ def test_bad_input_file(cli: Cli, tmp_path: Path, kind: str, fragment: str) -> N
     line = assert_one_error(code, err, 1, fragment)
     assert "input.h5" in line
     assert_no_output(out)
+
+
+def test_unreadable_input(tmp_path: Path, good_h5: Path) -> None:
+    """An input that cannot be read is bad input (exit 1), not a usage error (exit 2).
+
+    As root every file is readable, so the command then runs as user `nobody` (setpriv),
+    for whom the test's private temporary folder cannot be entered.
+    """
+    good_h5.chmod(0o000)
+    command = [str(BIN / "h5tocbors")]
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("running as root without setpriv: every file is readable")
+        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    out = tmp_path / "out"
+    for args in (
+        ["convert", good_h5, "-s", "det", "-o", out],
+        ["ls", good_h5],
+        ["verify", good_h5, good_h5],
+    ):
+        result = subprocess.run(
+            [*command, *map(str, args)], capture_output=True, text=True, timeout=60
+        )
+        assert_one_error(result.returncode, result.stderr, 1, "good.h5", "permission denied")
+    assert_no_output(out)
+
+
+def test_fifo_input(cli: Cli, tmp_path: Path) -> None:
+    """A named pipe is refused at once (reading it would wait for a writer)."""
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    for args in (["convert", fifo, "-s", "det", "-o", tmp_path / "out"], ["ls", fifo]):
+        code, _, err = cli(*args)
+        assert_one_error(code, err, 1, "pipe.h5", "not a regular file")
 
 
 def test_bad_input_file_subprocess(tmp_path: Path) -> None:
@@ -163,20 +198,28 @@ def test_autodetect_finds_several(cli: Cli, tmp_path: Path, stack: np.ndarray) -
     assert_no_output(out)
 
 
-@pytest.mark.parametrize("kind", ["vlen-str", "compound"])
-def test_non_numeric_dataset(cli: Cli, tmp_path: Path, kind: str) -> None:
-    """Strings and compound records cannot be images."""
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [("vlen-str", "string data"), ("compound", "compound data"), ("complex", "complex128 data")],
+)
+@pytest.mark.parametrize("given", [True, False], ids=["path", "auto"])
+def test_non_numeric_dataset(cli: Cli, tmp_path: Path, kind: str, named: str, given: bool) -> None:
+    """Strings, compound records and complex numbers cannot be images: the dtype is named,
+    whether the dataset is given or found by its name."""
     h5 = tmp_path / "odd.h5"
     with h5py.File(h5, "w") as f:
         if kind == "vlen-str":
             data = np.array([["a", "bb"], ["ccc", "d"]] * 3, dtype=object).reshape(3, 2, 2)
             f.create_dataset("/entry/det/data", data=data, dtype=h5py.string_dtype())
-        else:
+        elif kind == "compound":
             rec = np.dtype([("x", "<u2"), ("y", "<f4")])
             f.create_dataset("/entry/det/data", data=np.zeros((3, 4, 5), dtype=rec))
+        else:
+            f.create_dataset("/entry/det/data", data=np.zeros((3, 4, 5), dtype=np.complex128))
     out = tmp_path / "out"
-    code, _, err = cli("convert", h5, "--stream", "det=/entry/det/data", "-o", out)
-    assert_one_error(code, err, 1, "/entry/det/data", "not numbers")
+    stream = "det=/entry/det/data" if given else "det"
+    code, _, err = cli("convert", h5, "--stream", stream, "-o", out)
+    assert_one_error(code, err, 1, "/entry/det/data", named, "STINS images must be real numbers")
     assert_no_output(out)
 
 

@@ -52,6 +52,8 @@ def write_messages(path: Path, messages: list[tuple[int, str, str, list[bytes]]]
 def stins(htype: str, msg: int, frame: int | None = None) -> list[bytes]:
     """STINS frames for a crafted message."""
     header: dict[str, Any] = {"htype": htype, "msg_number": msg}
+    if htype == "header":
+        header["filename"] = ""
     if htype == "image":
         header |= {"frame": frame, "shape": [2, 2], "type": "uint8", "compression": "none"}
         return [json.dumps(header).encode(), bytes(4)]
@@ -89,15 +91,24 @@ def test_converted_capture(cli: Cli, capture: Path) -> None:
     assert len(s["created_at"]) == 2 and s["created_at"][0] <= s["created_at"][1]
 
 
+def cbor_items(data: bytes) -> list[Any]:
+    """The CBOR items that decode whole from `data`, by plain cbor2.
+
+    One decoder reads them all: cbor2 5.8.0 reads ahead of the item it decodes (cbor2 #272),
+    so neither a new decoder per item nor the file position can tell where the next starts.
+    """
+    decoder, items = cbor2.CBORDecoder(io.BytesIO(data)), []
+    while True:
+        try:
+            items.append(decoder.decode())
+        except (EOFError, cbor2.CBORDecodeError):
+            return items
+
+
 def cbor_messages(path: Path) -> list[list[Any]]:
     """The raw [event, streams, ...] lists of a capture, by plain cbor2."""
-    out = []
-    with open(path, "rb") as fh:
-        while fh.peek(1):
-            item = cbor2.load(fh)
-            item = item.value if item.tag == 55799 else item
-            out.append(item.value)
-    return out
+    items = [i.value if i.tag == 55799 else i for i in cbor_items(path.read_bytes())]
+    return [item.value for item in items]
 
 
 def test_text_output_and_events(cli: Cli, capture: Path) -> None:
@@ -165,13 +176,7 @@ def test_truncated_capture(cli: Cli, capture: Path, tmp_path: Path, keep: float)
 
 def count_whole_messages(data: bytes, size: int) -> int:
     """How many messages of `data` end within its first `size` bytes."""
-    fh, n = io.BytesIO(data), 0
-    while fh.tell() < len(data):
-        cbor2.load(fh)
-        if fh.tell() > size:
-            break
-        n += 1
-    return n
+    return len(cbor_items(data[:size]))
 
 
 def test_corrupt_capture(cli: Cli, capture: Path, tmp_path: Path) -> None:
@@ -182,7 +187,8 @@ def test_corrupt_capture(cli: Cli, capture: Path, tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     code, _, err = cli("inspect", bad)
     assert code == 1 and "Traceback" not in err
-    assert f"at byte {second}, after 1 intact message(s)" in err
+    assert f"not a capture message at byte {second} (" in err
+    assert err.endswith("after 1 intact message(s)\n")
 
 
 def test_not_a_capture(cli: Cli, tmp_path: Path) -> None:
@@ -217,14 +223,17 @@ def test_pickle_payloads_are_never_unpickled(cli: Cli, tmp_path: Path) -> None:
     assert code == code_events == 0
     assert not marker.exists()
     s = doc["files"][0]["streams"]["contrast"]
+    # contrast is parsed by the strict loader: no running message, the refusal is named
     assert (s["typ"], s["messages"], s["frames"], s["bytes"]) == (
         "contrast",
         2,
-        3,
+        0,
         2 * len(payload) + 2,
     )
     assert (s["shape"], s["type"], s["compression"]) == (None, None, None)
     assert f"[{len(payload)}, 2] bytes" in out
+    assert "refused: the pickle calls pathlib" in out
+    assert any("pathlib" in p and "not allowed" in p for p in doc["files"][0]["problems"])
 
 
 def test_problems_are_named(cli: Cli, tmp_path: Path) -> None:
@@ -274,3 +283,76 @@ def test_several_files_and_streams(cli: Cli, capture: Path, tmp_path: Path) -> N
 def test_missing_capture_file(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("inspect", tmp_path / "nope.cbors")
     assert code == 1 and "nope.cbors" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"frame": True}, "frame is true, not an integer"),
+        ({"shape": ["32", 40.9]}, 'shape is ["32", 40.9], not a list of integers'),
+        ({"msg_number": "1"}, 'msg_number is "1", not an integer'),
+        ({"type": "S"}, 'type is "S", not a numeric dtype'),
+        ({"type": "V0"}, 'type is "V0", not a numeric dtype'),
+        ({"compression": None}, "compression is null, not a string"),
+        ({"htype": "imag"}, 'htype is "imag", not header, image or series_end'),
+    ],
+)
+def test_header_types_are_checked(
+    cli: Cli, tmp_path: Path, change: dict[str, Any], problem: str
+) -> None:
+    """Headers must have the types of dranspose's models: `inspect --strict` fails on others."""
+    image = json.loads(stins("image", 1, 0)[0]) | change
+    path = write_messages(
+        tmp_path / "typed.cbors",
+        [
+            (0, "d", "STINS", stins("header", 0)),
+            (1, "d", "STINS", [json.dumps(image).encode(), bytes(4)]),
+            (2, "d", "STINS", stins("series_end", 2)),
+        ],
+    )
+    code, doc = inspect_json(cli, path)
+    assert code == 0 and f"d: event 1: {problem}" in doc["files"][0]["problems"]
+    strict, _, err = cli("inspect", "--strict", path)
+    assert strict == 1 and "problems found" in err
+
+
+def test_header_check_rejects_what_dranspose_rejects() -> None:
+    """Every header dranspose's pydantic models reject is a problem here too."""
+    from dranspose.data.stream1 import Stream1Packet
+    from pydantic import ValidationError
+
+    from h5tocbors.protocols.stins import header_problem
+
+    image = {"htype": "image", "msg_number": 1, "frame": 0, "shape": [2, 2]}
+    image |= {"type": "uint8", "compression": "none"}
+    values: list[Any] = [None, True, 0, -1, 1.0, 1.5, "3", "x", [], [1], ["32", 40.9], {}]
+    headers = [
+        {"htype": "header", "msg_number": 0, "filename": ""},
+        {"htype": "series_end", "msg_number": 2},
+        image,
+    ]
+    variants = [h | {k: v} for h in headers for k in h for v in values]
+    variants += [{k: v for k, v in h.items() if k != drop} for h in headers for drop in h]
+    rejected = 0
+    for header in variants:
+        try:
+            Stream1Packet.validate_python(header)
+        except ValidationError:
+            rejected += 1
+            assert header_problem(header) is not None, header
+    assert rejected > 50
+    assert all(header_problem(h) is None for h in headers)
+
+
+def test_problems_are_bounded(cli: Cli, tmp_path: Path) -> None:
+    """A problem in every message: the first ones are kept, the rest counted."""
+    path = write_messages(
+        tmp_path / "many.cbors",
+        [(0, "d", "STINS", stins("header", 0))]
+        + [(k, "d", "STINS", [b"{}"]) for k in range(1, 2000)]
+        + [(0, "d", "STINS", stins("series_end", 2000))],
+    )
+    code, doc = inspect_json(cli, path)
+    problems = doc["files"][0]["problems"]
+    assert code == 0 and len(problems) == 51
+    assert problems[-1].startswith("... and ") and problems[-1].endswith(" more problems")

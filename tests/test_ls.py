@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import hdf5plugin
 import numpy as np
 import pytest
 
-from .conftest import REPO
+from .conftest import BIN, REPO
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -78,13 +80,23 @@ def test_virtual_and_external_sources(cli: Cli, scan: Path) -> None:
     ds = listing(cli, scan)
     vds = ds["/vds"]
     assert vds["layout"] == "virtual"
-    assert vds["sources"] == [
-        {"file": "part0.h5", "exists": True},
-        {"file": "part1.h5", "exists": False},
+    part0, part1 = vds["sources"]
+    assert part0 == {
+        "file": "part0.h5",
+        "dataset": "data",
+        "exists": True,
+        "problem": None,
+        "refused": False,
+    }
+    assert (part1["file"], part1["exists"], part1["refused"]) == ("part1.h5", False, False)
+    assert part1["problem"].startswith("part1.h5 is missing")
+    assert not vds["image"] and vds["stream"] is None  # no --stream: its data is not all there
+    assert vds["note"].startswith("missing source part1.h5:data: part1.h5 is missing")
+    ext = ds["/ext"]
+    assert ext["layout"] == "external" and ext["stream"] is None
+    assert [(s["file"], s["dataset"], s["exists"]) for s in ext["sources"]] == [
+        ("raw.bin", None, False)
     ]
-    assert vds["note"] == "missing source files"
-    assert ds["/ext"]["layout"] == "external"
-    assert ds["/ext"]["sources"] == [{"file": "raw.bin", "exists": False}]
 
 
 def test_table(cli: Cli, scan: Path) -> None:
@@ -93,8 +105,8 @@ def test_table(cli: Cli, scan: Path) -> None:
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert "chunked 1x8x10 bitshuffle-lz4" in rows["/lz4"] and " yes " in rows["/lz4"]
     assert "--stream lz4=/lz4" in rows["/lz4"] and "also at /alias" in rows["/lz4"]
-    assert "virtual (2 source files, 1 missing)" in rows["/vds"]
-    assert "not numeric" in rows["/title"]
+    assert "virtual (2 sources, 1 missing)" in rows["/vds"]
+    assert "string data" in rows["/title"]
 
 
 def test_sample_data(cli: Cli) -> None:
@@ -110,3 +122,32 @@ def test_bad_input(cli: Cli, tmp_path: Path, content: bytes | None) -> None:
         path.write_bytes(content)
     code, _, err = cli("ls", path)
     assert code == 1 and len(err.splitlines()) == 1 and "x.h5" in err
+
+
+def test_compact_layout(cli: Cli, tmp_path: Path) -> None:
+    """A dataset stored in its object header is shown as compact, not contiguous."""
+    path = tmp_path / "compact.h5"
+    with h5py.File(path, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        space = h5py.h5s.create_simple((2, 3, 4))
+        h5py.h5d.create(f.id, b"small", h5py.h5t.STD_U8LE, space, dcpl=dcpl)
+    assert listing(cli, path)["/small"]["layout"] == "compact"
+    code, out, _ = cli("ls", path)
+    assert code == 0 and "compact none" in out
+
+
+def test_stream_argument_is_quoted_for_a_shell(cli: Cli, tmp_path: Path) -> None:
+    """A path with spaces or quotes is suggested quoted, and the suggestion works in a shell."""
+    path = tmp_path / "odd names.h5"
+    with h5py.File(path, "w") as f:
+        f["/entry/my det's/data"] = np.zeros((2, 3, 4), np.uint8)
+    stream = listing(cli, path)["/entry/my det's/data"]["stream"]
+    assert stream == "--stream 'my_det_s=/entry/my det'\"'\"'s/data'"
+    assert shlex.split(stream) == ["--stream", "my_det_s=/entry/my det's/data"]
+    out = tmp_path / "out"
+    program, h5, directory = (shlex.quote(str(p)) for p in (BIN / "h5tocbors", path, out))
+    command = f"{program} convert {h5} {stream} -o {directory} -q"
+    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (out / "my_det_s.cbors").exists()

@@ -16,6 +16,8 @@ from h5tocbors import convert
 from h5tocbors.capture.encode import StreamPart, encode_message
 from h5tocbors.capture.read import read_messages
 
+from .conftest import run_limited
+
 Cli = Callable[..., tuple[int, str, str]]
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -159,3 +161,50 @@ def test_bad_headers_are_named_not_crashes(
             fh.write(buf)  # type: ignore[arg-type]
     code, _, err = cli("verify", source, path)
     assert code == 1 and "no STINS JSON header" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"frame": True}, "frame is true, not an integer"),
+        ({"shape": ["12", 14.5]}, 'shape is ["12", 14.5], not a list of integers'),
+        ({"shape": ["12", 14]}, 'shape is ["12", 14], not a list of integers'),
+        ({"type": "S"}, 'type is "S", not a numeric dtype'),
+        ({"type": "V0"}, 'type is "V0", not a numeric dtype'),
+        ({"type": "U0"}, 'type is "U0", not a numeric dtype'),
+        ({"type": "uint16"}, "frame 0 is [12, 14] uint16, source is [12, 14] uint32"),
+        ({"shape": [2**40, 2**40]}, "frame 0 is [1099511627776, 1099511627776] uint32"),
+    ],
+)
+def test_bad_image_headers(
+    cli: Cli, source: Path, tmp_path: Path, change: dict[str, object], fragment: str
+) -> None:
+    """Header fields of the wrong type, or a type that is no number: a clear frame problem."""
+    convert(source, ["pilatus"], tmp_path / "o")
+    bad = tmp_path / "bad.cbors"
+    with open(bad, "wb") as fh:
+        for msg in read_messages(tmp_path / "o" / "pilatus.cbors"):
+            frames = list(msg.streams["pilatus"].frames)
+            if msg.event_number == 1:
+                frames[0] = json.dumps(json.loads(frames[0]) | change).encode()
+            part = {"pilatus": StreamPart("STINS", frames)}
+            for buf in encode_message(msg.event_number, part, msg.created_at):  # type: ignore[arg-type]
+                fh.write(buf)  # type: ignore[arg-type]
+    code, _, err = cli("verify", source, bad)
+    assert code == 1 and "unexpected" not in err and len(err.splitlines()) == 1
+    assert "stream pilatus: event 1: " in err and fragment in err
+
+
+def test_huge_sparse_source_is_not_enumerated(tmp_path: Path) -> None:
+    """Missing frames are counted, not listed: a source of 2**31 unwritten frames is fine."""
+    small = tmp_path / "small.h5"
+    with h5py.File(small, "w") as f:
+        f.create_dataset("/entry/det/data", data=np.zeros((2, 3, 4), np.uint8))
+    convert(small, ["det"], tmp_path / "o")
+    huge = tmp_path / "huge.h5"
+    with h5py.File(huge, "w") as f:
+        f.create_dataset("/entry/det/data", shape=(2**31, 3, 4), dtype=np.uint8, chunks=(1, 3, 4))
+    result = run_limited("verify", huge, tmp_path / "o" / "det.cbors", address_space=1 << 30)
+    code, err = result.returncode, result.stderr
+    assert code == 1 and "unexpected" not in err
+    assert "source frame 2 is missing" in err and f"{2**31 - 2} source frames missing" in err

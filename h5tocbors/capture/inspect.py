@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..protocols import Problems
 from ..protocols.registry import Inspector, inspector_for
 from .read import CaptureError, RawMessage, read_messages
 
-MAX_PROBLEMS = 50
+MAX_PROBLEMS = Problems.limit
 
 
 @dataclass
@@ -30,7 +31,8 @@ class StreamSummary:
 
 @dataclass
 class CaptureSummary:
-    """One capture file; `problems` is empty for a well-formed one."""
+    """One capture file; `problems` is empty for a well-formed one, and starts with where the
+    file breaks when it is not `intact`."""
 
     path: str
     messages: int = 0
@@ -57,6 +59,8 @@ def inspect_capture(
 ) -> CaptureSummary:
     """Read a capture once and summarize it; a truncated or corrupt file becomes a problem.
 
+    Memory does not grow with the capture: one message at a time, a bounded list of problems.
+
     Example:
         >>> s = inspect_capture("out/pilatus.cbors")  # doctest: +SKIP
         >>> s.messages, s.streams["pilatus"].frames, s.problems  # doctest: +SKIP
@@ -64,12 +68,12 @@ def inspect_capture(
     """
     summary = CaptureSummary(str(path))
     trackers: dict[str, _Tracker] = {}
-    seen: set[int] = set()
+    problems = Problems()
     try:
         for msg in read_messages(path):
             if on_message is not None:
                 on_message(msg)
-            _check_event(summary, seen, msg)
+            _check_event(summary, problems, msg)
             for name, stream in msg.streams.items():
                 tracker = trackers.get(name)
                 if tracker is None:
@@ -78,9 +82,10 @@ def inspect_capture(
                 _add(tracker, msg, stream.frames)
     except CaptureError as e:
         summary.intact = False
-        summary.problems.append(str(e))
+        summary.problems.append(str(e))  # first, never cut
     if summary.messages == 0 and summary.intact:
-        summary.problems.append(f"{summary.path}: no messages")
+        problems.add(f"{summary.path}: no messages")
+    summary.problems += problems.report()
     for name, tracker in trackers.items():
         summary.streams[name] = _finish(tracker, summary.problems)
     if len(summary.problems) > MAX_PROBLEMS:
@@ -89,15 +94,13 @@ def inspect_capture(
     return summary
 
 
-def _check_event(summary: CaptureSummary, seen: set[int], msg: RawMessage) -> None:
-    event = msg.event_number
-    if event in seen:
-        summary.problems.append(f"event {event} repeated (message {msg.index})")
-    elif summary.last_event is not None and event < summary.last_event:
-        summary.problems.append(
-            f"event {event} after event {summary.last_event} (message {msg.index})"
-        )
-    seen.add(event)
+def _check_event(summary: CaptureSummary, problems: Problems, msg: RawMessage) -> None:
+    """Events increase from message to message (without remembering them all)."""
+    event, last = msg.event_number, summary.last_event
+    if event == last:
+        problems.add(f"event {event} repeated (message {msg.index})")
+    elif last is not None and event < last:
+        problems.add(f"event {event} after event {last} (message {msg.index})")
     summary.messages += 1
     if summary.first_event is None:
         summary.first_event = event

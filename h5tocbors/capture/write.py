@@ -1,4 +1,4 @@
-"""Write output files atomically: a temporary beside each, renamed only when complete."""
+"""Write output files atomically: a locked temporary beside each, published only when complete."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import contextlib
 import errno
 import os
 import queue
-import secrets
 import signal
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,8 +16,7 @@ from typing import BinaryIO
 
 from ..buffers import Buffer, FileRange, InputChanged, nbytes
 from ..errors import H5ToCborsError, Interrupted
-
-WRITE_BUFFER = 1 << 20
+from .temporary import create_locked, release
 
 
 @contextlib.contextmanager
@@ -44,8 +43,82 @@ def prepare_directory(directory: Path) -> None:
         raise H5ToCborsError(f"cannot create output directory {directory}: {e.strerror}") from e
 
 
+def exists_error(path: Path) -> H5ToCborsError:
+    """The error for an output name that is taken, without `--force`."""
+    what = ""
+    if path.is_symlink():
+        what = " (a symlink)" if path.exists() else " (a dangling symlink)"
+    return H5ToCborsError(f"{path} exists{what}; use --force to replace it")
+
+
+def existing_output(path: Path) -> bool:
+    """Whether a finished output is at `path`, for `--skip-existing`; an error if something else is.
+
+    Outputs only ever appear complete, so a non-empty regular file (or a symlink to one)
+    is one. A directory, a dangling symlink or an empty file is named as an error, not skipped.
+    """
+    try:
+        st = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        if path.is_symlink():
+            raise H5ToCborsError(f"{path} is a dangling symlink, not an output") from None
+        return False
+    except OSError as e:
+        raise H5ToCborsError(f"cannot check {path}: {e.strerror}") from e
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise H5ToCborsError(f"{path} is {kind}, not an output")
+    if st.st_size == 0:
+        raise H5ToCborsError(f"{path} is empty, not a capture; remove it")
+    return True
+
+
+NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+"""How `link` fails on file systems without hard links (vfat, exFAT, SMB, many FUSE mounts)."""
+
+
+def publish_new(temporary: Path, path: Path) -> None:
+    """Give `temporary`'s file the name `path` too, unless `path` exists (even as a dangling
+    symlink): then FileExistsError, and nothing changes. The caller removes `temporary`.
+
+    A hard link is made, or fails, in one step, so of two runs publishing at once exactly one
+    wins, on local file systems and NFS alike. Without hard links, `claim_and_replace`.
+    """
+    try:
+        os.link(temporary, path, follow_symlinks=False)
+    except OSError as e:
+        if e.errno not in NO_HARD_LINKS:
+            raise
+        claim_and_replace(temporary, path)
+
+
+def claim_and_replace(temporary: Path, path: Path) -> None:
+    """Take the name `path` with an empty placeholder (O_EXCL: one run wins), then move
+    `temporary` over it. FileExistsError if `path` exists.
+
+    Chosen because it works wherever O_EXCL does. renameat2(RENAME_NOREPLACE) would need no
+    placeholder, but many mounts without hard links (FUSE before protocol 7.23) lack it too.
+    The placeholder is visible for one system call; a run killed right then leaves an empty
+    file, which `existing_output` refuses to take for a finished output.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    placeholder = os.fstat(fd)
+    os.close(fd)
+    try:
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # unless a --force run has replaced it meanwhile
+            if os.path.samestat(os.lstat(path), placeholder):
+                path.unlink()
+        raise
+
+
 class AtomicOutputs:
-    """Temporary files for a set of final paths; all renamed on success, all removed on failure.
+    """Temporary files for a set of final paths; all published on success, all removed on failure.
+
+    Without `force`, an output that exists (or appears while the files are written, from
+    another run) is never replaced: the run fails with "exists; use --force" and publishes none.
+    Each temporary is locked while written (see `temporary`).
 
     Example:
         >>> with AtomicOutputs([Path("out/pilatus.cbors")], force=False) as files:  # doctest: +SKIP
@@ -54,23 +127,24 @@ class AtomicOutputs:
 
     def __init__(self, paths: list[Path], *, force: bool, sync: bool = False) -> None:
         self.paths = paths
-        self.sync = sync  # fsync before the rename: complete on disk even after a crash
+        self.force = force
+        self.sync = sync  # fsync before publishing: complete on disk even after a crash
         for path in paths:
             prepare_directory(path.parent)
-            if path.exists() and not force:
-                raise H5ToCborsError(f"{path} exists; use --force to replace it")
             if path.is_dir():
                 raise H5ToCborsError(f"{path} is a directory")
+            if not force and os.path.lexists(path):
+                raise exists_error(path)
+        self.created: list[Path] = []
         self.temporaries: list[Path] = []
         self.files: list[BinaryIO] = []
 
     def __enter__(self) -> list[BinaryIO]:
         try:
             for path in self.paths:
-                temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
-                self.temporaries.append(temporary)  # before it exists: a signal can't orphan it
-                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                self.files.append(os.fdopen(fd, "wb", buffering=WRITE_BUFFER))
+                temporary, fh = create_locked(path, self.created)
+                self.temporaries.append(temporary)
+                self.files.append(fh)
         except OSError as e:
             self._discard()
             raise H5ToCborsError(f"cannot write to {path.parent}: {e.strerror}") from e
@@ -93,10 +167,10 @@ class AtomicOutputs:
                 fh.flush()
                 if self.sync:
                     os.fsync(fh.fileno())
-                fh.close()
             with signals_deferred():  # all outputs appear, or none
-                for temporary, path in zip(self.temporaries, self.paths):
-                    os.replace(temporary, path)
+                self._publish()
+            for fh in self.files:
+                release(fh)
             if self.sync:
                 for directory in {p.parent for p in self.paths}:
                     fd = os.open(directory, os.O_RDONLY)
@@ -106,17 +180,42 @@ class AtomicOutputs:
                         os.close(fd)
         except OSError as e:
             self._discard()
-            raise H5ToCborsError(f"cannot finish {path}: {e.strerror}") from e
+            where = e.filename2 or e.filename or ", ".join(map(str, self.paths))
+            raise H5ToCborsError(f"cannot finish {where}: {e.strerror}") from e
         except BaseException:
             self._discard()
             raise
 
+    def _publish(self) -> None:
+        """Give each temporary its final name, while still holding its lock."""
+        if self.force:
+            for temporary, path in zip(self.temporaries, self.paths):
+                os.replace(temporary, path)
+            return
+        done: list[tuple[BinaryIO, Path]] = []
+        try:
+            for fh, temporary, path in zip(self.files, self.temporaries, self.paths):
+                publish_new(temporary, path)
+                done.append((fh, path))
+        except BaseException as e:
+            for fh, published in done:  # none or all: take back what this run published
+                with contextlib.suppress(OSError):
+                    if os.path.samestat(os.lstat(published), os.fstat(fh.fileno())):
+                        published.unlink()
+            if isinstance(e, FileExistsError):
+                raise exists_error(path) from None  # another run published it meanwhile
+            raise
+        for temporary in self.temporaries:
+            with contextlib.suppress(OSError):  # published already: a later run removes it
+                temporary.unlink(missing_ok=True)
+
     def _discard(self) -> None:
+        for temporary in self.created:
+            with contextlib.suppress(OSError):  # EROFS even where it was never created
+                temporary.unlink(missing_ok=True)
         for fh in self.files:
             with contextlib.suppress(OSError):
-                fh.close()
-        for temporary in self.temporaries:
-            temporary.unlink(missing_ok=True)
+                release(fh)
 
 
 def write_buffers(fh: BinaryIO, buffers: Iterable[Buffer]) -> int:

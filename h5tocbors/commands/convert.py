@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -16,12 +16,8 @@ from ..core.convert import Progress as Callback
 from ..core.pipeline import default_jobs
 from ..errors import Cancel, H5ToCborsError, UsageError
 from ..hdf5.selection import parse_frames
-from .reporting import Bar, progress_bar, reported
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-from .options import EXIT_CODES, Debug, Frames, Json, Streams, parse_streams, print_table
+from .options import EXIT_CODES, Debug, Frames, Json, Streams, parse_streams
+from .reporting import Bar, print_table, printable, progress_bar, reported, say
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -51,6 +47,7 @@ def convert_command(
         typer.Argument(
             metavar="INPUT.h5...",
             help="HDF5 files (opened read-only); several: OUTPUT_DIR/<stem>/NAME.cbors each.",
+            readable=False,  # an unreadable input is bad input (exit 1), named when opened
         ),
     ],
     stream: Streams,
@@ -86,6 +83,7 @@ def convert_command(
     """Convert image datasets into one STINS capture per stream: OUTPUT_DIR/NAME.cbors."""
     cancel = Cancel()
     with reported(debug, cancel):
+        check_outputs(output_dir, force, skip_existing)
         streams = parse_streams(stream)
         selection = parse_frames(frames) if frames is not None else None
         try:
@@ -134,7 +132,7 @@ def convert_command(
         if as_json:
             print(json.dumps({"files": [asdict(o) for o in outcomes]}, indent=2))
         elif not quiet:
-            print_table(batch_table(outcomes))
+            print_table(BATCH_COLUMNS, batch_rows(outcomes))
         failed = [o.input for o in outcomes if o.status == "failed"]
         if failed:
             raise H5ToCborsError(
@@ -142,9 +140,18 @@ def convert_command(
             )
 
 
+def check_outputs(output_dir: Path, force: bool, skip_existing: bool) -> None:
+    """Refuse `-o` that names a capture file, and --force with --skip-existing."""
+    if force and skip_existing:
+        raise UsageError("--force replaces existing outputs, --skip-existing keeps them: give one")
+    if output_dir.name.lower().endswith(".cbors"):
+        raise UsageError(f"-o {output_dir}: give a directory, which gets one NAME.cbors per stream")
+
+
 def bar_progress(bar: Bar, what: str | dict[str, str | None]) -> Callback:
     """A progress callback that drives a new task of `bar`, named for a file or its streams."""
-    task = bar.add_task(what if isinstance(what, str) else ", ".join(what), total=None, bytes=0)
+    name = what if isinstance(what, str) else ", ".join(what)
+    task = bar.add_task(printable(name), total=None, bytes=0)
     return lambda done, total, nbytes: bar.update(task, completed=done, total=total, bytes=nbytes)
 
 
@@ -152,25 +159,24 @@ def print_summary(result: ConversionResult) -> None:
     """One line per stream: frames, bytes, seconds, path."""
     for s in result.streams:
         path = "passed through" if s.fast_path == "passthrough" else f"encoded ({s.fast_path})"
-        print(
+        say(
             f"{s.name}: {s.frames} frames from {s.dataset}, {s.bytes / 1e6:.1f} MB "
             f"in {result.seconds:.2f} s -> {s.output} [{path}]"
         )
     for name in result.skipped:
-        print(f"{name}: skipped, its output exists")
+        say(f"{name}: skipped, its output exists")
 
 
-def batch_table(outcomes: list[FileOutcome]) -> Table:
+BATCH_COLUMNS = ("file", "streams", "frames", "seconds", "status")
+
+
+def batch_rows(outcomes: list[FileOutcome]) -> list[list[str]]:
     """File, streams, frames, seconds, status: one row per input."""
-    from rich.table import Table
-
-    t = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("file", "streams", "frames", "seconds", "status"):
-        t.add_column(column)
+    out = []
     for o in outcomes:
         r = o.result
         names = ", ".join([s.name for s in r.streams] + r.skipped) if r else ""
         frames = str(sum(s.frames for s in r.streams)) if r else ""
         status = o.status if o.error is None else f"failed: {o.error}"
-        t.add_row(o.input, names, frames, f"{o.seconds:.2f}", status)
-    return t
+        out.append([o.input, names, frames, f"{o.seconds:.2f}", status])
+    return out

@@ -14,7 +14,7 @@ from ..capture.read import RawMessage
 from ..errors import H5ToCborsError
 from ..protocols.registry import describe_frames
 from .options import EXIT_CODES, Debug, Json
-from .reporting import reported
+from .reporting import reported, say
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -29,7 +29,10 @@ EPILOG = (
 
 
 def inspect_command(
-    files: Annotated[list[Path], typer.Argument(metavar="FILE.cbors...", help="Captures to read.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(metavar="FILE.cbors...", help="Captures to read.", readable=False),
+    ],
     events: Annotated[bool, typer.Option("--events", help="One line per message.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on any problem.")] = False,
     as_json: Json = False,
@@ -41,7 +44,7 @@ def inspect_command(
         summaries = []
         for path in files:
             if on_message is not None:
-                show(f"{path}:")
+                say(f"{path}:")
             summaries.append(inspect_capture(path, on_message))
             if not as_json:
                 print_summary(summaries[-1])
@@ -49,16 +52,11 @@ def inspect_command(
             print(json.dumps({"files": [asdict(s) for s in summaries]}, indent=2))
         broken = next((s for s in summaries if not s.intact), None)
         if broken is not None:
-            raise H5ToCborsError(next(p for p in broken.problems if p.startswith(broken.path)))
+            raise H5ToCborsError(broken.problems[0])
         if strict and any(s.problems for s in summaries):
             raise H5ToCborsError(
                 "problems found in " + ", ".join(s.path for s in summaries if s.problems)
             )
-
-
-def show(line: str) -> None:
-    """Print a line with control characters escaped: names in a capture are not to be trusted."""
-    print("".join(c if c.isprintable() else repr(c)[1:-1] for c in line))
 
 
 def print_event(msg: RawMessage) -> None:
@@ -68,20 +66,20 @@ def print_event(msg: RawMessage) -> None:
         for name, stream in msg.streams.items()
     ]
     when = f" {msg.created_at.isoformat()}" if msg.created_at else ""
-    show(f"  #{msg.index} event {msg.event_number} @{msg.offset}{when}: " + "; ".join(parts))
+    say(f"  #{msg.index} event {msg.event_number} @{msg.offset}{when}: " + "; ".join(parts))
 
 
 def print_summary(s: CaptureSummary) -> None:
     """A few lines per capture."""
     events = f"events {s.first_event}..{s.last_event}" if s.messages else "no events"
     verdict = "ok" if not s.problems else f"{len(s.problems)} problem(s)"
-    show(f"{s.path}: {s.messages} messages, {events}, {verdict}")
+    say(f"{s.path}: {s.messages} messages, {events}, {verdict}")
     for name, st in s.streams.items():
         image = f" {st.shape} {st.type} {st.compression}" if st.shape is not None else ""
         when = f", created {st.created_at[0]} .. {st.created_at[1]}" if st.created_at else ""
-        show(
+        say(
             f"  {name}: {st.typ}, {st.messages} messages, {st.frames} frames{image}, "
             f"{st.bytes:,} bytes{when}"
         )
     for problem in s.problems:
-        show(f"  problem: {problem}")
+        say(f"  problem: {problem}")

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..hdf5.listing import DatasetInfo, list_datasets
 from ..hdf5.open import open_input
-from .reporting import reported
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
-from .options import EXIT_CODES, Debug, Json, print_table
+from .options import EXIT_CODES, Debug, Json
+from .reporting import print_table, reported
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -29,7 +25,9 @@ EPILOG = (
 
 
 def ls_command(
-    input: Annotated[Path, typer.Argument(metavar="INPUT.h5", help="HDF5 file to list.")],
+    input: Annotated[
+        Path, typer.Argument(metavar="INPUT.h5", help="HDF5 file to list.", readable=False)
+    ],
     as_json: Json = False,
     debug: Debug = False,
 ) -> None:
@@ -39,38 +37,44 @@ def ls_command(
         if as_json:
             print(json.dumps([asdict(d) for d in datasets], indent=2))
         else:
-            print_table(table(datasets))
+            print_table(COLUMNS, rows(datasets))
 
 
 def storage(d: DatasetInfo) -> str:
-    """`chunked 1x195x487 bitshuffle-lz4`, `virtual (2 sources, 1 missing)`, ..."""
+    """`chunked 1x195x487 bitshuffle-lz4`, `virtual (2 sources, 1 missing)`, `compact none`, ..."""
+    if d.layout == "link":
+        return "link to nothing"
     if d.layout in ("virtual", "external"):
-        missing = sum(not s.exists for s in d.sources)
-        gone = f", {missing} missing" if missing else ""
-        return f"{d.layout} ({len(d.sources)} source files{gone})"
+        noun = "source" if d.layout == "virtual" else "file"
+        noun += "s" if len(d.sources) != 1 else ""
+        refused = sum(s.refused for s in d.sources)
+        missing = sum(not s.exists for s in d.sources) - refused
+        gone = "".join(
+            f", {n} {word}" for n, word in ((missing, "missing"), (refused, "refused")) if n
+        )
+        return f"{d.layout} ({len(d.sources)} {noun}{gone})"
     chunks = " " + "x".join(map(str, d.chunks)) if d.chunks else ""
     return f"{d.layout}{chunks} " + ("+".join(d.filters) or "none")
 
 
-def table(datasets: list[DatasetInfo]) -> Table:
-    """The datasets as a table."""
-    from rich.table import Table
+COLUMNS = ("path", "shape", "dtype", "storage", "fast", "stream / note")
 
-    t = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("path", "shape", "dtype", "storage", "fast", "stream / note"):
-        t.add_column(column, overflow="fold")
+
+def shape(d: DatasetInfo) -> str:
+    """`20x195x487`, `scalar`, or `?` when not known."""
+    if d.shape is None:
+        return "?"
+    return "x".join(map(str, d.shape)) or "scalar"
+
+
+def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
+    """The datasets as rows of `COLUMNS`."""
+    out = []
     for d in datasets:
         note = d.stream or d.note
         if d.image and d.note and not d.fast_path:
             note += f"  ({d.note})"
         if d.links:
             note += "  also at " + ", ".join(d.links)
-        t.add_row(
-            d.path,
-            "x".join(map(str, d.shape)) or "scalar",
-            d.dtype,
-            storage(d),
-            "yes" if d.fast_path else "",
-            note,
-        )
-    return t
+        out.append([d.path, shape(d), d.dtype, storage(d), "yes" if d.fast_path else "", note])
+    return out

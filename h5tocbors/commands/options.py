@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from rich.table import Table
 from ..capture.names import check_stream_name
+from ..errors import UsageError
 
 EXIT_CODES = (
     "[bold]Exit codes[/]: 0 done; 1 bad input, a failed conversion or a check that failed; "
@@ -54,17 +51,3 @@ def parse_streams(texts: list[str]) -> dict[str, str | None]:
             raise UsageError(f"stream {name!r} is given twice")
         streams[name] = path or None
     return streams
-
-
-def print_table(table: Table) -> None:
-    """Print a table on stdout: fitted to a terminal, unwrapped and unpadded when piped."""
-    from rich.console import Console
-
-    console = Console()
-    if console.is_terminal:
-        console.print(table)
-        return
-    plain = Console(width=1000, no_color=True, highlight=False)
-    with plain.capture() as captured:
-        plain.print(table)
-    print("\n".join(line.rstrip() for line in captured.get().splitlines()))

@@ -31,7 +31,7 @@ class RateColumn(ProgressColumn):
 def rich_bar() -> Progress:
     """A transient progress bar on stderr."""
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("events"),

@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol, cast
@@ -16,9 +16,54 @@ from ..errors import Cancel, H5ToCborsError, Interrupted
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
+def printable(text: str) -> str:
+    r"""`text` with control characters escaped, fit for a terminal.
+
+    Names come from files (HDF5 links, capture streams): ESC]0;...BEL would retitle the
+    terminal, ESC[2J clear it, a newline forge another line. Every line the CLI prints
+    for a person passes through here; `--json` output is JSON, escaped by `json.dumps`.
+
+    Example:
+        >>> printable("det\x1b[2J\nfake")
+        'det\\x1b[2J\\nfake'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def say(line: str) -> None:
+    """Print one line on stdout, escaped."""
+    print(printable(line))
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """Print a table on stdout: fitted to a terminal, unwrapped and unpadded when piped.
+
+    Cells are plain text, escaped: a name like `[bold]` or `ESC[2J` is shown as it is.
+    """
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(printable(cell)) for cell in row))
+    console = Console()
+    if console.is_terminal:
+        console.print(table)
+        return
+    plain = Console(width=1000, no_color=True, highlight=False)
+    with plain.capture() as captured:
+        plain.print(table)
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
 def fail(message: str, code: int = EXIT_FAILED) -> int:
-    """Print `h5tocbors: error: message` on stderr and return `code`."""
-    print(f"h5tocbors: error: {message}", file=sys.stderr)
+    """Print `h5tocbors: error: message` on stderr, escaped, and return `code`."""
+    print(f"h5tocbors: error: {printable(message)}", file=sys.stderr)
     return code
 
 
@@ -61,7 +106,8 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
             signal.signal(s, handler)
     if code != EXIT_OK:
         if debug:
-            traceback.print_exc()
+            for line in traceback.format_exc().splitlines():
+                print(printable(line), file=sys.stderr)
         raise SystemExit(code)
 
 

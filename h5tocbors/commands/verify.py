@@ -14,7 +14,7 @@ from ..errors import H5ToCborsError
 from ..hdf5.open import open_input
 from ..hdf5.selection import parse_frames
 from .options import EXIT_CODES, Debug, Frames, Json, parse_streams
-from .reporting import reported
+from .reporting import reported, say
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -28,9 +28,12 @@ EPILOG = (
 
 
 def verify_command(
-    input: Annotated[Path, typer.Argument(metavar="INPUT.h5", help="The HDF5 source.")],
+    input: Annotated[
+        Path, typer.Argument(metavar="INPUT.h5", help="The HDF5 source.", readable=False)
+    ],
     files: Annotated[
-        list[Path], typer.Argument(metavar="FILE.cbors...", help="Captures to check.")
+        list[Path],
+        typer.Argument(metavar="FILE.cbors...", help="Captures to check.", readable=False),
     ],
     stream: Annotated[
         list[str] | None,
@@ -50,7 +53,7 @@ def verify_command(
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:
             for c in checks:
-                print(line(c))
+                say(line(c))
         if not checks:
             raise H5ToCborsError("no STINS image stream in " + ", ".join(map(str, files)))
         failed = next((c for c in checks if not c.ok), None)

@@ -45,9 +45,12 @@ def plan_outputs(inputs: Sequence[Path], output_dir: Path) -> list[tuple[Path, P
         raise H5ToCborsError(f"cannot name an output directory after {', '.join(odd)}")
     twice = sorted(stem for stem, n in Counter(p.stem for p in inputs).items() if n > 1)
     if twice:
-        clashes = [str(p) for p in inputs if p.stem in twice]
+        clashes = [
+            f"{', '.join(str(p) for p in inputs if p.stem == stem)} -> {output_dir / stem}"
+            for stem in twice
+        ]
         raise H5ToCborsError(
-            f"inputs share the output name out/<stem>: {', '.join(clashes)}; "
+            f"inputs would share an output directory: {'; '.join(clashes)}; "
             "convert them separately with -o"
         )
     return [(p, output_dir / p.stem) for p in inputs]

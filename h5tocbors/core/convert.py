@@ -14,7 +14,8 @@ import h5py
 from ..buffers import read_range
 from ..capture.encode import encode_message
 from ..capture.names import check_stream_name
-from ..capture.write import AtomicOutputs, BackgroundWriter
+from ..capture.temporary import remove_abandoned
+from ..capture.write import AtomicOutputs, BackgroundWriter, existing_output
 from ..errors import Cancel, H5ToCborsError
 from ..hdf5.open import open_input
 from ..hdf5.resolve import resolve_dataset
@@ -61,7 +62,7 @@ def open_writers(
     """STINS streams for `streams` (name -> dataset path, or None to find it by name),
     placed one image per event."""
     writers = {
-        name: stins.open_writer(resolve_dataset(f, check_stream_name(name), path), ctx)
+        name: stins.open_writer(resolve_dataset(f, check_stream_name(name), path, ctx.points), ctx)
         for name, path in streams.items()
     }
     counts = {name: len(w) - 2 for name, w in writers.items()}
@@ -137,7 +138,8 @@ def convert(
         raise H5ToCborsError("no stream given: name at least one with --stream NAME[=DATASET]")
     start = time.perf_counter()
     out = Path(output_dir)
-    skipped = [n for n in streams if skip_existing and (out / f"{n}.cbors").exists()]
+    remove_abandoned(out)  # temporaries of killed conversions
+    skipped = [n for n in streams if skip_existing and existing_output(out / f"{n}.cbors")]
     todo = {n: p for n, p in streams.items() if n not in skipped}
     result = ConversionResult(str(input), 0, 0.0, skipped=skipped)
     if not todo:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,11 +14,13 @@ import numpy.typing as npt
 
 from ..bshuf import single_openmp_thread
 from ..capture.read import read_messages
+from ..errors import quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.frames import FrameSeries
 from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import resolve_dataset
 from ..protocols.stins import TYP as STINS
+from ..protocols.stins import header_problem, image_dtype, stins_header
 
 
 @dataclass
@@ -42,11 +43,25 @@ class StreamCheck:
         return self.differing == 0 and self.missing == 0 and self.frames > 0
 
 
-def decode_stins(header: dict[str, object], payload: bytes) -> npt.NDArray[np.generic]:
-    """The image of a STINS data message (`bslz4` or `none`)."""
-    shape = tuple(int(n) for n in header["shape"])  # type: ignore[attr-defined]
-    dtype = np.dtype(str(header["type"]))
-    if header["compression"] == "bslz4":
+@dataclass(frozen=True)
+class Source:
+    """A stream's source frames, with their count, shape and dtype read once (h5py is slow)."""
+
+    series: FrameSeries
+    count: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @classmethod
+    def of(cls, series: FrameSeries) -> Source:
+        return cls(series, len(series), series.frame_shape, series.dtype)
+
+
+def decode_stins(
+    payload: bytes, shape: tuple[int, ...], dtype: np.dtype, compression: str
+) -> npt.NDArray[np.generic]:
+    """The image of a STINS data message (`bslz4` or `none`), checked before it is decoded."""
+    if compression == "bslz4":
         nelems = prod(shape)
         block = default_block_bytes(dtype.itemsize) // dtype.itemsize
         if not bitshuffle_framing_ok(memoryview(payload), nelems, dtype.itemsize, block):
@@ -55,9 +70,9 @@ def decode_stins(header: dict[str, object], payload: bytes) -> npt.NDArray[np.ge
             np.frombuffer(payload, np.uint8), shape, dtype
         )
         return image
-    if header["compression"] == "none":
+    if compression == "none":
         return np.frombuffer(payload, dtype).reshape(shape)
-    raise ValueError(f"unknown compression {header['compression']!r}")
+    raise ValueError(f"unknown compression {quoted(compression)}")
 
 
 def verify_capture(
@@ -69,25 +84,26 @@ def verify_capture(
     """Compare every STINS image of `capture` bit for bit with its source frame in `f`.
 
     Streams are resolved like `convert` does: `datasets` maps a stream name to a
-    dataset path, or the dataset is found by the stream's name.
+    dataset path, or the dataset is found by the stream's name. Memory holds one message
+    and the numbers of the frames seen, whatever the capture declares.
 
     Example:
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
         [True]
     """
     single_openmp_thread()  # bitshuffle decodes every image: no spinning OpenMP threads
-    series: dict[str, FrameSeries] = {}
+    sources: dict[str, Source] = {}
     checks: dict[str, StreamCheck] = {}
     seen: dict[str, set[int]] = {}
     for msg in read_messages(capture):
         for name, stream in msg.streams.items():
             if stream.typ != STINS:
                 continue
-            if name not in series:
-                series[name] = FrameSeries.of(resolve_dataset(f, name, datasets.get(name)), frames)
-                checks[name] = StreamCheck(
-                    str(capture), name, series[name].dataset.name, 0, 0, 0, None
-                )
+            if name not in sources:
+                # refuses sources that are missing: their fill values are not the data
+                dataset = resolve_dataset(f, name, datasets.get(name), frames)
+                sources[name] = Source.of(FrameSeries.of(dataset, frames))
+                checks[name] = StreamCheck(str(capture), name, dataset.name, 0, 0, 0, None)
                 seen[name] = set()
             header = stins_header(stream.frames)
             if header is not None and header.get("htype") != "image":
@@ -95,7 +111,7 @@ def verify_capture(
             check = checks[name]
             check.frames += 1
             problem = (
-                compare(series[name], header, stream.frames, seen[name])
+                compare(sources[name], header, stream.frames, seen[name])
                 if header is not None
                 else "no STINS JSON header"
             )
@@ -104,45 +120,45 @@ def verify_capture(
                 if check.first_difference is None:
                     check.first_difference = f"event {msg.event_number}: {problem}"
     for name, check in checks.items():
-        absent = sorted(set(range(len(series[name]))) - seen[name])
-        check.missing = len(absent)
-        if absent and check.first_difference is None:
-            check.first_difference = f"source frame {absent[0]} is missing from the capture"
+        check.missing = sources[name].count - len(seen[name])
+        if check.missing and check.first_difference is None:
+            absent = next(k for k in range(sources[name].count) if k not in seen[name])
+            check.first_difference = f"source frame {absent} is missing from the capture"
     return list(checks.values())
 
 
-def stins_header(frames: list[bytes]) -> dict[str, object] | None:
-    """The JSON header of a STINS message, or None when there is none."""
-    try:
-        header = json.loads(frames[0])
-    except (IndexError, ValueError, RecursionError):
-        return None
-    return header if isinstance(header, dict) else None
-
-
 def compare(
-    series: FrameSeries, header: dict[str, object], frames: list[bytes], seen: set[int]
+    source: Source, header: dict[str, object], frames: list[bytes], seen: set[int]
 ) -> str | None:
-    """Why an image message differs from its source frame, or None if it is identical."""
-    k = header.get("frame")
-    if not isinstance(k, int) or not 0 <= k < len(series):
-        return f"frame {k} is not in the {len(series)}-frame source series"
+    """Why an image message differs from its source frame, or None if it is identical.
+
+    The header is checked first, and its shape and type against the source's, so that
+    nothing it declares is decoded unless it is the source frame's size.
+    """
+    problem = header_problem(header)
+    if problem is not None:
+        return f"bad image header: {problem}"
+    k = header["frame"]
+    assert isinstance(k, int)  # checked by header_problem
+    count, shape, dtype = source.count, source.shape, source.dtype
+    if not 0 <= k < count:
+        return f"frame {k} is not in the {count}-frame source series"
     if k in seen:
         return f"frame {k} appears twice"
     seen.add(k)
     if len(frames) != 2:
         return f"frame {k} has {len(frames)} zmq frames, not 2"
+    if header["shape"] != list(shape) or image_dtype(header["type"]) != dtype:
+        return (
+            f"frame {k} is {shortened(str(header['shape']))} {shortened(str(header['type']))}, "
+            f"source is {list(shape)} {dtype}"
+        )
     try:
-        image = decode_stins(header, frames[1])
+        image = decode_stins(frames[1], shape, dtype, str(header["compression"]))
     except (ValueError, TypeError, KeyError, RuntimeError) as e:
         return f"frame {k} fails to decode: {e}"
-    source = series.read(k)
-    if image.shape != source.shape or image.dtype != source.dtype:
-        return (
-            f"frame {k} is {list(image.shape)} {image.dtype}, "
-            f"source is {list(source.shape)} {source.dtype}"
-        )
-    if image.tobytes() != source.tobytes():
-        where = np.flatnonzero(image.view(np.uint8) != source.view(np.uint8))
+    original = source.series.read(k)
+    if image.tobytes() != original.tobytes():
+        where = np.flatnonzero(image.view(np.uint8) != original.view(np.uint8))
         return f"frame {k} differs from the source ({len(where)} byte(s) differ)"
     return None

@@ -2,5 +2,6 @@
 each frame is stored, decode it or pass its stored bytes through.
 
 `open` -> `walk`/`resolve` (+ `sources`, `filters`) -> `frames`/`selection` -> `locate` ->
-`decode` or `passthrough`; `listing` describes a file for `h5tocbors ls`.
+`decode` or `passthrough`; `listing` describes a file for `h5tocbors ls`. `paths` holds the
+rule for the files an input names (external raw files, external links, virtual sources).
 """

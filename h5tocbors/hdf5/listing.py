@@ -3,58 +3,63 @@
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import h5py
-import numpy as np
 
 from ..capture.names import STREAM_NAME
-from .filters import filter_names, is_external
+from .filters import filter_names
 from .frames import FrameSeries
+from .open import metadata_of
 from .passthrough import passthrough_refusal
-from .resolve import is_image_dtype
-from .sources import virtual_source_files
-from .walk import link_paths, unique_datasets
+from .resolve import dtype_name, not_an_image, safe_shape
+from .sources import DataSource, data_sources
+from .walk import Entry, link_paths, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
+LAYOUTS = {
+    h5py.h5d.COMPACT: "compact",
+    h5py.h5d.CONTIGUOUS: "contiguous",
+    h5py.h5d.CHUNKED: "chunked",
+    h5py.h5d.VIRTUAL: "virtual",
+}
 
 
 @dataclass
 class Source:
-    """A file a virtual or external dataset reads from, and whether it exists."""
+    """A place a virtual or external dataset reads from, and whether its data is there."""
 
     file: str
+    """As the dataset names it; `.` for the virtual dataset's own file."""
+    dataset: str | None
+    """The source dataset of a virtual dataset; None for an external raw file."""
     exists: bool
+    problem: str | None = None
+    """Why it is not usable: missing, or refused by the path rule (`refused` is then true)."""
+    refused: bool = False
 
 
 @dataclass
 class DatasetInfo:
-    """What `h5tocbors ls` shows for one dataset."""
+    """What `h5tocbors ls` shows for one dataset, or for a link that leads to none."""
 
     path: str
-    shape: list[int]
+    shape: list[int] | None
+    """None when not known: a link to nothing, an extent only missing sources could tell."""
     dtype: str
     layout: str
+    """`contiguous`, `chunked`, `compact`, `virtual`, `external`; `link` for a dangling link."""
     chunks: list[int] | None
     filters: list[str]
     image: bool
     fast_path: bool
     stream: str | None
-    """The `--stream NAME=/path` argument for an image dataset, else None."""
+    """The `--stream NAME=/path` argument for an image dataset whose data is there, else None."""
     sources: list[Source] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     """Other paths (soft links) to the same dataset."""
     note: str = ""
-
-
-def dtype_name(dtype: np.dtype) -> str:
-    """`uint16`, `>u2` for big-endian, `string`, `compound`, ..."""
-    if h5py.check_string_dtype(dtype) is not None:
-        return "string"
-    if dtype.fields is not None:
-        return "compound"
-    return dtype.str if dtype.byteorder == ">" else dtype.name
 
 
 def stream_name(path: str) -> str:
@@ -70,51 +75,84 @@ def stream_name(path: str) -> str:
     return name if STREAM_NAME.match(name) else "stream"
 
 
+def stream_argument(path: str) -> str:
+    """The `--stream` argument that converts the dataset at `path`, quoted for a shell.
+
+    Example:
+        >>> stream_argument("/entry/pilatus 1M/data")
+        "--stream 'pilatus_1M=/entry/pilatus 1M/data'"
+    """
+    return f"--stream {shlex.quote(f'{stream_name(path)}={path}')}"
+
+
+def sources_of(checked: list[DataSource]) -> list[Source]:
+    """The distinct sources (file and dataset) of a dataset, in the order it names them."""
+    unique: dict[tuple[str, str | None], Source] = {}
+    for s in checked:
+        seen = unique.setdefault(
+            (s.file, s.dataset), Source(s.file, s.dataset, s.problem is None, s.problem, s.refused)
+        )
+        if s.problem and seen.exists:  # one of its mappings reads outside the source
+            unique[s.file, s.dataset] = Source(s.file, s.dataset, False, s.problem, s.refused)
+    return list(unique.values())
+
+
 def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
     """Describe one dataset."""
-    sources: list[Source] = []
-    here = Path(dset.file.filename).resolve().parent
-    if dset.is_virtual:
-        layout = "virtual"
-        files = sorted({f for f, _ in virtual_source_files(dset) if f != "."})
-        sources = [Source(f, (here / f).exists()) for f in files]
-    elif is_external(dset):
-        layout = "external"
-        sources = [Source(name, (here / name).exists()) for name, *_ in dset.external or []]
-    else:
-        layout = "chunked" if dset.chunks else "contiguous"
-    image = is_image_dtype(dset.dtype) and dset.ndim >= 2
-    note = ""
-    fast = False
-    if image:
-        refusal = passthrough_refusal(FrameSeries(dset, range(0)))
-        fast = refusal is None
-        note = "no-recompression fast path" if fast else f"encoded: {refusal}"
-        if any(not s.exists for s in sources):
-            note = "missing source files"
-    elif not is_image_dtype(dset.dtype):
-        note = "not numeric"
-    else:
-        note = f"{dset.ndim}-D"
+    checked = data_sources(dset)
+    with metadata_of(dset.file, dset.name):
+        dcpl = dset.id.get_create_plist()
+        layout = LAYOUTS.get(dcpl.get_layout(), "unknown")
+        if layout == "contiguous" and dcpl.get_external_count() > 0:
+            layout = "external"
+        dtype = dset.dtype
+        shape = safe_shape(dset, checked)
+        refusal = (
+            not_an_image(dtype, shape)
+            if shape is not None
+            else "its extent lies in sources that are missing or refused"
+        )
+        if shape is not None and len(shape) < 2 and refusal and dtype.kind in "uifb":
+            refusal = f"{len(shape)}-D"
+        missing = next((s for s in checked if s.problem), None)
+        image = refusal is None and missing is None
+        slow = passthrough_refusal(FrameSeries(dset, range(0))) if image else None
+        if refusal is not None:
+            note = refusal
+        elif missing is not None:
+            what = "refused" if missing.refused else "missing"
+            note = f"{what} source {missing.label}: {missing.problem}"
+        else:
+            note = f"encoded: {slow}" if slow else "no-recompression fast path"
+        chunks = dset.chunks
+        return DatasetInfo(
+            path=path,
+            shape=None if shape is None else list(shape),
+            dtype=dtype_name(dtype),
+            layout=layout,
+            chunks=list(chunks) if chunks else None,
+            filters=filter_names(dset) if layout == "chunked" else [],
+            image=image,
+            fast_path=image and slow is None,
+            stream=stream_argument(path) if image else None,
+            sources=sources_of(checked),
+            note=note,
+        )
+
+
+def dangling(entry: Entry) -> DatasetInfo:
+    """A link that leads to no dataset: what is wrong with it."""
     return DatasetInfo(
-        path=path,
-        shape=list(dset.shape or ()),
-        dtype=dtype_name(dset.dtype),
-        layout=layout,
-        chunks=list(dset.chunks) if dset.chunks else None,
-        filters=filter_names(dset) if layout == "chunked" else [],
-        image=image,
-        fast_path=fast,
-        stream=f"--stream {stream_name(path)}={path}" if image else None,
-        sources=sources,
-        note=note,
+        entry.path, None, "", "link", None, [], False, False, None, note=entry.problem or ""
     )
 
 
 def list_datasets(f: h5py.File) -> list[DatasetInfo]:
-    """Every dataset of `f` reachable by hard or soft links, once each, in path order."""
+    """Every dataset of `f` reachable by hard, soft or external links, once each, and every
+    link that leads nowhere, in path order."""
     infos = []
-    for path, links, dset in unique_datasets(f, link_paths(f)):
-        infos.append(describe(path, dset))
-        infos[-1].links = links
+    for entry in walk_datasets(f, link_paths(f)):
+        info = describe(entry.path, entry.dataset) if entry.dataset is not None else dangling(entry)
+        info.links = entry.links
+        infos.append(info)
     return sorted(infos, key=lambda d: d.path)

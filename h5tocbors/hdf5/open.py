@@ -1,16 +1,24 @@
-"""Open HDF5 inputs read-only; datasets with their external raw files found safely."""
+"""Open HDF5 inputs and the files they name read-only; datasets with safe access properties."""
 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 
 from ..errors import H5ToCborsError
+from .paths import ORIGIN, RefusedPath
 
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
 """HDF5 chunk cache per dataset: a multi-frame chunk is decoded once, not once per frame."""
+
+METADATA_ERRORS = (RuntimeError, OSError, KeyError, ValueError, OverflowError, SystemError)
+"""What h5py raises when HDF5 cannot read a file's metadata (KeyError: an object that is
+linked but cannot be opened), or meets values it cannot hold."""
 
 
 def load_filters() -> None:
@@ -26,6 +34,9 @@ def load_filters() -> None:
 def open_input(path: str | os.PathLike[str]) -> h5py.File:
     """Open an HDF5 file read-only, naming the problem if that is not possible.
 
+    A path through symlinks is opened by its real path, so that HDF5 looks for the files
+    it names where h5tocbors checked them (see `paths`).
+
     Example:
         >>> with open_input("sample_data/pilatus_100k.h5") as f:  # doctest: +SKIP
         ...     f["/entry/measurement/pilatus/frames"].shape
@@ -33,23 +44,87 @@ def open_input(path: str | os.PathLike[str]) -> h5py.File:
     """
     p = Path(path)
     try:
-        if not p.exists():
-            raise H5ToCborsError(f"input {p} does not exist")
-        if p.is_dir():
+        mode = os.stat(p).st_mode
+        if stat.S_ISDIR(mode):
             raise H5ToCborsError(f"input {p} is a directory, not an HDF5 file")
+        if not stat.S_ISREG(mode):
+            raise H5ToCborsError(f"input {p} is not a regular file (a pipe or a device?)")
+        with open(p, "rb"):
+            pass
         if not h5py.is_hdf5(p):
             raise H5ToCborsError(f"input {p} is not an HDF5 file")
-        return h5py.File(p, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        real = os.path.realpath(p)
+        name = p if real == os.path.abspath(p) else Path(real)
+        return h5py.File(name, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+    except FileNotFoundError as e:
+        raise H5ToCborsError(f"input {p} does not exist") from e
+    except PermissionError as e:
+        raise H5ToCborsError(f"cannot read input {p}: permission denied") from e
     except OSError as e:
         raise H5ToCborsError(f"cannot open {p}: {e.strerror or e}") from e
 
 
-def open_dataset(f: h5py.File, path: str) -> h5py.Dataset:
-    """Open a dataset whose external raw files, if any, are found beside its HDF5 file.
+def open_referenced(path: Path) -> h5py.File:
+    """Open a file that an HDF5 file names (checked by `paths.referenced_file`) read-only."""
+    try:
+        if not h5py.is_hdf5(path):
+            raise RefusedPath(f"{path} is not an HDF5 file", unsafe=False)
+        return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+    except OSError as e:
+        raise RefusedPath(f"{path} cannot be opened: {e.strerror or e}", unsafe=False) from e
 
-    HDF5 would look for them in the current directory, and read whatever file of that
-    name it finds there.
-    """
+
+def dataset_access(f: h5py.File, prefixes: bool = True) -> h5py.h5p.PropDAID:
+    """Dataset access properties: a chunk cache that holds a multi-frame chunk, and with
+    `prefixes`, external raw files and virtual sources looked for beside the dataset's
+    file (for external raw files HDF5 would look in the current directory)."""
     dapl = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
-    dapl.set_efile_prefix(b"${ORIGIN}")
-    return h5py.Dataset(h5py.h5d.open(f.id, path.encode(), dapl))
+    if prefixes:
+        dapl.set_efile_prefix(ORIGIN.encode())
+        dapl.set_virtual_prefix(ORIGIN.encode())
+    _, slots, _, w0 = f.id.get_access_plist().get_cache()
+    dapl.set_chunk_cache(slots, CHUNK_CACHE_BYTES, w0)
+    return dapl
+
+
+def open_dataset(group: h5py.Group, name: str) -> h5py.Dataset:
+    """Open the dataset `name` (one hard link, no path) of `group` with `dataset_access`.
+
+    A dataset that HDF5 holds open already as a virtual dataset's source keeps the access
+    properties it was opened with (HDF5 refuses others); it is refused if it keeps its
+    data in external raw files, which HDF5 then looks for in the current directory.
+    """
+    key = name.encode()
+    try:
+        return h5py.Dataset(h5py.h5d.open(group.id, key, dataset_access(group.file)))
+    except (KeyError, RuntimeError, OSError) as e:
+        if "prefix" not in str(e):
+            raise
+    dset = h5py.Dataset(h5py.h5d.open(group.id, key, dataset_access(group.file, False)))
+    if dset.id.get_create_plist().get_external_count() > 0:
+        raise RefusedPath(
+            f"{dset.name} in {group.file.filename} keeps its data in external raw files and "
+            "is a virtual dataset's source, for which HDF5 looks for them in the current "
+            "directory; refused"
+        )
+    return dset
+
+
+@contextmanager
+def metadata_of(f: h5py.File, where: str = "") -> Iterator[None]:
+    """Name a failure to read HDF5 metadata inside as a corrupt file, not as a bug.
+
+    Example:
+        >>> with metadata_of(f, "/entry/data"):  # doctest: +SKIP
+        ...     f["/entry/data"].dtype
+        Traceback (most recent call last):
+        ...
+        h5tocbors.errors.H5ToCborsError: corrupt HDF5 metadata in run.h5 at /entry/data: ...
+    """
+    try:
+        yield
+    except H5ToCborsError:
+        raise
+    except METADATA_ERRORS as e:
+        at = f" at {where}" if where else ""
+        raise H5ToCborsError(f"corrupt HDF5 metadata in {f.filename}{at}: {e}") from e

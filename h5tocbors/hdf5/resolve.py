@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from math import prod
+
 import h5py
 import numpy as np
 
 from ..errors import H5ToCborsError
-from .open import open_dataset
-from .sources import check_external_files, check_virtual_sources
-from .walk import link_paths, unique_datasets
+from .frames import FrameSeries
+from .open import metadata_of
+from .sources import DataSource, check_sources, data_sources, frame_axes, unsized
+from .walk import BrokenLink, Entry, follow, link_paths, walk_datasets
+
+MAX_FRAME_BYTES = 1 << 30
+"""The largest frame h5tocbors converts (1 GiB): frames are read whole, several at once."""
 
 
 def is_image_dtype(dtype: np.dtype) -> bool:
@@ -16,42 +22,77 @@ def is_image_dtype(dtype: np.dtype) -> bool:
     return dtype.kind in "uifb" and dtype.fields is None and dtype.subdtype is None
 
 
-def get_dataset(f: h5py.File, path: str) -> h5py.Dataset:
-    """Return the dataset at `path`, checked to be a numeric array of 2 or more dimensions."""
-    failure: Exception | None = None
+def dtype_name(dtype: np.dtype) -> str:
+    """`uint16`, `>u2` for big-endian, `complex128`, `string`, `compound`, ..."""
+    if h5py.check_string_dtype(dtype) is not None:
+        return "string"
+    if dtype.fields is not None:
+        return "compound"
+    return dtype.str if dtype.byteorder == ">" else dtype.name
+
+
+def not_an_image(dtype: np.dtype, shape: tuple[int, ...] | None) -> str | None:
+    """Why data of `dtype` and `shape` (None: not known) cannot be a STINS image series.
+
+    Example:
+        >>> not_an_image(np.dtype("c16"), (3, 4, 5))
+        'complex128 data: STINS images must be real numbers'
+    """
+    if not is_image_dtype(dtype):
+        return f"{dtype_name(dtype)} data: STINS images must be real numbers"
+    if shape is None:
+        return None
+    if len(shape) < 2:
+        return f"{len(shape)} dimension(s) {shape}: frames need at least 2"
+    frame = shape[frame_axes(shape) :]
+    size = prod(frame) * dtype.itemsize
+    if size > MAX_FRAME_BYTES:
+        shown = "x".join(map(str, frame))
+        return (
+            f"one frame ({shown} {dtype_name(dtype)}) is {size / 2**30:,.1f} GiB, more than "
+            f"h5tocbors' limit of {MAX_FRAME_BYTES >> 30} GiB per frame"
+        )
+    return None
+
+
+def safe_shape(dset: h5py.Dataset, sources: list[DataSource]) -> tuple[int, ...] | None:
+    """The shape of `dset`, or None when asking HDF5 for it would open a refused or missing
+    source (a virtual dataset with unlimited mappings finds its extent in its sources)."""
+    if unsized(sources) is not None:
+        return None
+    with metadata_of(dset.file, dset.name):
+        shape: tuple[int, ...] = dset.shape
+    return shape
+
+
+def get_dataset(f: h5py.File, path: str, frames: slice | None = None) -> h5py.Dataset:
+    """Return the dataset at `path`, checked to be an image series whose data is all there.
+
+    Every source of the frames `frames` selects (all when None) must be present: a
+    virtual or external dataset whose data is missing is refused, not read as fill values.
+    """
     try:
-        kind = f.get(path, getclass=True)
-        obj = open_dataset(f, path) if kind is h5py.Dataset else kind
-    except (KeyError, OSError, ValueError, RuntimeError) as e:
-        obj, failure = None, e
-    if obj is None:
-        link = f.get(path, getlink=True)
-        if isinstance(link, h5py.ExternalLink):
-            raise H5ToCborsError(
-                f"{path} in {f.filename} is an external link to {link.path} in {link.filename}, "
-                "which cannot be opened"
-            )
-        if isinstance(link, h5py.SoftLink):
-            raise H5ToCborsError(f"{path} in {f.filename} is a soft link to missing {link.path}")
-        if failure is not None and link is not None:
-            raise H5ToCborsError(f"cannot open {path} in {f.filename}: {failure}") from failure
-        raise H5ToCborsError(f"no dataset at {path} in {f.filename}")
+        obj = follow(f, path)
+    except BrokenLink as e:
+        raise H5ToCborsError(f"no dataset at {path} in {f.filename}: {e}") from e
+    where = f"{path} in {f.filename}"
     if not isinstance(obj, h5py.Dataset):
-        raise H5ToCborsError(f"{path} in {f.filename} is a group, not a dataset")
-    if not is_image_dtype(obj.dtype):
-        raise H5ToCborsError(
-            f"{path} has dtype {obj.dtype}, not numbers: only numeric datasets can be images"
-        )
-    if obj.ndim < 2:
-        raise H5ToCborsError(
-            f"{path} has {obj.ndim} dimension(s) {obj.shape}: frames need at least 2"
-        )
-    check_virtual_sources(obj)
-    check_external_files(obj)
+        kind = "group" if isinstance(obj, h5py.Group) else "named datatype"
+        raise H5ToCborsError(f"{where} is a {kind}, not a dataset")
+    with metadata_of(obj.file, obj.name):
+        dtype = obj.dtype
+    sources = data_sources(obj)
+    shape = safe_shape(obj, sources)
+    if shape is None:
+        check_sources(obj, None, sources)  # raises: an unlimited mapping's source is missing
+    refusal = not_an_image(dtype, shape)
+    if refusal is not None:
+        raise H5ToCborsError(f"{where}: {refusal}")
+    check_sources(obj, FrameSeries.of(obj, frames).indices, sources)
     return obj
 
 
-def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
+def find_dataset(f: h5py.File, name: str, frames: slice | None = None) -> h5py.Dataset:
     """Find the one dataset whose HDF5 path has a group or dataset called `name`.
 
     Stacks (3 or more dimensions) win over 2-D datasets; soft links to the same
@@ -62,18 +103,22 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
         '/entry/measurement/pilatus/frames'
     """
     paths = [p for p in link_paths(f) if name in p.split("/")]
-    # shapes only: the datasets are closed again, get_dataset opens with its own properties
-    found = [
-        (path, dset.shape)
-        for path, _, dset in unique_datasets(f, paths)
-        if dset.ndim >= 2 and is_image_dtype(dset.dtype)
-    ]
+    found: list[tuple[str, tuple[int, ...]]] = []
+    refused = []
+    for entry in walk_datasets(f, paths):
+        shape, reason = _candidate(entry)
+        if reason:
+            refused.append(f"{entry.path}: {reason}")
+        elif shape is not None:
+            found.append((entry.path, shape))
     stacks = [c for c in found if len(c[1]) >= 3]
     candidates = stacks or found
     if not candidates:
+        why = "; ".join(refused) or (
+            f"no dataset of 2 or more dimensions has a group or dataset called {name!r} in its path"
+        )
         raise H5ToCborsError(
-            f"no image dataset for stream {name!r} in {f.filename}: no dataset of 2 or more "
-            f"dimensions has a group or dataset called {name!r} in its path; "
+            f"no image dataset for stream {name!r} in {f.filename}: {why}; "
             f"give one as --stream {name}=/path/to/dataset"
         )
     if len(candidates) > 1:
@@ -82,9 +127,29 @@ def find_dataset(f: h5py.File, name: str) -> h5py.Dataset:
             f"several datasets match stream {name!r}: {listed}; "
             f"choose one with --stream {name}={candidates[0][0]}"
         )
-    return get_dataset(f, candidates[0][0])
+    return get_dataset(f, candidates[0][0], frames)
 
 
-def resolve_dataset(f: h5py.File, name: str, path: str | None) -> h5py.Dataset:
-    """The dataset for stream `name`: at `path` if given, else found by `name`."""
-    return get_dataset(f, path) if path else find_dataset(f, name)
+def _candidate(entry: Entry) -> tuple[tuple[int, ...] | None, str | None]:
+    """An image dataset's shape, or why a walked path that could be one is not (a dangling
+    link, complex numbers, ...); (None, None) for what is plainly no image (1-D, scalar)."""
+    if entry.dataset is None:
+        return None, entry.problem
+    dset = entry.dataset
+    with metadata_of(dset.file, dset.name):
+        dtype = dset.dtype
+    shape = safe_shape(dset, data_sources(dset))
+    if shape is None:
+        return None, "its extent lies in sources that are missing or refused"
+    if len(shape) < 2:
+        return None, None
+    reason = not_an_image(dtype, shape)
+    return (None, reason) if reason else (shape, None)
+
+
+def resolve_dataset(
+    f: h5py.File, name: str, path: str | None, frames: slice | None = None
+) -> h5py.Dataset:
+    """The dataset for stream `name`: at `path` if given, else found by `name`. The data
+    of the frames `frames` selects (all when None) must all be there."""
+    return get_dataset(f, path, frames) if path else find_dataset(f, name, frames)

@@ -1,19 +1,53 @@
-"""Walk an HDF5 file's links: every path, and the datasets they lead to, each once."""
+"""Walk an HDF5 file's links: every path, the object each leads to, the datasets, each once.
+
+h5tocbors follows soft and external links itself, one link at a time, instead of letting
+HDF5 do it: HDF5 would open the target of an external link wherever its search finds it
+(an absolute path, the current directory). Here the target must pass the path rule
+(`paths`) before it is opened.
+"""
 
 from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import h5py
 
 from ..errors import H5ToCborsError
+from .open import metadata_of, open_dataset, open_referenced
+from .paths import LINK, RefusedPath, folder_of, referenced_file
+
+MAX_HOPS = 16
+"""Soft and external links followed for one path, as HDF5's default (a loop ends here)."""
+
+Object: TypeAlias = h5py.Group | h5py.Dataset | h5py.Datatype
+
+
+class BrokenLink(RefusedPath):
+    """A path that leads to no object: a missing name, a dangling or refused link."""
+
+    def __init__(self, message: str, *, unsafe: bool = False) -> None:
+        super().__init__(message, unsafe=unsafe)
 
 
 def link_paths(f: h5py.File) -> list[str]:
-    """Every link path in the file (soft and external links included), without the leading /."""
+    """Every link path in the file (soft and external links included), without the leading /.
+
+    HDF5 descends through hard links only, so every path is reached through hard links
+    but its last link.
+    """
     paths: list[str | bytes] = []
     try:
         f.visit_links(paths.append)  # h5py gives bytes for a name it cannot decode
-    except (UnicodeDecodeError, SystemError, RuntimeError) as e:
-        paths.append(repr(e).encode())
+    except UnicodeDecodeError:
+        paths.append(b"?")
+    except (RuntimeError, SystemError, OSError, ValueError) as e:
+        raise H5ToCborsError(
+            f"cannot list the objects of {f.filename}: corrupt HDF5 metadata ({e}); "
+            "give the dataset as --stream NAME=/path"
+        ) from e
     odd = next((p for p in paths if isinstance(p, bytes)), None)
     if odd is not None:
         raise H5ToCborsError(
@@ -23,22 +57,103 @@ def link_paths(f: h5py.File) -> list[str]:
     return [p for p in paths if isinstance(p, str)]
 
 
-def unique_datasets(f: h5py.File, paths: list[str]) -> list[tuple[str, list[str], h5py.Dataset]]:
-    """The datasets `paths` lead to, each once: (its path, other paths to it, the dataset).
+def follow(start: h5py.Group, path: str) -> Object:
+    """The object at `path` (absolute, or relative to the group `start`), every soft and
+    external link followed safely.
 
-    A path through hard links is preferred; dangling links and groups are left out.
+    Raises `BrokenLink` naming the link that leads nowhere (or outside what the path rule
+    allows). Datasets are opened with `open.dataset_access`.
+
+    Example:
+        >>> follow(f, "/entry/data/data_000001").file.filename  # doctest: +SKIP
+        '/data/run/run_data_000001.h5'
     """
-    hard_first = sorted(paths, key=lambda p: not isinstance(f.get(p, getlink=True), h5py.HardLink))
-    found: dict[tuple[int, int], tuple[str, list[str], h5py.Dataset]] = {}
-    for path in hard_first:
+    return _follow(start["/"] if isinstance(start, h5py.File) else start, path, [0])
+
+
+def _follow(group: h5py.Group, path: str, hops: list[int]) -> Object:
+    obj: Object = group.file["/"] if path.startswith("/") else group
+    for name in (p for p in path.split("/") if p and p != "."):
+        if not isinstance(obj, h5py.Group):
+            raise BrokenLink(f"{obj.name} in {obj.file.filename} is not a group")
+        obj = _step(obj, name, hops)
+    return obj
+
+
+def _step(group: h5py.Group, name: str, hops: list[int]) -> Object:
+    """The object that link `name` of `group` leads to."""
+    where = posixpath.join(group.name, name)
+    f = group.file
+    with metadata_of(f, where):
+        links, key = group.id.links, name.encode()
+        if not links.exists(key):
+            raise BrokenLink(f"{where} does not exist in {f.filename}")
+        kind = links.get_info(key).type
+        if kind == h5py.h5l.TYPE_HARD:
+            if group.get(name, getclass=True) is h5py.Dataset:
+                return open_dataset(group, name)
+            found: Object = group[name]
+            return found
+        value = links.get_val(key)
+    hops[0] += 1
+    if hops[0] > MAX_HOPS:
+        raise BrokenLink(
+            f"{where}: more than {MAX_HOPS} soft or external links to follow (a loop?)"
+        )
+    if kind == h5py.h5l.TYPE_SOFT:
+        target = value.decode("utf-8", "replace")
         try:
-            obj = f.get(path)
-        except (KeyError, OSError, ValueError, RuntimeError):
-            continue  # a dangling soft or external link
+            return _follow(group, target, hops)
+        except BrokenLink as e:
+            raise BrokenLink(f"{where} is a soft link to {target}: {e}", unsafe=e.unsafe) from e
+    if kind == h5py.h5l.TYPE_EXTERNAL:
+        file_name, target = os.fsdecode(value[0]), value[1].decode("utf-8", "replace")
+        try:
+            external = open_referenced(referenced_file(file_name, folder_of(f), LINK))
+            return _follow(external["/"], target, hops)
+        except RefusedPath as e:
+            raise BrokenLink(
+                f"{where} is an external link to {file_name}:{target}: {e}", unsafe=e.unsafe
+            ) from e
+    raise BrokenLink(f"{where} is a user-defined link, which h5tocbors does not follow")
+
+
+@dataclass
+class Entry:
+    """A dataset the walk found, or a link that leads to none."""
+
+    path: str
+    dataset: h5py.Dataset | None
+    links: list[str] = field(default_factory=list)
+    """Other paths (soft or external links) to the same dataset."""
+    problem: str | None = None
+    """Why the link at `path` leads to no dataset (dangling, or refused)."""
+
+
+def walk_datasets(f: h5py.File, paths: list[str]) -> list[Entry]:
+    """The datasets `paths` lead to, each once, and the links among them that lead nowhere.
+
+    A path through hard links is preferred; groups are left out.
+    """
+
+    def hard(path: str) -> bool:
+        with metadata_of(f, "/" + path):  # only the last link of a walked path can be soft
+            return isinstance(f.get(path, getlink=True), h5py.HardLink)
+
+    found: dict[tuple[int, int], Entry] = {}
+    broken: list[Entry] = []
+    for path in sorted(paths, key=lambda p: not hard(p)):
+        try:
+            obj = follow(f, "/" + path)
+        except BrokenLink as e:
+            broken.append(Entry("/" + path, None, problem=str(e)))
+            continue
         if isinstance(obj, h5py.Dataset):
-            info = h5py.h5o.get_info(obj.id)
-            if (info.fileno, info.addr) in found:
-                found[info.fileno, info.addr][1].append("/" + path)
+            with metadata_of(obj.file, obj.name):
+                info = h5py.h5o.get_info(obj.id)
+            key = (info.fileno, info.addr)
+            if key in found:
+                found[key].links.append("/" + path)
             else:
-                found[info.fileno, info.addr] = ("/" + path, [], obj)
-    return list(found.values())
+                found[key] = Entry("/" + path, obj)
+    return [*found.values(), *broken]

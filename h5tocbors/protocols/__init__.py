@@ -115,3 +115,32 @@ class StreamContext:
     compression: Compression = "bslz4"
     filename: str = ""
     steps: Sequence[StepSpan] = field(default_factory=tuple)
+
+
+@dataclass
+class Problems:
+    """What an inspector found wrong: the first `limit` problems kept, the rest only counted,
+    so that a hostile capture with a problem in every message cannot fill the memory.
+
+    Example:
+        >>> p = Problems(limit=1)
+        >>> p.add("a"); p.add("b"); p.add("c")
+        >>> p.report()
+        ['a', '... and 2 more problem(s)']
+    """
+
+    limit: int = 50
+    kept: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(self, problem: str) -> None:
+        """Note one problem."""
+        if len(self.kept) < self.limit:
+            self.kept.append(problem)
+        else:
+            self.dropped += 1
+
+    def report(self) -> list[str]:
+        """The problems kept, and how many more there were."""
+        more = [f"... and {self.dropped} more problem(s)"] if self.dropped else []
+        return self.kept + more

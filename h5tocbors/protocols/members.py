@@ -1,0 +1,44 @@
+"""Members of a source group, opened as the image datasets are: safely, or named as missing."""
+
+from __future__ import annotations
+
+import h5py
+
+from ..hdf5.sources import check_sources
+from ..hdf5.walk import BrokenLink, Object, follow
+
+OPEN_ERRORS = (KeyError, OSError, ValueError, RuntimeError, TypeError)
+
+
+def member(group: h5py.Group, name: str) -> Object | None:
+    """What `name` in `group` leads to, links followed safely (`hdf5.walk.follow`); None
+    if nothing. A link to a file that the path rule refuses is an error."""
+    try:
+        return follow(group, name)
+    except BrokenLink as e:
+        if e.unsafe:
+            raise
+        return None
+
+
+def member_class(group: h5py.Group, name: str) -> type | None:
+    """`h5py.Dataset` or `h5py.Group` for what `name` in `group` leads to, None if nothing."""
+    found = member(group, name)
+    return next((kind for kind in (h5py.Dataset, h5py.Group) if isinstance(found, kind)), None)
+
+
+def member_dataset(group: h5py.Group, name: str) -> h5py.Dataset | None:
+    """The dataset `name` in `group`, or None when there is no dataset of that name.
+
+    It is opened with its external raw files looked for beside its HDF5 file, and refused
+    when those or its virtual sources are missing or refused (`H5ToCborsError`).
+
+    Example:
+        >>> member_dataset(f["/entry/instrument/xspress3"], "data").shape  # doctest: +SKIP
+        (20, 4, 4096)
+    """
+    found = member(group, name)
+    if not isinstance(found, h5py.Dataset):
+        return None
+    check_sources(found)
+    return found

@@ -1,0 +1,68 @@
+"""Settings stored as small datasets in a group, as the JSON a detector's header carries.
+
+The streaming-receiver stores the configuration frame of a stream's start message (Eiger:
+`count_time`, `photon_energy`, `threshold_energy`, `nimages`, `trigger_mode`, ...) as
+datasets beside `data` in the detector's group, nested dicts as subgroups; Dectris Eiger
+master files keep the same settings under `/entry/instrument/detector/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import h5py
+import numpy as np
+
+from ..errors import H5ToCborsError
+from .members import OPEN_ERRORS, member_class, member_dataset
+
+MAX_ELEMENTS = 64
+"""Datasets with more elements than this are data (a flatfield, a pixel mask), not settings."""
+MAX_DEPTH = 8
+MAX_ENTRIES = 1000
+
+
+def collect_metadata(
+    group: h5py.Group, skip: Collection[str] = (), depth: int = 0
+) -> dict[str, object]:
+    """The settings in `group`: its small datasets as JSON values, subgroups as dicts.
+
+    Only members linked into the group itself (hard links) are read; datasets of more
+    than `MAX_ELEMENTS` elements, of types without a JSON form (compound, references), or
+    that cannot be read are left out, as are the names in `skip`. Strings are decoded,
+    numbers and booleans become Python scalars, 1-D datasets lists.
+
+    Example:
+        >>> collect_metadata(f["/entry/instrument/eiger"], skip={"data"})  # doctest: +SKIP
+        {'count_time': 0.1, 'nimages': 20, 'photon_energy': 8000.0, 'trigger_mode': 'exts'}
+    """
+    found: dict[str, object] = {}
+    for name in list(group)[:MAX_ENTRIES]:
+        if name in skip or not isinstance(group.get(name, getlink=True), h5py.HardLink):
+            continue
+        try:
+            kind = member_class(group, name)
+            if kind is h5py.Group and depth < MAX_DEPTH:
+                nested = collect_metadata(group[name], depth=depth + 1)
+                if nested:
+                    found[name] = nested
+            elif kind is h5py.Dataset:
+                dataset = member_dataset(group, name)
+                value = None if dataset is None else setting(dataset)
+                if value is not None:
+                    found[name] = value
+        except (*OPEN_ERRORS, H5ToCborsError):
+            continue  # an unreadable member is no setting
+    return found
+
+
+def setting(dataset: h5py.Dataset) -> object:
+    """The JSON value of a small dataset, or None when it is not a setting."""
+    if dataset.shape is None or dataset.size > MAX_ELEMENTS or dataset.ndim > 1:
+        return None
+    if h5py.check_string_dtype(dataset.dtype) is not None:
+        value = dataset.asstr(errors="replace")[()]
+        return value.tolist() if isinstance(value, np.ndarray) else str(value)
+    if dataset.dtype.kind not in "biuf" or dataset.dtype.fields is not None:
+        return None
+    return np.asarray(dataset[()]).tolist()

@@ -1,0 +1,284 @@
+"""xspress3 spectra (typ `xspress`), as the xspress3 streamer sends them and dranspose records.
+
+A start message `{"htype":"header","filename":...,"overwritable":false}`; per frame one
+message of exactly three frames: a JSON header, the raw C-order spectra (channels, bins),
+and the pickled list of that frame's per-channel meta arrays in the streamer's order;
+an end message `{"htype":"series_end"}`. `dranspose.middlewares.xspress.parse` gives the
+spectra as `data` and the meta as a dict (it names the first eight).
+
+The source is the streamer's HDF5 group (`/entry/instrument/xspress3`): `data` (frames,
+channels, bins) and the meta datasets (frames, channels), `window_counts` (frames, 2,
+channels) where the streamer wrote it. `exptime` is not stored: it is
+`clock_ticks[k][0] / 80e6`, the streamer's clock, as in every real capture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from math import prod
+
+import h5py
+import numpy as np
+
+from ..buffers import Buffer
+from ..core.encoding import FrameEncoder
+from ..errors import H5ToCborsError
+from ..hdf5.frames import FrameSeries
+from ..hdf5.resolve import is_image_dtype
+from . import FrameCounters, StreamContext
+from .jsonframe import json_frame
+from .members import member_dataset
+from .order import StreamInspector
+from .pickles import RefusedPickle, dumps, loads
+from .rows import BlockRows
+from .stins import fast_path
+
+TYP = "xspress"
+NAME = "xspress"
+"""The protocol's name in `--stream NAME=PATH:xspress`."""
+
+META = (
+    "output_count_rate",
+    "all_events",
+    "all_good",
+    "clock_ticks",
+    "total_ticks",
+    "reset_ticks",
+    "event_width",
+    "dead_time_correction",
+)
+"""The per-channel meta datasets, in the order of the pickled list."""
+WINDOW_COUNTS = "window_counts"
+"""Appended to the list by newer streamers, shape (2, channels) per frame."""
+CLOCK_HZ = 80e6
+PICKLE_PROTOCOL = 3
+"""As the streamer's `send_pyobj` pickled (`\\x80\\x03` in real captures)."""
+
+
+@dataclass
+class XspressWriter:
+    """The xspress messages of one xspress3 group.
+
+    Example:
+        >>> w = open_writer(f["/entry/instrument/xspress3"], ctx)  # doctest: +SKIP
+        >>> [len(m) for m in w]  # start, 2 frames of 3 parts, end  # doctest: +SKIP
+        [1, 3, 3, 1]
+    """
+
+    encoder: FrameEncoder
+    meta: list[h5py.Dataset]
+    filename: str
+    group: str
+    typ: str = TYP
+    counters: FrameCounters = field(default_factory=FrameCounters)
+
+    @property
+    def source(self) -> str:
+        """The xspress3 group."""
+        return self.group
+
+    @property
+    def fast_path(self) -> str:
+        """`passthrough` when stored spectra were copied, else why they were not."""
+        return fast_path(self.encoder, self.counters)
+
+    def __len__(self) -> int:
+        return len(self.encoder.series) + 2
+
+    def __iter__(self) -> Iterator[Sequence[Buffer]]:
+        series = self.encoder.series
+        yield [json_frame({"htype": "header", "filename": self.filename, "overwritable": False})]
+        shape, dtype = list(series.frame_shape), series.dtype.name
+        meta = [BlockRows(d) for d in self.meta]
+        clock = meta[META.index("clock_ticks")]
+        for k, payload in enumerate(self.encoder):
+            index = series.indices[k]
+            self.counters.frames += 1
+            self.counters.passthrough += payload.passthrough
+            header = {
+                "htype": "image",
+                "exptime": int(clock.row(index)[0]) / CLOCK_HZ,
+                "frame": k,
+                "shape": shape,
+                "type": dtype,
+                "compression": "none",
+            }
+            values = [m.row(index) for m in meta]
+            yield [json_frame(header), payload.data, dumps(values, PICKLE_PROTOCOL)]
+        yield [json_frame({"htype": "series_end"})]
+
+
+def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
+    """None when `obj` is an xspress3 group, else why not.
+
+    Example:
+        >>> fits(f["/entry/measurement/panda0"])  # doctest: +SKIP
+        'no data dataset'
+    """
+    if not isinstance(obj, h5py.Group):
+        return "a dataset, not a group with data and the xspress3 meta datasets"
+    data = member_dataset(obj, "data")
+    if data is None:
+        return "no data dataset"
+    if data.ndim != 3 or not is_image_dtype(data.dtype):
+        return f"data is {data.shape} {data.dtype}, not numbers of shape (frames, channels, bins)"
+    frames, channels = data.shape[:2]
+    if frames == 0 or channels == 0:
+        return f"data {data.shape} holds no spectra"
+    missing = [name for name in META if member_dataset(obj, name) is None]
+    if missing:
+        return f"no {', '.join(missing)} beside data (the xspress3 meta datasets)"
+    for name, shape in expected_meta(obj, frames, channels):
+        meta = member_dataset(obj, name)
+        assert meta is not None
+        if meta.shape != shape or not is_image_dtype(meta.dtype):
+            return (
+                f"{name} is {meta.shape} {meta.dtype}, not numbers of shape {shape} "
+                f"(frames, channels of data {data.shape})"
+            )
+    return None
+
+
+def expected_meta(
+    group: h5py.Group, frames: int, channels: int
+) -> list[tuple[str, tuple[int, ...]]]:
+    """The meta datasets of `group` in the pickled list's order, with their expected shapes."""
+    shapes: list[tuple[str, tuple[int, ...]]] = [(name, (frames, channels)) for name in META]
+    if member_dataset(group, WINDOW_COUNTS) is not None:
+        shapes.append((WINDOW_COUNTS, (frames, 2, channels)))
+    return shapes
+
+
+def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> XspressWriter:
+    """The xspress stream of an xspress3 group: its frames picked by `ctx.points`.
+
+    The start message's `filename` is `ctx.filename`, or else the absolute name of the
+    file holding the group, as the streamer announces the file it writes.
+    """
+    problem = fits(group)
+    if problem is not None:
+        raise H5ToCborsError(
+            f"{group.name} in {group.file.filename} is not an xspress3 group: {problem}"
+        )
+    assert isinstance(group, h5py.Group)
+    data = member_dataset(group, "data")
+    assert data is not None
+    frames, channels = data.shape[:2]
+    meta = [member_dataset(group, name) for name, _ in expected_meta(group, frames, channels)]
+    series = FrameSeries.of(data, ctx.points)
+    return XspressWriter(
+        ctx.encoder(series, "none"),
+        [m for m in meta if m is not None],
+        filename=ctx.filename or os.path.abspath(group.file.filename),
+        group=group.name,
+    )
+
+
+@dataclass
+class XspressInspector(StreamInspector):
+    """Follows one xspress stream through a capture: order, image headers, spectra sizes, and
+    each meta list, unpickled by the strict loader (a hostile pickle is a problem, not code).
+
+    Example:
+        >>> check = XspressInspector("xspress3")
+        >>> check.add(0, [b'{"htype":"header","filename":"","overwritable":false}'])
+        >>> check.finish()
+        ['xspress3: no series_end message']
+    """
+
+    meta: list[str] = field(default_factory=list)
+    """Names of the meta arrays of the first image, in the streamer's order."""
+
+    def start_and_end(self) -> tuple[str, str]:
+        return "header", "series_end"
+
+    @property
+    def details(self) -> list[str]:
+        """What a summary shows beyond shape and type: the meta names."""
+        return [f"meta {', '.join(self.meta)}"] if self.meta else []
+
+    def add(self, event: int, frames: list[bytes]) -> None:
+        """Take the zmq frames of this stream in the next message (at `event`)."""
+        header = _header(frames)
+        htype = str(header.get("htype")) if header else "unparsable"
+        self.order.add(event, htype)
+        if header is None:
+            self.order.note(f"event {event} has no xspress JSON header")
+        elif htype == "image":
+            self._image(event, header, frames)
+        elif htype not in ("header", "series_end"):
+            self.order.note(f"event {event} has htype {htype!r}")
+
+    def _image(self, event: int, header: dict[str, object], frames: list[bytes]) -> None:
+        note = self.order.note
+        if header.get("frame") != self.frames:
+            note(f"image at event {event} is frame {header.get('frame')}, not {self.frames}")
+        self.frames += 1
+        shape, dtype = header.get("shape"), header.get("type")
+        if self.frames == 1:
+            self.shape = shape if isinstance(shape, list) else None
+            self.type = dtype if isinstance(dtype, str) else None
+            self.compression = str(header.get("compression"))
+        elif (shape, dtype) != (self.shape, self.type):
+            note(f"image at event {event} is {shape} {dtype}, unlike the first")
+        if len(frames) != 3:
+            note(f"image at event {event} has {len(frames)} zmq frames, not 3")
+            return
+        size = _nbytes(shape, dtype)
+        if size is None:
+            note(f"image at event {event} has shape {shape} and type {dtype!r}")
+        elif size != len(frames[1]):
+            note(f"image at event {event} has {len(frames[1])} bytes of spectra, not {size}")
+        self._meta(event, frames[2], shape)
+
+    def _meta(self, event: int, pickled: bytes, shape: object) -> None:
+        try:
+            meta = loads(pickled)
+        except RefusedPickle as e:
+            self.order.note(f"meta of the image at event {event} refused: {e}")
+            return
+        if not isinstance(meta, list) or not all(isinstance(m, np.ndarray) for m in meta):
+            self.order.note(f"meta at event {event} is not a list of arrays")
+            return
+        names = [*META, WINDOW_COUNTS][: len(meta)] + ["?"] * (len(meta) - len(META) - 1)
+        if not self.meta:
+            self.meta = names
+        if len(meta) < len(META):
+            self.order.note(f"meta at event {event} has {len(meta)} arrays, not {len(META)}")
+        channels = shape[0] if isinstance(shape, list) and shape else None
+        odd = [n for n, m in zip(names, meta) if m.shape[-1:] != (channels,)]
+        if odd:
+            self.order.note(f"meta {', '.join(odd)} at event {event} not one per channel")
+
+
+def _header(frames: list[bytes]) -> dict[str, object] | None:
+    try:
+        header = json.loads(frames[0])
+    except (IndexError, ValueError, TypeError, RecursionError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def _nbytes(shape: object, dtype: object) -> int | None:
+    """Bytes of a (channels, bins) array of `dtype`, or None when either is not plain."""
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        return None
+    try:
+        dt = np.dtype(str(dtype))
+    except (TypeError, ValueError):
+        return None
+    return None if dt.hasobject or dt.kind not in "biuf" else prod(shape) * dt.itemsize
+
+
+def describe_xspress(frames: list[bytes]) -> str:
+    """`header`, `image frame=3 [4, 4096] uint32`, `series_end`, or `unparsable`."""
+    header = _header(frames)
+    if header is None or "htype" not in header:
+        return "unparsable"
+    htype = str(header["htype"])
+    if htype == "image":
+        return f"image frame={header.get('frame')} {header.get('shape')} {header.get('type')}"
+    return htype

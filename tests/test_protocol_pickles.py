@@ -1,0 +1,159 @@
+"""Pickles: written loadable under numpy 1.x and 2.x; untrusted ones refused unless plain."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import pickletools
+from collections import OrderedDict
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from h5tocbors.protocols import contrast, xspress
+from h5tocbors.protocols.pickles import MAX_DEPTH, RefusedPickle, dumps, loads
+
+from .numpy1_check import describe
+from .protocol_files import Boom, context, contrast_scan, messages
+
+NUMPY1_GLOBALS = {
+    "collections OrderedDict",
+    "numpy.core.multiarray _reconstruct",
+    "numpy ndarray",
+    "numpy dtype",
+    "_codecs encode",
+}
+AWKWARD = OrderedDict(
+    f8=np.array([0.1, -0.0, np.inf, 5e-324]),
+    f4=np.arange(3, dtype=np.float32) / 3,
+    be=np.arange(4, dtype=">u2"),
+    fortran=np.asfortranarray(np.arange(6, dtype=np.int64).reshape(2, 3)),
+    empty=np.zeros((0, 3)),
+    flags=np.array([True, False]),
+    text=np.array(["ab", "c"]),
+    complex=np.array([1 + 2j]),
+    nested={"x": np.arange(2.0), "none": None, "tuple": (1, "two", b"3", 4.5)},
+)
+
+
+def globals_of(data: bytes) -> set[str]:
+    """The module and name of every global a pickle refers to."""
+    return {
+        str(arg) for op, arg, _ in pickletools.genops(data) if op.name in ("GLOBAL", "INST")
+    } | {"STACK_GLOBAL" for op, _, _ in pickletools.genops(data) if op.name == "STACK_GLOBAL"}
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_dumps_names_numpy1_globals_and_round_trips(protocol: int) -> None:
+    data = dumps(AWKWARD, protocol)
+    assert globals_of(data) <= NUMPY1_GLOBALS | {"__builtin__ bytes"}
+    assert describe(pickle.loads(data)) == describe(AWKWARD)
+    assert describe(loads(data)) == describe(AWKWARD)
+    assert loads(data)["fortran"].flags["F_CONTIGUOUS"]
+
+
+def test_values_that_spell_the_global_are_left_alone() -> None:
+    """Array bytes or strings that read `numpy._core...` are data, not opcodes to rewrite."""
+    spelled = b"cnumpy._core.multiarray\n_reconstruct\n"
+    message = OrderedDict(
+        text="numpy._core.multiarray", data=np.frombuffer(spelled, np.uint8), x=np.arange(3)
+    )
+    for protocol in (2, 3):
+        data = dumps(message, protocol)
+        assert globals_of(data) <= NUMPY1_GLOBALS
+        assert describe(pickle.loads(data)) == describe(message) == describe(loads(data))
+
+
+def test_plain_numpy2_pickles_load_too() -> None:
+    for protocol in (2, 3, 4):
+        data = pickle.dumps(AWKWARD, protocol)
+        assert describe(loads(data)) == describe(AWKWARD)
+
+
+def test_writers_pickles_load_under_numpy1(tmp_path: Path) -> None:
+    """Writes the pickles of real writers with what they must load as; `make test-numpy1`
+    loads them again in a venv with numpy 1.x (H5TOCBORS_NUMPY1_PICKLES names the folder)."""
+    out = Path(os.environ.get("H5TOCBORS_NUMPY1_PICKLES", tmp_path / "pickles"))
+    out.mkdir(parents=True, exist_ok=True)
+    master = contrast_scan(tmp_path)
+    with h5py.File(master, "r") as f:
+        payloads = {
+            f"contrast-{k}": m.frames[0]
+            for k, m in enumerate(
+                messages(contrast.open_writer(f["/entry"], context()), "contrast")
+            )
+        }
+        group = f["/entry/measurement/xspress3"]
+        xspress_msgs = messages(xspress.open_writer(group, context()), "xspress")
+    payloads["xspress-meta"] = xspress_msgs[1].frames[2]
+    payloads["awkward"] = dumps(AWKWARD)
+    for name, data in payloads.items():
+        assert globals_of(data) <= NUMPY1_GLOBALS | {"__builtin__ bytes"}, name
+        assert b"numpy._core" not in data
+        (out / f"{name}.pickle").write_bytes(data)
+        (out / f"{name}.json").write_text(json.dumps(describe(pickle.loads(data))))
+    assert describe(loads(payloads["contrast-1"])) == describe(pickle.loads(payloads["contrast-1"]))
+
+
+def hostile(marker: Path) -> dict[str, bytes]:
+    """Pickles that must be refused, each for its own reason."""
+    dtype_o = pickle.dumps(np.dtype("O"), 2)
+    return {
+        "os.system by GLOBAL and REDUCE": f"cos\nsystem\n(S'touch {marker}'\ntR.".encode(),
+        "builtins.eval": b"cbuiltins\neval\n(S'1+1'\ntR.",
+        "a function by STACK_GLOBAL": pickle.dumps(Boom(marker), 4),
+        "a class instance": pickle.dumps(Boom(marker), 2),
+        "an object array": pickle.dumps(np.array([1, "x"], dtype=object), 2),
+        "a structured array": pickle.dumps(np.zeros(2, "i4,f8"), 2),
+        "a bare object dtype": dtype_o,
+        "another codec": b"c_codecs\nencode\n(Vx\nVrot13\ntR.",
+        "bytes of a size": b"\x80\x02c__builtin__\nbytes\nJ\x00\xca\x9a;\x85R.",
+        "_reconstruct of a list": b"\x80\x02cnumpy.core.multiarray\n_reconstruct\n"
+        b"c__builtin__\nlist\nK\x00\x85C\x01b\x87R.",
+        "a set": pickle.dumps({1, 2}, 2),
+        "a persistent id": b"\x80\x02X\x01\x00\x00\x00xQ.",
+        "a truncated pickle": dumps({"x": np.arange(3.0)})[:-5],
+        "a list that holds itself": b"\x80\x02]q\x00h\x00a.",
+        "deep nesting": b"\x80\x02" + b"]" * (MAX_DEPTH + 5) + b"a" * (MAX_DEPTH + 4) + b".",
+        "array data of the wrong size": dumps(np.arange(4.0)).replace(b"K\x04\x85", b"K\x05\x85"),
+    }
+
+
+def test_hostile_pickles_are_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    cases = hostile(marker)
+    for name, data in cases.items():
+        with pytest.raises(RefusedPickle):
+            loads(data)
+        assert not marker.exists(), name
+    with pytest.raises(RefusedPickle, match=r"os\.system, which is not allowed"):
+        loads(cases["os.system by GLOBAL and REDUCE"])
+    with pytest.raises(RefusedPickle, match="dtype 'O8' is not a plain"):
+        loads(cases["an object array"])
+    with pytest.raises(RefusedPickle, match="contains itself"):
+        loads(cases["a list that holds itself"])
+    with pytest.raises(RefusedPickle, match="nested deeper"):
+        loads(cases["deep nesting"])
+
+
+def test_shared_references_do_not_multiply_memory() -> None:
+    """One byte string referenced by many arrays would be copied once per array."""
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
+        b"(K\x01J\x00\x00\x10\x00\x85cnumpy\ndtype\nX\x02\x00\x00\x00u1\x89\x88\x87R"
+        b"(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89h\x00tb"
+    )
+    data = b"\x80\x03B\x00\x00\x10\x00" + b"x" * (1 << 20) + b"q\x00(" + array * 100 + b"l."
+    assert len(data) < 2 << 20
+    with pytest.raises(RefusedPickle, match="more data than it holds"):
+        loads(data)
+    one = b"\x80\x03B\x00\x00\x10\x00" + b"x" * (1 << 20) + b"q\x00(" + array + b"l."
+    assert loads(one)[0].nbytes == 1 << 20
+
+
+def test_oversized_payload_is_refused_unread() -> None:
+    with pytest.raises(RefusedPickle, match="larger than 10"):
+        loads(b"\x80\x02" + b"N" * 20 + b".", max_bytes=10)
