@@ -2,7 +2,8 @@
 
 Reads one JSON request per line on stdin: {"cmd": [...], "stdout": path, "stderr": path},
 starts the command with `subprocess.Popen`, reaps it with `os.wait4(pid, 0)` and answers
-one JSON line: {"seconds": wall time, "maxrss_kib": ru_maxrss, "exit": exit code}.
+one JSON line: {"seconds": wall time, "maxrss_kib": ru_maxrss, "cpu": user + system
+seconds, "exit": exit code}.
 
 Why a separate process: Linux folds the parent's high-water RSS into a child's
 `ru_maxrss` when the child execs, so a child started by bench.py (hundreds of MB of
@@ -25,7 +26,8 @@ def run(request: dict) -> dict:
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "exit": proc.returncode}
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"seconds": seconds, "maxrss_kib": usage.ru_maxrss, "cpu": cpu, "exit": proc.returncode}
 
 
 def main() -> None:

@@ -7,6 +7,17 @@ Run it over a converted capture with
 
 from __future__ import annotations
 
+import os
+
+# bitshuffle splits each call over OpenMP threads that spin while they wait for work. A
+# worker decodes one image per event, so those threads mostly wait, and on a node where
+# anything else runs they take the CPU from it (and from each other): a replay of 10,000
+# small frames took 54 s instead of 1 s. One OpenMP thread per call avoids that. It must be
+# set before bitshuffle loads its OpenMP runtime: here, before the import below, or in the
+# environment that starts the worker (`OMP_NUM_THREADS=1 dranspose replay ...`), which also
+# covers a bitshuffle that another module imported first.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from typing import Any
 
 import numpy as np

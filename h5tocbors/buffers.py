@@ -7,6 +7,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import H5ToCborsError
+
+
+class InputChanged(H5ToCborsError):
+    """The input file shrank or changed while it was read: its stored bytes are not there.
+
+    Raised where a read comes up short; the conversion names the input when it reports it.
+
+    Example:
+        >>> str(InputChanged("run.h5"))
+        'run.h5 changed or was truncated during the conversion'
+    """
+
+    def __init__(self, name: str = "the input") -> None:
+        super().__init__(f"{name} changed or was truncated during the conversion")
+
 
 @dataclass(frozen=True)
 class FileRange:
@@ -41,15 +57,23 @@ def slice_of(buf: Buffer, start: int, size: int | None = None) -> Buffer:
     return view[start:] if size is None else view[start : start + size]
 
 
-def read_range(buf: Buffer) -> bytes | memoryview:
-    """The bytes of a `FileRange`, read with `pread` (which releases the GIL); others as given."""
+def read_range(buf: Buffer, into: memoryview | None = None) -> bytes | memoryview:
+    """The bytes of a `FileRange`, read with `preadv` (the GIL is released while it reads)
+    into `into` when it is large enough, else into a new buffer; other buffers as given. A
+    range the file no longer holds raises `InputChanged`.
+
+    Unlike a memory map, a read of a file that was truncated meanwhile fails cleanly.
+    Reusing `into` spares the page faults of a fresh buffer, which cost as much as the copy.
+    """
     if not isinstance(buf, FileRange):
         return buf
-    out = np.empty(buf.size, np.uint8)
-    view, offset = out.data, buf.offset
+    out = into[: buf.size] if into is not None and len(into) >= buf.size else None
+    if out is None:
+        out = np.empty(buf.size, np.uint8).data
+    view, offset = out, buf.offset
     while view:
         got = os.preadv(buf.fd, [view], offset)
         if got == 0:
-            raise OSError(f"input ends inside a stored frame at byte {offset}")
+            raise InputChanged()
         view, offset = view[got:], offset + got
-    return out.data
+    return out

@@ -78,10 +78,10 @@ def test_inspect_understands_the_new_typs(tmp_path: Path) -> None:
     result = run_cli("inspect", "--strict", *files)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "  contrast: contrast, 4 messages, 2 frames, " in "\n".join(lines)
-    xspress_line = "  xspress3: xspress, 8 messages, 6 frames [2, 16] uint32 none"
+    assert "  contrast: contrast, 4 messages, 2 steps, " in "\n".join(lines)
+    xspress_line = "  xspress3: xspress, 8 messages, 6 spectra [2, 16] uint32 none"
     assert any(line.startswith(xspress_line) for line in lines)
-    assert any(line.startswith("  panda0: PCAP_RAW, 8 messages, 6 frames, ") for line in lines)
+    assert any(line.startswith("  panda0: PCAP_RAW, 8 messages, 6 rows, ") for line in lines)
     events = run_cli("inspect", "--events", tmp_path / "out" / "contrast.cbors").stdout
     assert "contrast contrast running dt=0.25 sy, ring_current, pseudo, panda0" not in events
     assert "contrast contrast running dt=0.25 comment, panda0, pilatus, pseudo" in events

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from ..buffers import Buffer, FileRange, nbytes
+from ..buffers import Buffer, FileRange, InputChanged, nbytes
 from ..errors import H5ToCborsError, Interrupted
 from .temporary import create_locked, release
 
@@ -232,7 +232,10 @@ def write_buffers(fh: BinaryIO, buffers: Iterable[Buffer]) -> int:
 
 
 def copy_range(src: FileRange, dst: int) -> None:
-    """Append `src` to the file `dst` at its position: `copy_file_range`, else read and write."""
+    """Append `src` to the file `dst` at its position: `copy_file_range`, else read and write.
+
+    A source that ends before the range does (truncated meanwhile) raises `InputChanged`.
+    """
     offset, left = src.offset, src.size
     try:
         while left > 0 and hasattr(os, "copy_file_range"):  # Linux only
@@ -246,7 +249,7 @@ def copy_range(src: FileRange, dst: int) -> None:
     while left > 0:  # no copy_file_range here (old kernel, other filesystems)
         data = os.pread(src.fd, min(left, 1 << 24), offset)
         if not data:
-            raise OSError(errno.EIO, f"input ended {left} bytes early")
+            raise InputChanged()
         view = memoryview(data)
         while view:
             view = view[os.write(dst, view) :]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from ..capture.encode import encode_message
 from ..capture.temporary import remove_abandoned
 from ..capture.write import AtomicOutputs, BackgroundWriter, existing_output
 from ..errors import Cancel
-from ..hdf5.locate import InputMap
 from ..hdf5.open import open_input
 from ..protocols import Compression, StreamContext
 from ..scan.config import ScanConfig
@@ -94,8 +92,7 @@ def convert(
     if named_only and skip_existing and all(existing_output(out / f"{n}.cbors") for n in requested):
         result.skipped = list(requested)  # resume a batch without opening the input
         return result
-    with open_input(input) as f, open_fd(input) as fd, InputMap(fd) as mapped:
-        source = InputFile(fd, mapped, jobs or default_jobs())
+    with open_input(input) as f, InputFile.open(input, jobs or default_jobs()) as source:
         ctx = StreamContext(source.encoder, frames, compression, filename)
         placed = open_streams(f, requested, ctx, scan=scan, config=as_config(config))
         if skip_existing:
@@ -136,13 +133,3 @@ def convert(
         ]
     result.seconds = time.perf_counter() - start
     return result
-
-
-@contextmanager
-def open_fd(path: str | os.PathLike[str]) -> Iterator[int]:
-    """The input file opened read-only at the OS level, for kernel copies of stored payloads."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        yield fd
-    finally:
-        os.close(fd)

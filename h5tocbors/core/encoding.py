@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from zlib import error as zlib_error
 
-import bitshuffle
 import numpy as np
 import numpy.typing as npt
 
-from ..buffers import Buffer, read_range
+from ..bshuf import compress_lz4
+from ..buffers import Buffer, InputChanged, nbytes, read_range
 from ..errors import H5ToCborsError
-from ..hdf5.decode import Decode, RawChunk, chunk_decoder
+from ..hdf5.decode import Decode, chunk_decoder, decodes_in_place
 from ..hdf5.frames import FrameSeries
-from ..hdf5.locate import InputMap, StoredFrames
+from ..hdf5.locate import Row, StoredFrames, StoredRows
 from ..hdf5.passthrough import StoredPayloads, passthrough_refusal
 from ..protocols import Compression
 from .pipeline import ordered_map
+
+MAX_CHUNKS_PER_FRAME = 4096
+"""More chunks per frame than this (tiny chunks): HDF5 reads the frames instead."""
+MAX_ROW_BYTES = 1 << 30
+"""A decoded row (the chunks along the frame axis that hold a run of frames) larger than
+this is left to HDF5, which decodes chunk by chunk."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,98 @@ class Payload:
     passthrough: bool
 
 
-Fetched = Payload | RawChunk | npt.NDArray[np.generic]
+class RowWork:
+    """A row's chunks decoded into one block, shared by the frames of the row.
+
+    Each worker thread that needs the block claims the chunks no one has claimed yet and
+    decodes them, then waits until every chunk is in: each stored chunk is decoded once,
+    by as many threads as need it, and dropped with the last frame that uses it.
+
+    Example:
+        >>> work = RowWork(rows.row(rows.key(0)), decoder, dataset.dtype)  # doctest: +SKIP
+        >>> work.block()[0].shape  # the first frame  # doctest: +SKIP
+        (4, 4096)
+    """
+
+    def __init__(
+        self, row: Row, decode: Decode, dtype: np.dtype, scratch: Scratch | None = None
+    ) -> None:
+        self.row = row
+        self._scratch = scratch
+        self._pieces = row.pieces or ()
+        self._decode = decode
+        self._dtype = dtype
+        self._whole = len(self._pieces) == 1 and self._pieces[0].covers(row.shape)
+        self._block: npt.NDArray[np.generic] | None = None
+        self._claimed = self._done = 0
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+
+    def block(self) -> npt.NDArray[np.generic]:
+        """The decoded block (the frames along the leading axes, then a frame)."""
+        with self._cond:
+            if self._block is None and not self._whole:
+                self._block = np.empty(self.row.shape, self._dtype)
+        while True:
+            with self._cond:
+                if self._claimed == len(self._pieces):
+                    break
+                i = self._claimed
+                self._claimed += 1
+            try:
+                self._fill(i)
+            except BaseException as e:
+                self._error = self._error or e
+            finally:
+                with self._cond:
+                    self._done += 1
+                    self._cond.notify_all()
+        with self._cond:
+            self._cond.wait_for(lambda: self._done == len(self._pieces))
+        if self._error is not None:
+            raise self._error
+        assert self._block is not None
+        return self._block
+
+    def _fill(self, i: int) -> None:
+        piece = self._pieces[i]
+        try:
+            into = self._scratch.get(nbytes(piece.data)) if self._scratch else None
+            chunk = self._decode(read_range(piece.data, into))[piece.take]
+        except ValueError as e:
+            if self._whole:
+                raise
+            origin = self.row.start + tuple(s.start for s in piece.put[len(self.row.start) :])
+            raise ValueError(f"chunk at {list(origin)}: {e}") from e
+        if self._whole:
+            self._block = chunk
+        else:
+            assert self._block is not None
+            self._block[piece.put] = chunk
+
+
+class Scratch(threading.local):
+    """A read buffer per thread, reused from chunk to chunk: only for stored bytes that are
+    done with before the thread reads again (decoded into new memory, or compressed)."""
+
+    buffer: npt.NDArray[np.uint8] | None = None
+
+    def get(self, size: int) -> memoryview:
+        """A buffer of `size` bytes, the same memory each time where it is large enough."""
+        if self.buffer is None or self.buffer.size < size:
+            self.buffer = np.empty(size, np.uint8)
+        return self.buffer.data[:size]
+
+
+@dataclass(frozen=True)
+class RowFrame:
+    """A frame to cut from a row's block, once a worker thread has it decoded."""
+
+    work: RowWork
+    index: tuple[int, ...]
+
+
+Fetched = Payload | RowFrame | npt.NDArray[np.generic]
 
 
 @dataclass
@@ -37,9 +135,11 @@ class FrameEncoder:
     """Encode a series frame by frame, passing stored payloads through where possible.
 
     With `fd`, the input file opened read-only, passed-through payloads are file ranges
-    the kernel copies, and stored chunks are read from `mapped` without HDF5. With
+    the kernel copies, and stored chunks are read with `pread` on the worker threads,
+    without HDF5. Chunks that hold many frames are decoded once for all of them. With
     `jobs` > 1, frames are decoded and compressed on that many threads, in order; the
-    payloads are the same as with one.
+    payloads are the same as with one. `input`, when given, is checked for changes once
+    the last frame is done.
 
     Example:
         >>> enc = FrameEncoder(FrameSeries.of(f["/entry/data"]), "bslz4")  # doctest: +SKIP
@@ -51,82 +151,132 @@ class FrameEncoder:
     compression: Compression
     fd: int | None = None
     jobs: int = 1
-    mapped: InputMap | None = None
+    input: InputFile | None = None
     refusal: str | None = field(init=False)
     decoder: Decode | None = field(init=False)
-    located: StoredFrames | None = field(init=False)
     stored: StoredPayloads | None = field(init=False)
+    rows: StoredRows | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.refusal = passthrough_refusal(self.series, self.compression)
         self.decoder = chunk_decoder(self.series)
-        located = self.refusal is None or self.decoder is not None
-        self.located = StoredFrames(self.series, self.fd) if located else None
         self.stored = (
-            StoredPayloads(self.located, self.compression)
-            if self.refusal is None and self.located is not None
+            StoredPayloads(StoredFrames(self.series, self.fd), self.compression)
+            if self.refusal is None
             else None
         )
+        rows = StoredRows(self.series, self.fd) if self.decoder is not None else None
+        row_bytes = rows.frames_per_row * self.series.frame_nbytes if rows else 0
+        self.rows = (
+            rows
+            if rows and rows.chunks_per_frame <= MAX_CHUNKS_PER_FRAME and row_bytes <= MAX_ROW_BYTES
+            else None
+        )
+        self._key: tuple[int, ...] | None = None
+        self._work: RowWork | None = None
+        # reuse read buffers unless a frame may still be a view of one when its thread reads
+        # again: stored bytes decoded in place, and a row shared by frames or a raw payload
+        alone = self.rows is not None and self.rows.frames_per_row == 1
+        shared = decodes_in_place(self.series) and not (alone and self.compression != "none")
+        self._scratch = None if shared else Scratch()
 
     def fetch(self, k: int) -> Fetched:
-        """What the main thread reads for frame k: a stored payload, a raw chunk, or the frame."""
+        """What the main thread reads for frame k: a stored payload, where to find the frame
+        in a row of chunks, or the frame as HDF5 decodes it."""
         if self.stored is not None:
             stored = self.stored(k)
             if stored is not None:
                 return Payload(stored, True)
-        if self.decoder is not None and self.located is not None:
-            raw = self.located(k)  # a file range is read on the worker thread
-            if raw is not None:
-                return RawChunk(raw)
+        if self.rows is not None and self.decoder is not None:
+            key = self.rows.key(k)
+            if key != self._key or self._work is None:
+                self._key = key
+                self._work = RowWork(
+                    self.rows.row(key), self.decoder, self.series.dataset.dtype, self._scratch
+                )
+            if self._work.row.pieces is not None:
+                return RowFrame(self._work, self.rows.index(k, self._work.row))
         return self.series.read(k)  # unwritten chunks give HDF5's fill value
 
     def finish(self, fetched: Fetched, k: int) -> Payload:
         """Decode and compress what `fetch` returned (thread-safe)."""
         if isinstance(fetched, Payload):
             return fetched
-        if isinstance(fetched, RawChunk):
-            assert self.decoder is not None
+        if isinstance(fetched, RowFrame):
             try:
-                raw = self.mapped.read(fetched.data) if self.mapped else read_range(fetched.data)
-                frame = self.decoder(raw)
-            except (ValueError, RuntimeError, TypeError, OSError, zlib_error) as e:
+                frame = fetched.work.block()[fetched.index]
+            except (ValueError, RuntimeError, TypeError, OSError) as e:
                 raise H5ToCborsError(
                     f"frame {k} ({self.series.dataset.name}) failed to decode: {e}"
                 ) from e
-            payload = self.encode_array(np.ascontiguousarray(frame, dtype=self.series.dtype))
-            if self.mapped is not None:
-                self.mapped.release(fetched.data)
-            return payload
+            return self.encode_array(np.ascontiguousarray(frame, dtype=self.series.dtype))
         return self.encode_array(fetched)
 
     def encode_array(self, frame: npt.NDArray[np.generic]) -> Payload:
         """The payload of a decoded frame."""
         if self.compression == "none":
             return Payload(frame.reshape(-1).view(np.uint8).data, False)
-        return Payload(memoryview(bitshuffle.compress_lz4(frame)), False)
+        return Payload(compress_lz4(frame), False)
 
     def __iter__(self) -> Iterator[Payload]:
-        return ordered_map(
+        yield from ordered_map(
             lambda k: (k, self.fetch(k)),
             lambda item: self.finish(item[1], item[0]),
             len(self.series),
             self.jobs,
         )
+        self._key = self._work = None
+        if self.input is not None:
+            self.input.check()  # every frame read: the file must not have changed meanwhile
 
 
 @dataclass(frozen=True)
 class InputFile:
-    """The input file as the encoders read it: opened read-only at the OS level (`fd`, for
-    kernel copies) and `mapped`; `jobs` threads encode. Both serve only datasets stored in
-    that file, not those behind an external link.
+    """The input file as the encoders read it: opened read-only at the OS level (`fd`), for
+    kernel copies and `pread`s of stored bytes; `jobs` threads encode. `fd` serves only
+    datasets stored in that file, not those behind an external link.
+
+    `open` notes the file's size and modification time, and turns any failure after they
+    change into `InputChanged`, which names the file: a file truncated or rewritten
+    during a conversion is one clear error, not a crash or a decode error.
 
     Example:
-        >>> enc = InputFile(fd, mapped, jobs=2).encoder(series, "bslz4")  # doctest: +SKIP
+        >>> with InputFile.open("run.h5", jobs=2) as source:  # doctest: +SKIP
+        ...     enc = source.encoder(series, "bslz4")
     """
 
     fd: int | None = None
-    mapped: InputMap | None = None
     jobs: int = 1
+    name: str = "the input"
+    state: tuple[int, int] | None = None
+
+    @classmethod
+    @contextmanager
+    def open(cls, path: str | os.PathLike[str], jobs: int = 1) -> Iterator[InputFile]:
+        """The input at `path` opened read-only; failures after it changed name the change."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            raise H5ToCborsError(f"cannot open {path}: {e.strerror}") from e
+        try:
+            source = cls(fd, jobs, str(path), file_state(fd))
+            try:
+                yield source
+            except Exception as e:
+                if isinstance(e, InputChanged) or source.changed():
+                    raise InputChanged(source.name) from e
+                raise
+        finally:
+            os.close(fd)
+
+    def changed(self) -> bool:
+        """True when the file's size or modification time differ from when it was opened."""
+        return self.fd is not None and file_state(self.fd) != self.state
+
+    def check(self) -> None:
+        """Raise `InputChanged` if the file changed since it was opened."""
+        if self.changed():
+            raise InputChanged(self.name)
 
     def encoder(self, series: FrameSeries, compression: Compression) -> FrameEncoder:
         """A `FrameEncoder` for `series`, reading stored bytes directly where it can."""
@@ -136,8 +286,14 @@ class InputFile:
             compression,
             fd=self.fd if here else None,
             jobs=self.jobs,
-            mapped=self.mapped if here else None,
+            input=self if here else None,
         )
+
+
+def file_state(fd: int) -> tuple[int, int]:
+    """The size and modification time (ns) of the open file `fd`."""
+    st = os.fstat(fd)
+    return st.st_size, st.st_mtime_ns
 
 
 def same_file(fd: int, path: str) -> bool:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+from ..bshuf import single_openmp_thread
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -28,18 +30,22 @@ def ordered_map(
     `fetch` runs in the calling thread (h5py serialises HDF5 calls anyway); `finish` is the
     work that releases the GIL (inflate, bitshuffle). At most `2 * jobs + 1` items are in
     flight, so memory is bounded whatever `count` is. `jobs <= 1` runs serially; the
-    results are the same either way.
+    results are the same either way. bitshuffle runs single-threaded in every thread that
+    calls `finish` (`single_openmp_thread`).
 
     Example:
         >>> list(ordered_map(lambda k: k, lambda x: x * x, 5, jobs=2))
         [0, 1, 4, 9, 16]
     """
     if jobs <= 1:
+        single_openmp_thread()
         for k in range(count):
             yield finish(fetch(k))
         return
     pending: deque[Future[R]] = deque()
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="h5tocbors")
+    pool = ThreadPoolExecutor(
+        max_workers=jobs, thread_name_prefix="h5tocbors", initializer=single_openmp_thread
+    )
     try:
         for k in range(count):
             pending.append(pool.submit(finish, fetch(k)))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
+from ..bshuf import single_openmp_thread
 from ..capture.read import read_messages
 from ..errors import shortened
 from ..hdf5.frames import FrameSeries
@@ -69,6 +70,7 @@ def verify_capture(
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
         [True]
     """
+    single_openmp_thread()  # bitshuffle decodes every image: no spinning OpenMP threads
     sources: dict[str, Source] = {}
     checks: dict[str, StreamCheck] = {}
     seen: dict[str, set[int]] = {}

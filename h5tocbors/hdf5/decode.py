@@ -1,38 +1,39 @@
-"""Decode stored chunks outside HDF5, so that many frames decode at once on worker threads.
+"""Decode stored chunks outside HDF5, so that many chunks decode at once on worker threads.
 
 h5py serialises every HDF5 call, filters included. For the common detector filters
-(deflate, shuffle, bitshuffle), reading the raw chunk in the main thread and
-decoding it here on a worker thread (zlib and bitshuffle release the GIL) uses every
-core. Other filters are left to HDF5.
+(deflate, shuffle, zstd, bitshuffle), reading the raw chunk and decoding it here on a
+worker thread uses every core: libdeflate, zstd and bitshuffle (called through
+`h5tocbors.bshuf`) release the GIL. Other filters are left to HDF5.
+
+Decoding here also checks more than HDF5's filters do: the zstd filter of hdf5plugin
+returns whatever a damaged frame decodes to, sizes unchecked (even bytes it never wrote);
+here a chunk must decode to exactly its size, from one whole zstd frame whose checksum
+matches where it has one, and deflate streams must match their Adler-32 checksum.
 """
 
 from __future__ import annotations
 
-import zlib
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from math import prod
 
-import bitshuffle
+import deflate
 import numpy as np
 import numpy.typing as npt
+import zstandard
 
-from ..buffers import Buffer
-from .filters import BITSHUFFLE_FILTER, filters, is_external
+from ..bshuf import decompress
+from .filters import BITSHUFFLE_FILTER, DEFLATE, SHUFFLE, ZSTD, filters, is_external
 from .frames import FrameSeries
-from .passthrough import HEADER, one_frame_per_chunk
+from .passthrough import HEADER
 
-DEFLATE, SHUFFLE = 1, 2
-BITSHUFFLE_DECODERS = {2: bitshuffle.decompress_lz4, 3: bitshuffle.decompress_zstd}
+BITSHUFFLE_CODECS = {"lz4": 2, "zstd": 3}
+"""The compression modes of the HDF5 bitshuffle filter that are decoded here (client value 4)."""
 
 Decode = Callable[[bytes | memoryview], npt.NDArray[np.generic]]
+"""Stored chunk -> the chunk's array (chunk shape, stored dtype); ValueError if it is damaged."""
 
-
-@dataclass(frozen=True)
-class RawChunk:
-    """A chunk as stored (or where it is stored), to be read and decoded on a worker thread."""
-
-    data: Buffer
+Bytes = bytes | bytearray | memoryview
 
 
 def bitshuffle_framing_ok(stream: memoryview, nelems: int, itemsize: int, block: int) -> bool:
@@ -62,59 +63,144 @@ def bitshuffle_framing_ok(stream: memoryview, nelems: int, itemsize: int, block:
     return end - pos == (nelems % 8) * itemsize
 
 
-def chunk_decoder(series: FrameSeries) -> Decode | None:
-    """A function that decodes one stored chunk of `series` into a frame, or None.
+def inflate(data: Bytes, size: int) -> Bytes:
+    """A zlib stream (HDF5's deflate filter) inflated by libdeflate: `size` bytes, checksum
+    checked.
 
-    None when the chunks do not hold one frame each, or a filter is not one this
-    module decodes; then HDF5 decodes.
+    Example:
+        >>> import zlib
+        >>> inflate(zlib.compress(b"abc" * 10), 30)[:6]
+        b'abcabc'
+    """
+    try:
+        out: bytearray = deflate.zlib_decompress(data, size)
+    except deflate.DeflateError as e:
+        raise ValueError("the deflate stream is damaged (libdeflate cannot inflate it)") from e
+    if len(out) != size:
+        raise ValueError(f"the deflate stream holds {len(out)} bytes, not {size}")
+    return out
+
+
+_zstd = threading.local()
+
+
+def unzstd(data: Bytes, size: int) -> Bytes:
+    """One whole zstd frame (HDF5 filter 32015) decoded to exactly `size` bytes; its checksum,
+    where the frame has one, checked.
+
+    Example:
+        >>> import zstandard
+        >>> unzstd(zstandard.ZstdCompressor().compress(b"abc" * 10), 30)[:6]
+        b'abcabc'
+    """
+    decompressor = getattr(_zstd, "decompressor", None)
+    if decompressor is None:  # one per thread: a decompressor is not thread-safe
+        decompressor = _zstd.decompressor = zstandard.ZstdDecompressor()
+    try:
+        declared = zstandard.get_frame_parameters(data).content_size
+        if declared not in (size, zstandard.CONTENTSIZE_UNKNOWN):
+            raise ValueError(f"the zstd frame says it holds {declared} bytes, not {size}")
+        out: bytes = decompressor.decompress(data, max_output_size=size, allow_extra_data=False)
+    except zstandard.ZstdError as e:
+        raise ValueError(f"the zstd frame is damaged ({e})") from e
+    if len(out) != size:
+        raise ValueError(f"the zstd frame holds {len(out)} bytes, not {size}")
+    return out
+
+
+def unshuffle(data: Bytes, itemsize: int) -> Bytes:
+    """Undo HDF5's byte shuffle: bytes grouped by their place in each element, back in order."""
+    if itemsize == 1:
+        return data
+    return np.frombuffer(data, np.uint8).reshape(itemsize, -1).T.copy().reshape(-1).data
+
+
+def pipeline_decoder(codes: list[int], shape: tuple[int, ...], dtype: np.dtype) -> Decode | None:
+    """A decoder for chunks written through `codes` (deflate, zstd, shuffle in any order), or
+    None when another filter is in the pipeline."""
+    if any(code not in (DEFLATE, ZSTD, SHUFFLE) for code in codes):
+        return None
+    size = prod(shape) * dtype.itemsize
+
+    def decode(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
+        data: Bytes = raw
+        for code in reversed(codes):
+            if code == DEFLATE:
+                data = inflate(data, size)
+            elif code == ZSTD:
+                data = unzstd(data, size)
+            else:
+                data = unshuffle(sized(data, size), dtype.itemsize)
+        chunk: npt.NDArray[np.generic] = (
+            np.frombuffer(sized(data, size), np.uint8).view(dtype).reshape(shape)
+        )
+        return chunk
+
+    return decode
+
+
+def sized(data: Bytes, size: int) -> Bytes:
+    """`data`, which must be `size` bytes long."""
+    if len(data) != size:
+        raise ValueError(f"the chunk holds {len(data)} bytes, not {size}")
+    return data
+
+
+def bitshuffle_decoder(
+    values: tuple[int, ...], shape: tuple[int, ...], dtype: np.dtype
+) -> Decode | None:
+    """A decoder for chunks of the HDF5 bitshuffle filter with client values `values`."""
+    mode = values[4] if len(values) > 4 else 0
+    if mode not in BITSHUFFLE_CODECS.values():
+        return None
+    zstd = mode == BITSHUFFLE_CODECS["zstd"]
+    nelems = prod(shape)
+
+    def decode(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
+        size, block_bytes = HEADER.unpack_from(raw)
+        block = block_bytes // dtype.itemsize
+        stream = memoryview(raw)[HEADER.size :]
+        if size != nelems * dtype.itemsize or not bitshuffle_framing_ok(
+            stream, nelems, dtype.itemsize, block
+        ):
+            raise ValueError("the chunk is not a bitshuffle stream of its size")
+        return decompress(np.frombuffer(stream, np.uint8), shape, dtype, block, zstd)
+
+    return decode
+
+
+def decodes_in_place(series: FrameSeries) -> bool:
+    """True when a decoded chunk may be a view of the stored bytes given to the decoder (no
+    filter that writes new memory: unfiltered data, or a byte shuffle of 1-byte items)."""
+    dset = series.dataset
+    codes = [code for code, _ in filters(dset)] if dset.chunks is not None else []
+    copying = (DEFLATE, ZSTD, BITSHUFFLE_FILTER) + ((SHUFFLE,) if dset.dtype.itemsize > 1 else ())
+    return not any(code in copying for code in codes)
+
+
+def chunk_shape(series: FrameSeries) -> tuple[int, ...]:
+    """The shape of the stored pieces: the dataset's chunks, or one frame when contiguous."""
+    dset = series.dataset
+    return tuple(dset.chunks or (1,) * (dset.ndim - len(series.frame_shape)) + series.frame_shape)
+
+
+def chunk_decoder(series: FrameSeries) -> Decode | None:
+    """A function that decodes one stored chunk of `series` (one frame's bytes when the
+    dataset is contiguous) into an array of the chunk's shape and stored dtype, or None.
+
+    None when a filter is not one this module decodes (then HDF5 decodes), or for
+    virtual and external datasets.
 
     Example:
         >>> decode = chunk_decoder(FrameSeries.of(f["/entry/gzip_data"]))  # doctest: +SKIP
         >>> decode(f["/entry/gzip_data"].id.read_direct_chunk((0, 0, 0))[1]).shape  # doctest: +SKIP
-        (195, 487)
+        (1, 195, 487)
     """
     dset = series.dataset
-    if (
-        dset.is_virtual
-        or is_external(dset)
-        or not (dset.chunks is None or one_frame_per_chunk(series))
-    ):
+    if dset.is_virtual or is_external(dset):
         return None
-    pipeline = filters(dset)
-    codes = [code for code, _ in pipeline]
-    shape, stored = series.frame_shape, dset.dtype
-    if codes in ([], [DEFLATE], [SHUFFLE], [SHUFFLE, DEFLATE]):
-        inflate = DEFLATE in codes
-        unshuffle = SHUFFLE in codes and stored.itemsize > 1
-
-        def decode(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
-            data = zlib.decompress(raw) if inflate else raw
-            flat = np.frombuffer(data, np.uint8)
-            if unshuffle:
-                flat = flat.reshape(stored.itemsize, -1).T.copy()
-            frame: npt.NDArray[np.generic] = flat.view(stored).reshape(shape)
-            return frame
-
-        return decode
-    if codes == [BITSHUFFLE_FILTER]:
-        values = pipeline[0][1]
-        bs_decode = BITSHUFFLE_DECODERS.get(values[4] if len(values) > 4 else 0)
-        if bs_decode is None:
-            return None
-
-        def decode_bitshuffle(raw: bytes | memoryview) -> npt.NDArray[np.generic]:
-            size, block_bytes = HEADER.unpack_from(raw)
-            block = block_bytes // stored.itemsize
-            nelems = prod(shape)
-            stream = memoryview(raw)[HEADER.size :]
-            if size != nelems * stored.itemsize or not bitshuffle_framing_ok(
-                stream, nelems, stored.itemsize, block
-            ):
-                raise ValueError("the chunk is not a bitshuffle stream of one frame")
-            frame: npt.NDArray[np.generic] = bs_decode(
-                np.frombuffer(stream, np.uint8), shape, stored, block
-            )
-            return frame
-
-        return decode_bitshuffle
-    return None
+    shape, stored = chunk_shape(series), dset.dtype
+    pipeline = filters(dset) if dset.chunks is not None else []
+    if [code for code, _ in pipeline] == [BITSHUFFLE_FILTER]:
+        return bitshuffle_decoder(pipeline[0][1], shape, stored)
+    return pipeline_decoder([code for code, _ in pipeline], shape, stored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from math import prod
 
 import h5py
@@ -10,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import H5ToCborsError
+from .filters import check_filters_available
 from .open import load_filters
 from .selection import select_frames
 
@@ -33,10 +35,14 @@ class FrameSeries:
 
     @classmethod
     def of(cls, dataset: h5py.Dataset, selection: slice | None = None) -> FrameSeries:
-        """The series of `dataset`'s frames chosen by `selection` (all when None)."""
+        """The series of `dataset`'s frames chosen by `selection` (all when None).
+
+        A dataset whose filters cannot all be decoded here is refused now, not mid-way.
+        """
         count = prod(lead_shape(dataset.shape))
         if count == 0:
             raise H5ToCborsError(f"{dataset.name} holds no frames (shape {dataset.shape})")
+        check_filters_available(dataset)
         return cls(dataset, select_frames(selection, count))
 
     def __len__(self) -> int:
@@ -58,9 +64,16 @@ class FrameSeries:
         """Bytes of one decoded frame."""
         return prod(self.frame_shape) * self.dtype.itemsize
 
+    @cached_property
+    def lead_shape(self) -> tuple[int, ...]:
+        """The axes that enumerate frames (h5py's `shape` costs a call into HDF5 each time)."""
+        return lead_shape(self.dataset.shape)
+
     def position(self, k: int) -> tuple[int, ...]:
         """The dataset index of the leading axes for the k-th frame of the series."""
-        lead = lead_shape(self.dataset.shape)
+        lead = self.lead_shape
+        if len(lead) == 1:
+            return (self.indices[k],)
         return tuple(int(i) for i in np.unravel_index(self.indices[k], lead))
 
     def read(self, k: int) -> npt.NDArray[np.generic]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import mmap
-import os
+import itertools
 from dataclasses import dataclass
 from math import prod
 
-from ..buffers import Buffer, FileRange, read_range
-from .frames import FrameSeries
+from ..buffers import Buffer, FileRange
+from .frames import FrameSeries, lead_shape
 
 
 @dataclass
@@ -53,47 +51,121 @@ class StoredFrames:
         return FileRange(self._fd, info.byte_offset, info.size)  # counts the userblock too
 
 
-FAULT_AROUND = max(65536, mmap.PAGESIZE)
+@dataclass(frozen=True)
+class Piece:
+    """One stored chunk of a row: its bytes, the part of the decoded chunk that lies in the
+    dataset (`take`), and where that part goes in the row's block (`put`)."""
+
+    data: Buffer
+    take: tuple[slice, ...]
+    put: tuple[slice, ...]
+
+    def covers(self, shape: tuple[int, ...]) -> bool:
+        """True when this piece alone fills a block of `shape`."""
+        return all(s.start == 0 and s.stop == n for s, n in zip(self.put, shape))
 
 
-class InputMap:
-    """The input file mapped read-only: stored bytes read with no copy on any thread.
+@dataclass(frozen=True)
+class Row:
+    """The frames that share their chunks: a block of `shape` (the frames along the leading
+    axes, then one frame) whose first frame is at dataset index `start`, and the chunks
+    that hold it; `pieces` is None when some chunk is not stored as the filters say
+    (unwritten, or a filter skipped), and HDF5 reads those frames."""
 
-    Pages are handed back after use (`release`), so the mapping does not add the file to
-    the process's resident memory.
+    start: tuple[int, ...]
+    shape: tuple[int, ...]
+    pieces: tuple[Piece, ...] | None
+
+
+class StoredRows:
+    """Where the chunks of each frame are stored, a row of chunks along the frame axes at
+    a time: frames packed many per chunk (`(70, 1, 256)` chunks of `(N, 4, 4096)` spectra),
+    one per chunk, or split over several.
+
+    `key(k)` names frame k's row; `row(key)` finds its chunks (HDF5 calls: main thread);
+    a contiguous dataset is a row of one frame per frame. With `fd` the chunks are
+    `FileRange`s, read on any thread; else the bytes `read_direct_chunk` returns.
 
     Example:
-        >>> with InputMap(fd) as m:  # doctest: +SKIP
-        ...     m.read(FileRange(fd, 4536, 38557)).nbytes
-        38557
+        >>> rows = StoredRows(series, fd)  # doctest: +SKIP
+        >>> rows.row(rows.key(0)).shape  # 70 spectra of 4 channels  # doctest: +SKIP
+        (70, 4, 4096)
     """
 
-    def __init__(self, fd: int) -> None:
-        size = os.fstat(fd).st_size
-        self._map = mmap.mmap(fd, size, prot=mmap.PROT_READ) if size else None
+    def __init__(self, series: FrameSeries, fd: int | None = None) -> None:
+        self.series = series
+        dset = series.dataset
+        self._id = dset.id
+        self._fd = fd if dset.file.driver == "sec2" else None
+        self._lead = lead_shape(dset.shape)
+        frame = series.frame_shape
+        self.chunks: tuple[int, ...] = dset.chunks or (1,) * len(self._lead) + frame
+        self._frame_chunks = self.chunks[len(self._lead) :]
+        self._origins = list(
+            itertools.product(*(range(0, n, max(c, 1)) for n, c in zip(frame, self._frame_chunks)))
+        )
+        self._contiguous = dset.chunks is None
+        self._start = None if dset.chunks is not None else dset.id.get_offset()
 
-    def read(self, buf: Buffer) -> bytes | memoryview:
-        """The bytes of a `FileRange` (a view of the mapping, else `pread`); others as given."""
-        if not isinstance(buf, FileRange):
-            return buf
-        if self._map is None or buf.offset + buf.size > len(self._map):
-            return read_range(buf)
-        return memoryview(self._map)[buf.offset : buf.offset + buf.size]
+    @property
+    def chunks_per_frame(self) -> int:
+        """How many chunks hold one frame."""
+        return len(self._origins)
 
-    def release(self, buf: Buffer) -> None:
-        """Drop the pages of a range from this process (they stay in the page cache)."""
-        if self._map is None or not isinstance(buf, FileRange):
-            return
-        # the kernel maps pages in 64 KiB windows around a fault: drop those windows whole
-        start = buf.offset - buf.offset % FAULT_AROUND
-        end = min(buf.offset + buf.size + FAULT_AROUND, len(self._map))
-        if end > start:
-            self._map.madvise(mmap.MADV_DONTNEED, start, end - start)
+    @property
+    def frames_per_row(self) -> int:
+        """How many frames a row holds (at most: fewer at the end of the dataset)."""
+        return prod(self.chunks[: len(self._lead)])
 
-    def __enter__(self) -> InputMap:
-        return self
+    def key(self, k: int) -> tuple[int, ...]:
+        """The row of the k-th frame of the series: its chunk index along the leading axes."""
+        lead = self.chunks[: len(self._lead)]
+        return tuple(p // c for p, c in zip(self.series.position(k), lead))
 
-    def __exit__(self, *exc: object) -> None:
-        if self._map is not None:
-            with contextlib.suppress(BufferError):  # a view still alive: the GC closes it
-                self._map.close()
+    def index(self, k: int, row: Row) -> tuple[int, ...]:
+        """Where the k-th frame of the series lies in its row's block."""
+        return tuple(p - s for p, s in zip(self.series.position(k), row.start))
+
+    def row(self, key: tuple[int, ...]) -> Row:
+        """The row `key`: its block's place and shape, and its stored chunks."""
+        lead = self.chunks[: len(self._lead)]
+        start = tuple(i * c for i, c in zip(key, lead))
+        extents = tuple(min(c, n - s) for c, n, s in zip(lead, self._lead, start))
+        frame = self.series.frame_shape
+        shape = extents + frame
+        if self._contiguous:
+            return Row(start, shape, self._contiguous_piece(start, shape))
+        pieces = []
+        for origin in self._origins:
+            coord = start + origin
+            info = self._id.get_chunk_info_by_coord(coord)
+            if info.byte_offset is None or info.filter_mask != 0:
+                return Row(start, shape, None)
+            data: Buffer
+            if self._fd is None:
+                data = memoryview(self._id.read_direct_chunk(coord)[1])
+            else:
+                data = FileRange(self._fd, info.byte_offset, info.size)  # counts the userblock
+            span = tuple(min(c, n - o) for c, n, o in zip(self._frame_chunks, frame, origin))
+            whole = tuple(slice(0, e) for e in extents)
+            pieces.append(
+                Piece(
+                    data,
+                    whole + tuple(slice(0, s) for s in span),
+                    whole + tuple(slice(o, o + s) for o, s in zip(origin, span)),
+                )
+            )
+        return Row(start, shape, tuple(pieces))
+
+    def _contiguous_piece(
+        self, start: tuple[int, ...], shape: tuple[int, ...]
+    ) -> tuple[Piece, ...] | None:
+        if self._start is None or self._fd is None:
+            return None  # unallocated (all fill value), or no file to read from
+        index = 0
+        for p, n in zip(start, self._lead):  # C order over the leading axes
+            index = index * n + p
+        frame_bytes = prod(self.series.frame_shape) * self.series.dataset.dtype.itemsize
+        whole = tuple(slice(0, n) for n in shape)
+        data = FileRange(self._fd, self._start + index * frame_bytes, frame_bytes)
+        return (Piece(data, whole, whole),)

@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 
 from ..buffers import Buffer, nbytes, read_range, slice_of
-from .filters import BITSHUFFLE_FILTER, filters, is_external
+from .filters import BITSHUFFLE_FILTER, describe_filters, filters, is_external
 from .frames import FrameSeries
 from .locate import StoredFrames
 
@@ -46,7 +46,7 @@ def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str 
 
     Example:
         >>> passthrough_refusal(FrameSeries.of(f["/entry/data"]))  # doctest: +SKIP
-        'filters are 1, not bitshuffle alone'
+        'filters are gzip, not bitshuffle alone'
     """
     dset = series.dataset
     if dset.is_virtual:
@@ -61,9 +61,9 @@ def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str 
         return f"chunks {dset.chunks} do not hold exactly one frame"
     pipeline = filters(dset)
     if compression == "none":
-        return f"filters are {describe(pipeline)}" if pipeline else None
+        return f"filters are {describe_filters(pipeline)}" if pipeline else None
     if len(pipeline) != 1 or pipeline[0][0] != BITSHUFFLE_FILTER:
-        return f"filters are {describe(pipeline)}, not bitshuffle alone"
+        return f"filters are {describe_filters(pipeline)}, not bitshuffle alone"
     values = pipeline[0][1]
     if len(values) < 5 or values[4] != BITSHUFFLE_LZ4:
         return "bitshuffle without LZ4 (e.g. zstd)"
@@ -71,11 +71,6 @@ def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str 
     if values[3] not in (0, default_block_bytes(itemsize) // itemsize):
         return f"block size {values[3]} is not bitshuffle's default"
     return None
-
-
-def describe(pipeline: list[tuple[int, tuple[int, ...]]]) -> str:
-    """Filter ids, e.g. `2, 1` for shuffle and deflate; `none` for no filter."""
-    return ", ".join(str(code) for code, _ in pipeline) or "none"
 
 
 @dataclass

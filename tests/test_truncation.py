@@ -1,0 +1,91 @@
+"""An input truncated while it is converted: one clear line, exit 1, nothing left behind.
+
+The stored bytes are read with `pread` (a memory map would die of SIGBUS) and kernel copies
+notice a source that ends early; the conversion names the input that changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+
+from .conftest import BIN
+from .test_errors import assert_no_output, assert_one_error
+
+FRAMES = 20_000  # tiny frames, one thread: a conversion of about a second
+SHAPE = (16, 16)
+DEADLINE = 60.0
+
+
+def make_input(path: Path, storage: str) -> int:
+    """Write the stack; return the offset of its first stored byte (where it will be cut)."""
+    data = np.random.default_rng(2).poisson(2.0, (FRAMES, *SHAPE)).astype(np.uint16)
+    options: dict[str, Any] = {
+        "contiguous": {},
+        "gzip": {"chunks": (1, *SHAPE), "compression": "gzip", "compression_opts": 1},
+        "bslz4": {"chunks": (1, *SHAPE), **hdf5plugin.Bitshuffle(cname="lz4")},
+    }[storage]
+    with h5py.File(path, "w") as f:
+        dset = f.create_dataset("/entry/det/data", data=data, **options)
+        dset.attrs["note"] = "x" * 100
+        if dset.chunks is None:
+            return int(dset.id.get_offset())
+        return int(min(dset.id.get_chunk_info(i).byte_offset for i in range(100)))
+
+
+def wait_for_temporary(proc: subprocess.Popen[str], out: Path) -> None:
+    """Poll until the temporary `.det.cbors.*.part` exists (outputs are opened before any
+    frame is read); fails if the process ends first."""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"exited with {proc.returncode} before writing: {proc.communicate()}")
+        if out.is_dir() and any(out.glob(".det.cbors.*.part")):
+            return
+        time.sleep(0.001)
+    pytest.fail("no temporary appeared")
+
+
+@pytest.mark.parametrize(
+    ("storage", "compression"),
+    [("contiguous", "bslz4"), ("gzip", "bslz4"), ("bslz4", "bslz4"), ("contiguous", "none")],
+    ids=["contiguous-decoded", "gzip-decoded", "bslz4-passthrough", "contiguous-passthrough"],
+)
+def test_input_truncated_during_the_conversion(
+    tmp_path: Path, storage: str, compression: str
+) -> None:
+    """Stop the conversion once it has started, cut the input short, let it go on."""
+    h5 = tmp_path / "scan.h5"
+    cut = make_input(h5, storage)
+    out = tmp_path / "out"
+    command = [str(BIN / "h5tocbors"), "convert", str(h5), "--stream", "det", "-o", str(out)]
+    proc = subprocess.Popen(
+        [*command, "-j", "1", "--compression", compression],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_temporary(proc, out)
+        proc.send_signal(signal.SIGSTOP)
+        os.truncate(h5, cut + 1000)
+        proc.send_signal(signal.SIGCONT)
+        _, stderr = proc.communicate(timeout=DEADLINE)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    assert proc.returncode == 1, f"exit {proc.returncode}: {stderr}"
+    assert_one_error(
+        proc.returncode, stderr, 1, f"{h5} changed or was truncated during the conversion"
+    )
+    assert_no_output(out)
