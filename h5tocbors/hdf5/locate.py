@@ -3,11 +3,63 @@
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from math import prod
 
+import h5py
+
 from ..buffers import Buffer, FileRange
+from ..errors import H5ToCborsError
 from .frames import FrameSeries, lead_shape
+from .open import metadata_of
+
+
+class StoredBytes:
+    """The stored bytes of one dataset, found through HDF5's chunk index (main thread only).
+
+    With `fd`, the dataset's file opened read-only, they are `FileRange`s, checked to lie
+    inside the file: a corrupt chunk index can point anywhere (past the end, beyond 2**63),
+    and that is corrupt metadata, named with the dataset, not a read that fails later on a
+    worker thread. Without `fd` (another file driver, or no file to read from), they are
+    the bytes `read_direct_chunk` returns. Failures of HDF5's index (a bad checksum) are
+    corrupt metadata too.
+
+    Example:
+        >>> StoredBytes(f["/entry/data"], fd).chunk((0, 0, 0))  # doctest: +SKIP
+        FileRange(fd=5, offset=4536, size=38557)
+    """
+
+    def __init__(self, dset: h5py.Dataset, fd: int | None) -> None:
+        self.file, self.name, self._id = dset.file, dset.name, dset.id
+        self.fd = fd if dset.file.driver == "sec2" else None
+        self._end = os.fstat(self.fd).st_size if self.fd is not None else 0
+        with metadata_of(self.file, self.name):
+            self.contiguous = dset.chunks is None
+            self.start: int | None = self._id.get_offset() if self.contiguous else None
+
+    def chunk(self, coord: tuple[int, ...]) -> Buffer | None:
+        """The stored chunk at `coord`, or None when it is not stored as the filters say
+        (unwritten, or a filter skipped)."""
+        with metadata_of(self.file, self.name):
+            info = self._id.get_chunk_info_by_coord(coord)
+            if info.byte_offset is None or info.filter_mask != 0:
+                return None
+            if self.fd is None:
+                return memoryview(self._id.read_direct_chunk(coord)[1])
+        # the offset counts the userblock too: it is from the start of the file
+        return self.range(info.byte_offset, info.size, f"chunk {list(coord)}")
+
+    def range(self, offset: int, size: int, what: str) -> FileRange:
+        """`size` bytes at `offset` of the file, which must hold them."""
+        assert self.fd is not None
+        if offset + size > self._end:
+            raise H5ToCborsError(
+                f"corrupt HDF5 metadata in {self.file.filename} at {self.name}: {what} is "
+                f"stored at bytes {offset}..{offset + size}, beyond the end of the file "
+                f"({self._end} bytes)"
+            )
+        return FileRange(self.fd, offset, size)
 
 
 @dataclass
@@ -28,27 +80,18 @@ class StoredFrames:
     fd: int | None = None
 
     def __post_init__(self) -> None:
-        dset = self.series.dataset
-        self._id = dset.id
-        self._fd = self.fd if dset.file.driver == "sec2" else None
+        self._stored = StoredBytes(self.series.dataset, self.fd)
         self.frame_bytes = prod(self.series.frame_shape) * self.series.dtype.itemsize
-        self._chunked = dset.chunks is not None
-        self._start = None if self._chunked else dset.id.get_offset()
         self._zeros = (0,) * len(self.series.frame_shape)
 
     def __call__(self, k: int) -> Buffer | None:
-        if not self._chunked:
-            if self._start is None or self._fd is None:
-                return None  # unallocated (all fill value), or no file to read from
-            offset = self._start + self.series.indices[k] * self.frame_bytes  # from file start
-            return FileRange(self._fd, offset, self.frame_bytes)
-        position = self.series.position(k) + self._zeros
-        info = self._id.get_chunk_info_by_coord(position)
-        if info.byte_offset is None or info.filter_mask != 0:
-            return None
-        if self._fd is None:
-            return memoryview(self._id.read_direct_chunk(position)[1])
-        return FileRange(self._fd, info.byte_offset, info.size)  # counts the userblock too
+        stored = self._stored
+        if not stored.contiguous:
+            return stored.chunk(self.series.position(k) + self._zeros)
+        if stored.start is None or stored.fd is None:
+            return None  # unallocated (all fill value), or no file to read from
+        index = self.series.indices[k]
+        return stored.range(stored.start + index * self.frame_bytes, self.frame_bytes, "the data")
 
 
 @dataclass(frozen=True)
@@ -95,8 +138,7 @@ class StoredRows:
     def __init__(self, series: FrameSeries, fd: int | None = None) -> None:
         self.series = series
         dset = series.dataset
-        self._id = dset.id
-        self._fd = fd if dset.file.driver == "sec2" else None
+        self._stored = StoredBytes(dset, fd)
         self._lead = lead_shape(dset.shape)
         frame = series.frame_shape
         self.chunks: tuple[int, ...] = dset.chunks or (1,) * len(self._lead) + frame
@@ -104,8 +146,6 @@ class StoredRows:
         self._origins = list(
             itertools.product(*(range(0, n, max(c, 1)) for n, c in zip(frame, self._frame_chunks)))
         )
-        self._contiguous = dset.chunks is None
-        self._start = None if dset.chunks is not None else dset.id.get_offset()
 
     @property
     def chunks_per_frame(self) -> int:
@@ -133,19 +173,13 @@ class StoredRows:
         extents = tuple(min(c, n - s) for c, n, s in zip(lead, self._lead, start))
         frame = self.series.frame_shape
         shape = extents + frame
-        if self._contiguous:
+        if self._stored.contiguous:
             return Row(start, shape, self._contiguous_piece(start, shape))
         pieces = []
         for origin in self._origins:
-            coord = start + origin
-            info = self._id.get_chunk_info_by_coord(coord)
-            if info.byte_offset is None or info.filter_mask != 0:
+            data = self._stored.chunk(start + origin)
+            if data is None:
                 return Row(start, shape, None)
-            data: Buffer
-            if self._fd is None:
-                data = memoryview(self._id.read_direct_chunk(coord)[1])
-            else:
-                data = FileRange(self._fd, info.byte_offset, info.size)  # counts the userblock
             span = tuple(min(c, n - o) for c, n, o in zip(self._frame_chunks, frame, origin))
             whole = tuple(slice(0, e) for e in extents)
             pieces.append(
@@ -160,12 +194,13 @@ class StoredRows:
     def _contiguous_piece(
         self, start: tuple[int, ...], shape: tuple[int, ...]
     ) -> tuple[Piece, ...] | None:
-        if self._start is None or self._fd is None:
+        stored = self._stored
+        if stored.start is None or stored.fd is None:
             return None  # unallocated (all fill value), or no file to read from
         index = 0
         for p, n in zip(start, self._lead):  # C order over the leading axes
             index = index * n + p
         frame_bytes = prod(self.series.frame_shape) * self.series.dataset.dtype.itemsize
         whole = tuple(slice(0, n) for n in shape)
-        data = FileRange(self._fd, self._start + index * frame_bytes, frame_bytes)
+        data = stored.range(stored.start + index * frame_bytes, frame_bytes, "the data")
         return (Piece(data, whole, whole),)
