@@ -16,9 +16,19 @@ from .paths import ORIGIN, RefusedPath
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
 """HDF5 chunk cache per dataset: a multi-frame chunk is decoded once, not once per frame."""
 
-METADATA_ERRORS = (RuntimeError, OSError, KeyError, ValueError, OverflowError, SystemError)
+METADATA_ERRORS = (
+    RuntimeError,
+    OSError,
+    KeyError,
+    ValueError,
+    OverflowError,
+    SystemError,
+    TypeError,
+)
 """What h5py raises when HDF5 cannot read a file's metadata (KeyError: an object that is
-linked but cannot be opened), or meets values it cannot hold."""
+linked but cannot be opened), or meets values it cannot hold (TypeError: a datatype numpy
+has no equivalent for, such as HDF5's time type)."""
+H5PY = os.path.dirname(h5py.__file__)
 
 
 def load_filters() -> None:
@@ -110,9 +120,24 @@ def open_dataset(group: h5py.Group, name: str) -> h5py.Dataset:
     return dset
 
 
+def raised_by_h5py(e: BaseException) -> bool:
+    """True when `e` was raised inside h5py (its Python code, or its Cython modules, whose
+    frames are named `h5py/h5o.pyx`), not by the code that called it."""
+    tb = e.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    name = tb.tb_frame.f_code.co_filename
+    return name.startswith(("h5py/", H5PY + os.sep))
+
+
 @contextmanager
 def metadata_of(f: h5py.File, where: str = "") -> Iterator[None]:
     """Name a failure to read HDF5 metadata inside as a corrupt file, not as a bug.
+
+    Only errors that h5py raises count: the same exception raised by h5tocbors' own code
+    is a bug, and stays one.
 
     Example:
         >>> with metadata_of(f, "/entry/data"):  # doctest: +SKIP
@@ -126,5 +151,8 @@ def metadata_of(f: h5py.File, where: str = "") -> Iterator[None]:
     except H5ToCborsError:
         raise
     except METADATA_ERRORS as e:
+        if not raised_by_h5py(e):
+            raise
         at = f" at {where}" if where else ""
-        raise H5ToCborsError(f"corrupt HDF5 metadata in {f.filename}{at}: {e}") from e
+        detail = e.args[0] if isinstance(e, KeyError) and e.args else e  # unquoted
+        raise H5ToCborsError(f"corrupt HDF5 metadata in {f.filename}{at}: {detail}") from e

@@ -68,11 +68,18 @@ def follow(start: h5py.Group, path: str) -> Object:
         >>> follow(f, "/entry/data/data_000001").file.filename  # doctest: +SKIP
         '/data/run/run_data_000001.h5'
     """
-    return _follow(start["/"] if isinstance(start, h5py.File) else start, path, [0])
+    return _follow(root(start) if isinstance(start, h5py.File) else start, path, [0])
+
+
+def root(f: h5py.File) -> h5py.Group:
+    """The root group of `f` (which can be unreadable in a corrupt file)."""
+    with metadata_of(f, "/"):
+        group: h5py.Group = f["/"]
+    return group
 
 
 def _follow(group: h5py.Group, path: str, hops: list[int]) -> Object:
-    obj: Object = group.file["/"] if path.startswith("/") else group
+    obj: Object = root(group.file) if path.startswith("/") else group
     for name in (p for p in path.split("/") if p and p != "."):
         if not isinstance(obj, h5py.Group):
             raise BrokenLink(f"{obj.name} in {obj.file.filename} is not a group")
@@ -110,7 +117,7 @@ def _step(group: h5py.Group, name: str, hops: list[int]) -> Object:
         file_name, target = os.fsdecode(value[0]), value[1].decode("utf-8", "replace")
         try:
             external = open_referenced(referenced_file(file_name, folder_of(f), LINK))
-            return _follow(external["/"], target, hops)
+            return _follow(root(external), target, hops)
         except RefusedPath as e:
             raise BrokenLink(
                 f"{where} is an external link to {file_name}:{target}: {e}", unsafe=e.unsafe

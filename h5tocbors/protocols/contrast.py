@@ -41,11 +41,11 @@ import h5py
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from . import FrameCounters, Steps, StepSpan, StreamContext
-from .members import OPEN_ERRORS, member_class, member_dataset
+from .members import OPEN_ERRORS, member_class, member_dataset, member_names
 from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
 from .rows import BlockRows
-from .values import Comparer, difference
+from .values import Comparer, difference, is_plain_number
 
 TYP = "contrast"
 NAME = "contrast"
@@ -99,7 +99,7 @@ def _tree(
         raise H5ToCborsError(f"{_where(group)} is linked into itself or nested too deep")
     ancestors = ancestors | {(info.fileno, info.addr)}
     members: list[tuple[str, Member]] = []
-    for name in group:
+    for name in member_names(group):
         budget[0] -= 1
         if budget[0] < 0:
             raise H5ToCborsError(f"{_where(group)}: more than {MAX_MEMBERS} members in all")
@@ -122,7 +122,7 @@ def _tree(
 
 
 def _link_list(group: h5py.Group) -> _LinkList | None:
-    names = list(group)
+    names = member_names(group)
     links = {n: group.get(n, getlink=True) for n in names}
     if not names or not all(
         LINK_LIST.fullmatch(n) and isinstance(link, h5py.ExternalLink) for n, link in links.items()
@@ -250,9 +250,10 @@ def _dataset_value(dataset: h5py.Dataset, points: int, steps: int, top: bool) ->
     count = dataset.shape[0]
     if _is_text(dataset):
         return lambda span: _text(rows.row(span.index))
-    if dataset.dtype.kind not in "biuf" or dataset.dtype.fields is not None:
+    if not is_plain_number(dataset.dtype):
         raise H5ToCborsError(
-            f"{_where(dataset)} has dtype {dataset.dtype}: contrast records numbers and strings"
+            f"{_where(dataset)} has dtype {dataset.dtype}: contrast records numbers (of at "
+            "most 64 bits) and strings"
         )
     if top and dataset.ndim == 1 and count == steps:
         return lambda span: rows.row(span.index).item()

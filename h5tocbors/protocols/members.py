@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import h5py
 
+from ..errors import H5ToCborsError
+from ..hdf5.open import metadata_of
 from ..hdf5.sources import check_sources
 from ..hdf5.walk import BrokenLink, Object, follow
 
 OPEN_ERRORS = (KeyError, OSError, ValueError, RuntimeError, TypeError)
+
+
+def member_names(group: h5py.Group) -> list[str]:
+    """The names of `group`'s links, in its order. A name that is not UTF-8 (h5py gives
+    its bytes) is an error: no stream can carry it.
+
+    Example:
+        >>> member_names(f["/entry/measurement/panda0"])  # doctest: +SKIP
+        ['INENC2.VAL_Mean', 'PCAP.TS_TRIG_Value']
+    """
+    with metadata_of(group.file, group.name):
+        names: list[str | bytes] = list(group)
+    odd = next((n for n in names if isinstance(n, bytes)), None)
+    if odd is not None:
+        raise H5ToCborsError(
+            f"{group.name} in {group.file.filename}: link name {odd!r} is not UTF-8"
+        )
+    return [n for n in names if isinstance(n, str)]
 
 
 def member(group: h5py.Group, name: str) -> Object | None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import H5ToCborsError
 from .members import OPEN_ERRORS, member_class, member_dataset
+from .values import is_plain_number
 
 MAX_ELEMENTS = 64
 """Datasets with more elements than this are data (a flatfield, a pixel mask), not settings."""
@@ -63,6 +64,6 @@ def setting(dataset: h5py.Dataset) -> object:
     if h5py.check_string_dtype(dataset.dtype) is not None:
         value = dataset.asstr(errors="replace")[()]
         return value.tolist() if isinstance(value, np.ndarray) else str(value)
-    if dataset.dtype.kind not in "biuf" or dataset.dtype.fields is not None:
+    if not is_plain_number(dataset.dtype):
         return None
     return np.asarray(dataset[()]).tolist()

@@ -28,10 +28,10 @@ from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from ..hdf5.selection import select_frames
 from . import FrameCounters, StreamContext
-from .members import member_class, member_dataset
+from .members import member_class, member_dataset, member_names
 from .order import StreamInspector
 from .rows import BlockRows
-from .values import Comparer, difference
+from .values import Comparer, difference, is_plain_number
 
 TYP = "PCAP_RAW"
 NAME = "pcap-raw"
@@ -88,7 +88,10 @@ class Field:
 
 
 def wire_type(dtype: np.dtype) -> str | None:
-    """`uint32` for unsigned integers and booleans, `double` for floats and signed integers."""
+    """`uint32` for unsigned integers and booleans, `double` for floats and signed integers;
+    None for others (`float128` among them: a double cannot carry it)."""
+    if not is_plain_number(dtype):
+        return None
     if dtype.kind in "ub":
         return "uint32"
     return "double" if dtype.kind in "if" else None
@@ -100,7 +103,7 @@ def panda_fields(group: h5py.Group) -> tuple[list[Field], str | None]:
     Its datasets are the fields; groups beside them (another detector's data in a
     PandABlocks-client file) are not looked at.
     """
-    names = [n for n in group if member_class(group, n) is not h5py.Group]
+    names = [n for n in member_names(group) if member_class(group, n) is not h5py.Group]
     if not names:
         return [], "no datasets"
     unparsed = [n for n in names if not FIELD.fullmatch(n)]

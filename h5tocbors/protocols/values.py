@@ -7,6 +7,7 @@ arrays by dtype, shape and bits; floats by bits (a NaN equals itself, -0.0 diffe
 
 from __future__ import annotations
 
+import reprlib
 import struct
 from collections.abc import Callable, Mapping, Sequence
 
@@ -101,9 +102,42 @@ def bytes_difference(expected: bytes, actual: bytes, label: str) -> str | None:
     return f"{label} differs in {count} of {len(expected)} bytes"
 
 
+class _Shown(reprlib.Repr):
+    """`repr` that stops early: containers cut after a few items, integers too long to
+    print (Python refuses more than 4300 digits) named by their size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring = self.maxother = self.maxlong = 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 200:
+            return f"<an integer of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_shown = _Shown()
+
+
 def show(value: object) -> str:
-    """A value for a message, shortened: values from files can be huge."""
-    return shortened(repr(value))
+    """A value for a message, shortened: values from files can be huge.
+
+    Example:
+        >>> show(2**100_000), show(list(range(100)))
+        ('<an integer of 100001 bits>', '[0, 1, 2, 3, 4, 5, ...]')
+    """
+    return shortened(_shown.repr(value))
+
+
+def is_plain_number(dtype: np.dtype) -> bool:
+    """True for the dtypes whose values are Python's own `bool`, `int` and `float` (up to
+    64 bits): `float128` (long double) has no Python or JSON form that keeps its value.
+
+    Example:
+        >>> is_plain_number(np.dtype("f8")), is_plain_number(np.dtype("f16"))
+        (True, False)
+    """
+    return dtype.kind in "biuf" and dtype.fields is None and dtype.itemsize <= 8
 
 
 def frame_count_difference(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import h5py
 
 from ..errors import H5ToCborsError
+from ..hdf5.open import metadata_of
 from ..hdf5.resolve import open_object
 from ..protocols import contrast, pcap_raw, stins, xspress
+from ..protocols.members import member_names
 from .specs import StreamSpec
 
 REQUIRED = ("/entry/measurement", "/entry/snapshots", "/entry/description")
@@ -22,12 +24,14 @@ MEASUREMENT = "/entry/measurement"
 
 def is_master(f: h5py.File) -> bool:
     """True when `f` has a contrast master file's layout."""
-    return all(path in f for path in REQUIRED)
+    with metadata_of(f, "/entry"):
+        return all(path in f for path in REQUIRED)
 
 
 def check_master(f: h5py.File) -> None:
     """Refuse a file that is not a contrast master file, saying what it lacks."""
-    missing = [path for path in REQUIRED if path not in f]
+    with metadata_of(f, "/entry"):
+        missing = [path for path in REQUIRED if path not in f]
     if missing:
         raise H5ToCborsError(
             f"{f.filename} is not a contrast master file: it has no {', '.join(missing)} "
@@ -46,12 +50,20 @@ def scan_streams(f: h5py.File) -> list[StreamSpec]:
     """
     check_master(f)
     specs = [StreamSpec("contrast", "/entry", contrast.NAME)]
-    measurement = f[MEASUREMENT]
-    for key in measurement:
+    for key in measurement_keys(f):
         spec = detector_stream(f, f"{MEASUREMENT}/{key}", key)
         if spec is not None:
             specs.append(spec)
     return specs
+
+
+def measurement_keys(f: h5py.File) -> list[str]:
+    """The names in a master file's `/entry/measurement`."""
+    with metadata_of(f, MEASUREMENT):
+        measurement = f[MEASUREMENT]
+    if not isinstance(measurement, h5py.Group):
+        raise H5ToCborsError(f"{MEASUREMENT} in {f.filename} is not a group")
+    return member_names(measurement)
 
 
 def detector_stream(f: h5py.File, path: str, key: str) -> StreamSpec | None:
@@ -60,22 +72,26 @@ def detector_stream(f: h5py.File, path: str, key: str) -> StreamSpec | None:
     A group linked from a detector's own file, or a group with PandA field names, that
     fits no protocol is an error: its data would be silently left out.
     """
-    link = f.get(path, getlink=True)
+    with metadata_of(f, path):
+        link = f.get(path, getlink=True)
     linked = isinstance(link, h5py.ExternalLink)
     obj = open_object(f, path)  # a linked file that is missing is an error naming it
-    if isinstance(obj, h5py.Dataset):
-        return StreamSpec(key, path, stins.NAME) if linked and stins.fits(obj) is None else None
-    reasons = []
-    for module in (xspress, pcap_raw):
-        why = module.fits(obj)
-        if why is None:
-            return StreamSpec(key, path, module.NAME)
-        reasons.append(f"{module.NAME}: {why}")
-    if obj.get("frames", getlink=True) is not None:
-        image = open_object(f, f"{path}/frames")
-        if stins.fits(image) is None:
-            return StreamSpec(key, f"{path}/frames", stins.NAME)
-    if linked or any(pcap_raw.FIELD.fullmatch(name) for name in obj):
+    with metadata_of(obj.file, obj.name):  # the group may lie in a detector's file
+        if isinstance(obj, h5py.Dataset):
+            fits = linked and stins.fits(obj) is None
+            return StreamSpec(key, path, stins.NAME) if fits else None
+        reasons = []
+        for module in (xspress, pcap_raw):
+            why = module.fits(obj)
+            if why is None:
+                return StreamSpec(key, path, module.NAME)
+            reasons.append(f"{module.NAME}: {why}")
+        if obj.get("frames", getlink=True) is not None:
+            image = open_object(f, f"{path}/frames")
+            if stins.fits(image) is None:
+                return StreamSpec(key, f"{path}/frames", stins.NAME)
+        fields = any(pcap_raw.FIELD.fullmatch(name) for name in member_names(obj))
+    if linked or fields:
         where = f" (a link to {link.path} in {link.filename})" if linked else ""
         raise H5ToCborsError(
             f"{path}{where} in {f.filename} looks like a detector but fits no stream protocol: "

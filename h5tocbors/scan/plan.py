@@ -15,6 +15,7 @@ import h5py
 
 from ..core.events import Cadence, PlacedStream, Timeline, place
 from ..errors import H5ToCborsError, UsageError
+from ..hdf5.open import metadata_of
 from ..hdf5.resolve import find_dataset, open_object
 from ..protocols import (
     MessageWriter,
@@ -61,6 +62,12 @@ def choose(f: h5py.File, spec: StreamSpec, frames: slice | None = None) -> Sourc
     if spec.path is None:
         return Source(spec, find_dataset(f, spec.name, frames), stins)
     obj = open_object(f, spec.path)
+    with metadata_of(obj.file, obj.name):  # fits() reads the object's metadata
+        return _choose(f, spec, obj)
+
+
+def _choose(f: h5py.File, spec: StreamSpec, obj: h5py.Group | h5py.Dataset) -> Source:
+    """The protocol module of the stream `spec` names, whose source is `obj`."""
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
         why = module.fits(obj)
@@ -116,7 +123,7 @@ def plan_streams(
 
 def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStream]:
     """Streams with no scan around them: each frame (row) a point; all must have as many."""
-    writers = {s.spec.name: s.module.open_writer(s.obj, ctx) for s in sources}
+    writers = {s.spec.name: open_writer(s, ctx) for s in sources}
     paths = {s.spec.name: s.spec.path or "" for s in sources}
     counts = {name: len(w) - 2 for name, w in writers.items()}
     if len(set(counts.values())) > 1:
@@ -134,16 +141,16 @@ def open_placed(
 ) -> tuple[MessageWriter, Cadence]:
     """The writer of one stream of a scan, opened on the selected points, and its cadence."""
     if s.module is contrast:
-        return s.module.open_writer(s.obj, replace(ctx, steps=spans)), "step"
-    count = len(s.module.open_writer(s.obj, replace(ctx, points=None))) - 2
+        return open_writer(s, replace(ctx, steps=spans)), "step"
+    count = len(open_writer(s, replace(ctx, points=None))) - 2
     steps = len(scan.steps)
     if count == scan.points or (count != steps and selected.stop <= count < scan.points):
         points = slice(selected.start, selected.stop)
-        return s.module.open_writer(s.obj, replace(ctx, points=points)), "point"
+        return open_writer(s, replace(ctx, points=points)), "point"
     if count == steps:
         first = spans[0].index if spans else 0
         points = slice(first, first + len(spans))
-        return s.module.open_writer(s.obj, replace(ctx, points=points)), "step"
+        return open_writer(s, replace(ctx, points=points)), "step"
     if count < scan.points:
         raise H5ToCborsError(
             f"stream {s.spec.name} ({s.obj.name}) has {count} frames, but the scan has "
@@ -156,9 +163,16 @@ def open_placed(
     )
 
 
+def open_writer(s: Source, ctx: StreamContext) -> MessageWriter:
+    """The writer of a stream; what it reads of its source's metadata is checked."""
+    with metadata_of(s.obj.file, s.obj.name):
+        return s.module.open_writer(s.obj, ctx)
+
+
 def steps_of(entry: h5py.Group | h5py.Dataset) -> Steps:
     """The steps of a contrast scan, from its master file's layout."""
-    points, steps = contrast.scan_shape(entry)
+    with metadata_of(entry.file, entry.name):
+        points, steps = contrast.scan_shape(entry)
     return Steps.even(points, steps)
 
 

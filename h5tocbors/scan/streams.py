@@ -9,6 +9,7 @@ import h5py
 
 from ..core.events import PlacedStream
 from ..errors import H5ToCborsError, UsageError
+from ..hdf5.resolve import open_object
 from ..protocols import StreamContext
 from .config import ScanConfig, load_config
 from .master import check_master, scan_streams
@@ -66,7 +67,7 @@ def open_streams(
         available, shape = config.streams, config.shape(f)
     else:
         check_master(f)
-        available, shape = scan_streams(f), ScanShape(steps_of(f["/entry"]))
+        available, shape = scan_streams(f), ScanShape(steps_of(open_object(f, "/entry")))
     by_name = {s.name: s for s in available}
     unknown = [n for n in named if n not in by_name]
     if unknown:

@@ -10,7 +10,7 @@ import h5py
 from ..errors import H5ToCborsError
 from ..hdf5.walk import follow, link_paths, linked_group_paths
 from ..protocols import contrast, pcap_raw, xspress
-from .master import MEASUREMENT, detector_stream, is_master
+from .master import MEASUREMENT, detector_stream, is_master, measurement_keys
 
 HDF5_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
 """What h5py raises for corrupt metadata, which `ls` names on the datasets it lists."""
@@ -51,7 +51,7 @@ def survey(f: h5py.File) -> list[StreamSource]:
                 found["/" + path] = StreamSource("/" + path, module.NAME)
     if is_master(f):
         found["/entry"] = StreamSource("/entry", contrast.NAME, "contrast")
-        for key in f[MEASUREMENT]:
+        for key in measurement_keys(f):
             path = f"{MEASUREMENT}/{key}"
             try:
                 spec = detector_stream(f, path, key)
