@@ -3,6 +3,7 @@ with h5py in the test, and the protocol writers' messages as dranspose's parsers
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -91,9 +92,11 @@ def contrast_scan(
     scannr: int = 8,
     track_order: bool = False,
     name: str | None = None,
+    panda_file: bool = False,
 ) -> Path:
     """A contrast master `<scannr:06d>.h5` as Hdf5Recorder writes it, with an xspress3 file
-    and a Pilatus file linked from it. `per_line` points per step: 1 makes a step scan."""
+    and a Pilatus file linked from it. `per_line` points per step: 1 makes a step scan.
+    With `panda_file`, the PandA group lives in its own file too, linked as `panda0`."""
     points = lines * per_line
     xspress_file = directory / f"scan_{scannr:06d}_xspress3.hdf5"
     with h5py.File(xspress_file, "w") as f:
@@ -116,9 +119,14 @@ def contrast_scan(
         pseudo = m.create_group("pseudo", track_order=track_order)
         pseudo["x"] = rng.standard_normal(points)
         pseudo["y"] = rng.standard_normal(points)
-        panda = m.create_group("panda0", track_order=track_order)
-        panda["INENC2.VAL_Mean"] = rng.standard_normal(points) / 3
-        panda["PCAP.TS_TRIG_Value"] = np.arange(points) * 0.1
+        panda_path = directory / f"scan_{scannr:06d}_panda0.h5"
+        with h5py.File(panda_path, "w") if panda_file else nullcontext(f) as p:
+            where = "entry/panda0" if panda_file else "entry/measurement/panda0"
+            panda = p.create_group(where, track_order=track_order)
+            panda["INENC2.VAL_Mean"] = rng.standard_normal(points) / 3
+            panda["PCAP.TS_TRIG_Value"] = np.arange(points) * 0.1
+        if panda_file:
+            m["panda0"] = h5py.ExternalLink(panda_path.name, "/entry/panda0")
         m["xspress3"] = h5py.ExternalLink(xspress_file.name, "/entry/instrument/xspress3/")
         m["pilatus/frames"] = h5py.ExternalLink(
             pilatus_file.name, "/entry/instrument/Pilatus3/data"

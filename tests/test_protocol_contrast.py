@@ -222,6 +222,11 @@ BAD = {
         lambda m: m.__setitem__("pseudo/again", m["pseudo"]),
         "/entry/measurement/pseudo/again in {master} is linked into itself",
     ),
+    "long double values": (
+        lambda m: m.__setitem__("gain", np.full(3, 1.5, np.longdouble)),
+        "/entry/measurement/gain in {master} has dtype float128: contrast records numbers (of "
+        "at most 64 bits)",
+    ),
     "a dangling soft link": (
         lambda m: m.__setitem__("ghost", h5py.SoftLink("/nowhere")),
         "/entry/measurement/ghost in {master} is a link that leads nowhere",

@@ -130,6 +130,10 @@ BAD = {
     ),
     "2-D field": ({"A.B_Value": np.zeros((3, 2))}, "A.B_Value is (3, 2) float64, not one number"),
     "strings": ({"A.B_Value": np.array([b"x"])}, "A.B_Value is (1,) |S1, not one number per point"),
+    "long double": (
+        {"A.B_Value": np.zeros(3, np.longdouble)},
+        "A.B_Value is (3,) float128, not one number per point",
+    ),
     "uint64 too big": (
         {"A.B_Value": np.array([1, 2**32], np.uint64)},
         "/entry/p/A.B_Value row 1: value 4294967296 does not fit uint32",

@@ -75,6 +75,17 @@ def test_through_convert_and_dranspose_reader(tmp_path: Path) -> None:
     assert check.finish() == []
 
 
+def test_settings_without_a_json_form_are_left_out(tmp_path: Path) -> None:
+    """A long double (float128) setting has no JSON form: it was "unexpected TypeError"
+    (found by the fuzz, `test_fuzz.py`)."""
+    path = receiver_file(tmp_path / "eiger.h5")
+    with h5py.File(path, "a") as f:
+        f["/entry/instrument/eiger/gain"] = np.longdouble(1.5)
+    convert(path, {"eiger": "/entry/instrument/eiger/data"}, tmp_path / "out")
+    frames = read_capture(tmp_path / "out" / "eiger.cbors")[0].streams["eiger"].frames
+    assert json.loads(frames[1]) == CONFIG
+
+
 def test_other_groups_keep_a_one_frame_start(tmp_path: Path) -> None:
     path = receiver_file(tmp_path / "plain.h5", nx_class="NXdata")
     with h5py.File(path, "a") as f:

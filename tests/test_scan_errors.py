@@ -55,6 +55,18 @@ def test_panda_field_names_that_do_not_parse(tmp_path: Path, cli: Cli) -> None:
     assert "/entry/measurement/panda0" in err and "not a field" in err
 
 
+@pytest.mark.parametrize("group", ["panda0", ""])
+def test_link_name_that_is_not_utf8(tmp_path: Path, cli: Cli, group: str) -> None:
+    """h5py gives bytes for such a name: it reached `follow` and was "unexpected TypeError"
+    (found by the fuzz, `test_fuzz.py`)."""
+    master = write_scan(tmp_path / "scan")
+    with h5py.File(master, "a") as f:
+        f[f"entry/measurement/{group}".rstrip("/").encode() + b"/A.B\xa2_Value"] = np.zeros(20)
+    err = fails(cli, tmp_path / "out", master, "--scan")
+    where = f"/entry/measurement/{group}".rstrip("/")
+    assert f"{where} in {master}: link name b'A.B\\xa2_Value' is not UTF-8" in err, err
+
+
 def test_xspress3_group_without_data(tmp_path: Path, cli: Cli) -> None:
     master = write_scan(tmp_path / "scan")
     with h5py.File(master.parent / XSPRESS3, "a") as f:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+
+from h5tocbors.capture.encode import StreamPart, encode_message
+from h5tocbors.capture.read import read_messages
 
 from .scan_files import PILATUS, XSPRESS3, write_scan
 from .test_replay_e2e import convert
@@ -93,6 +97,28 @@ def test_a_missing_message_and_a_foreign_stream(
     convert(master, "-s", "beam=/entry/measurement/panda0", "-o", other)
     code, _, err = cli("verify", master, other / "beam.cbors", "--scan")
     assert code == 1 and "stream 'beam' is not a stream of" in err, err
+
+
+def test_a_value_too_long_to_print(
+    converted: tuple[Path, list[Path]], tmp_path: Path, cli: Cli
+) -> None:
+    """A running message holding an integer of 100,001 bits, which Python refuses to print
+    (more than 4300 digits): that was "unexpected ValueError" (found by the fuzz)."""
+    master, captures = converted
+    original = next(c for c in captures if c.name == "contrast.cbors")
+    bad = tmp_path / "contrast.cbors"
+    running = pickle.dumps({"status": "running", "x": 2**100_000}, protocol=2)
+    with bad.open("wb") as fh:
+        for m in read_messages(original):
+            parts = {
+                n: StreamPart(s.typ, [running] if m.index == 1 else s.frames)
+                for n, s in m.streams.items()
+            }
+            assert m.created_at is not None
+            fh.write(b"".join(map(bytes, encode_message(m.event_number, parts, m.created_at))))
+    code, _, err = cli("verify", master, bad, "--scan")
+    assert code == 1 and len(err.splitlines()) == 1, err
+    assert "event 10: the value is {'status': 'running', 'x': <an integer of 100001 bits>}" in err
 
 
 def test_plain_verify_checks_a_named_non_image_stream(
