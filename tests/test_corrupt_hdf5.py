@@ -13,6 +13,8 @@ import h5py
 import numpy as np
 import pytest
 
+from .conftest import run_cli, run_limited
+from .fuzz import _checksummed, _header_messages, lookup3
 from .protocol_files import contrast_scan
 from .test_errors import assert_no_output, assert_one_error
 
@@ -212,6 +214,60 @@ def test_datatype_numpy_has_no_equivalent_for(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("convert", master, "--scan", "-o", tmp_path / "out")
     assert_one_error(code, err, 1, f"corrupt HDF5 metadata in {xspress}", "TypeTimeID")
     assert_no_output(tmp_path / "out")
+
+
+def test_maximum_shape_that_does_not_fit_the_chunk_index(tmp_path: Path) -> None:
+    """HDF5's newest format indexes the chunks of a dataset of fixed maximum shape in an
+    array sized for that shape. Its maximum shape made larger (the header's checksum
+    made to match): reading frame 2 read past the index and the process died of SIGSEGV
+    (found by the fuzz)."""
+    path = tmp_path / "latest.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        frames = np.arange(4 * 6 * 10, dtype=np.uint16).reshape(4, 6, 10)
+        f.create_dataset("/entry/det/data", data=frames, chunks=(2, 6, 10), compression="gzip")
+        header = h5py.h5o.get_info(f["/entry/det/data"].id).addr
+    data = bytearray(path.read_bytes())
+    space = next(a for a, _ in _header_messages(bytes(data), header) if data[a - 4] == 1)
+    assert data[space : space + 2] == b"\x02\x03"  # dataspace version 2, rank 3
+    data[space + 4 + 5 * 8 : space + 4 + 6 * 8] = (2**40 + 10).to_bytes(8, "little")
+    start, end = next(c for c in _checksummed(bytes(path.read_bytes())) if c[0] == header)
+    data[end : end + 4] = lookup3(bytes(data[start:end])).to_bytes(4, "little")
+    path.write_bytes(data)
+    out = tmp_path / "out"
+    result = run_cli("convert", path, "-s", "det", "-o", out)
+    assert_one_error(
+        result.returncode,
+        result.stderr,
+        1,
+        f"corrupt HDF5 metadata in {path} at /entry/det/data",
+        "chunk index lists a chunk at [0, 0, 10]",
+    )
+    assert_no_output(out)
+
+
+def test_dataset_that_stores_few_of_its_frames(tmp_path: Path) -> None:
+    """A dataset extended to a billion frames, four of them written: the conversion wrote
+    fill values for hours (the fuzz saw such a file hang). Fill values are converted up to
+    a limit; `--frames` selects the stored frames."""
+    path = tmp_path / "sparse.h5"
+    with h5py.File(path, "w") as f:
+        d = f.create_dataset("/entry/det/data", (4, 6, 10), "u2", chunks=(1, 6, 10),
+                             maxshape=(None, 6, 10))  # fmt: skip
+        d[:] = 7
+        d.resize(10**9, axis=0)
+    out = tmp_path / "out"
+    result = run_limited("convert", path, "-s", "det", "-o", out, cpu_seconds=60)
+    assert_one_error(
+        result.returncode,
+        result.stderr,
+        1,
+        "/entry/det/data",
+        "1,000,000,000 frames to read",
+        "chunks stored for at most 4",
+        "--frames",
+    )
+    assert_no_output(out)
+    assert run_cli("convert", path, "-s", "det", "-o", out, "--frames", "0:4").returncode == 0
 
 
 def test_huge_sparse_dataset(cli: Cli, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from ..errors import H5ToCborsError
 from .filters import check_filters_available
+from .index import check_chunks
 from .open import load_filters
 from .selection import select_frames
 
@@ -37,13 +38,17 @@ class FrameSeries:
     def of(cls, dataset: h5py.Dataset, selection: slice | None = None) -> FrameSeries:
         """The series of `dataset`'s frames chosen by `selection` (all when None).
 
-        A dataset whose filters cannot all be decoded here is refused now, not mid-way.
+        A dataset whose filters cannot all be decoded here is refused now, not mid-way, as
+        is one whose chunk index does not fit its shape (`index.check_chunks`).
         """
-        count = prod(lead_shape(dataset.shape))
+        lead = lead_shape(dataset.shape)
+        count = prod(lead)
         if count == 0:
             raise H5ToCborsError(f"{dataset.name} holds no frames (shape {dataset.shape})")
         check_filters_available(dataset)
-        return cls(dataset, select_frames(selection, count))
+        indices = select_frames(selection, count)
+        check_chunks(dataset, len(lead), len(indices))
+        return cls(dataset, indices)
 
     def __len__(self) -> int:
         return len(self.indices)

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from ..errors import H5ToCborsError
 from ..hdf5.frames import little_endian
+from ..hdf5.index import check_chunks
 from ..hdf5.open import load_filters
 
 BLOCK_BYTES = 1 << 20
@@ -59,6 +60,10 @@ class BlockRows:
     dataset: h5py.Dataset
     _start: int = 0
     _block: npt.NDArray[np.generic] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.dataset.ndim:
+            check_chunks(self.dataset, 1, len(self.dataset))
 
     @property
     def block_rows(self) -> int:

@@ -1,0 +1,78 @@
+"""A chunked dataset's chunk index checked against its shape, before HDF5 reads its data.
+
+HDF5 trusts a file's chunk index. Where a corrupt file's shape no longer fits its index (a
+fixed array sized for another maximum shape), reading a frame reads past the index in
+memory and crashes the process. And a dataset can declare far more frames than it
+stores, which a conversion would write out as fill values for days. One pass over the
+stored chunks (about a microsecond each) finds both, once per dataset, before any data is
+read.
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+import h5py
+
+from ..errors import H5ToCborsError
+from .open import metadata_of
+
+MAX_UNWRITTEN = 1 << 20
+"""Frames (or rows) that a dataset does not store, read as HDF5's fill value, in one
+conversion at most: beyond it, select the stored ones with `--frames`."""
+MAX_LISTED_CHUNKS = 1 << 22
+"""Datasets with more chunks are not walked chunk by chunk (their count is still used)."""
+
+_stored: dict[tuple[int, int], int] = {}
+"""Stored chunks of each dataset checked in this process, by (file number, address)."""
+
+
+def check_chunks(dset: h5py.Dataset, lead: int, selected: int) -> None:
+    """Refuse `dset` if its chunk index lists a chunk outside its shape, or if `selected`
+    frames along its first `lead` axes include more than `MAX_UNWRITTEN` that it does not
+    store. Contiguous, compact and virtual datasets pass (HDF5 checks their extent).
+
+    Example:
+        >>> check_chunks(f["/entry/data"], lead=1, selected=20)  # doctest: +SKIP
+    """
+    with metadata_of(dset.file, dset.name):
+        chunks = dset.chunks
+        if chunks is None:
+            return
+        stored = stored_chunks(dset, chunks)
+    unwritten = selected - stored * prod(chunks[:lead])
+    if unwritten > MAX_UNWRITTEN:
+        raise H5ToCborsError(
+            f"{dset.name} in {dset.file.filename}: {selected:,} frames to read, but chunks "
+            f"stored for at most {selected - unwritten:,}; the other {unwritten:,} would be "
+            f"HDF5's fill value (more than {MAX_UNWRITTEN:,}): is the file corrupt? Select "
+            "stored frames with --frames"
+        )
+
+
+def stored_chunks(dset: h5py.Dataset, chunks: tuple[int, ...]) -> int:
+    """How many chunks `dset` stores, each checked to lie inside its shape."""
+    key = (dset.id.fileno, h5py.h5o.get_info(dset.id).addr)
+    if key in _stored:
+        return _stored[key]
+    count: int = dset.id.get_num_chunks()
+    if count <= MAX_LISTED_CHUNKS:
+        shape = dset.shape
+        outside: list[tuple[int, ...]] = []
+
+        def visit(info: h5py.h5d.StoreInfo) -> bool | None:
+            offset = info.chunk_offset
+            if any(o >= n or o % c for o, n, c in zip(offset, shape, chunks)):
+                outside.append(offset)
+                return True  # stops the walk
+            return None
+
+        dset.id.chunk_iter(visit)
+        if outside:
+            raise H5ToCborsError(
+                f"corrupt HDF5 metadata in {dset.file.filename} at {dset.name}: its chunk "
+                f"index lists a chunk at {list(outside[0])}, which does not fit its shape "
+                f"{shape} in chunks of {chunks}"
+            )
+    _stored[key] = count
+    return count
