@@ -139,6 +139,16 @@ def test_hostile_pickles_are_refused(tmp_path: Path) -> None:
         loads(cases["deep nesting"])
 
 
+@pytest.mark.parametrize("spec", [b"f0", b"i3", b"c4", b"b2"])
+def test_dtype_sizes_numpy_has_no_type_for(spec: bytes) -> None:
+    """An array of dtype 'f0' in an xspress meta list was "unexpected TypeError" from numpy
+    in `inspect` and `verify` (found by the fuzz, `test_fuzz.py`)."""
+    data = dumps(np.arange(4.0)).replace(b"X\x02\x00\x00\x00f8", b"X\x02\x00\x00\x00" + spec)
+    assert data != dumps(np.arange(4.0))
+    with pytest.raises(RefusedPickle, match=f"dtype '{spec.decode()}' is no numpy dtype"):
+        loads(data)
+
+
 def test_shared_references_do_not_multiply_memory() -> None:
     """One byte string referenced by many arrays would be copied once per array."""
     array = (

@@ -96,6 +96,10 @@ class _DtypeStub:
     def __init__(self, spec: object) -> None:
         if not isinstance(spec, str) or not _SIMPLE_DTYPE.fullmatch(spec):
             raise RefusedPickle(f"dtype {spec!r} is not a plain numeric or string dtype")
+        try:
+            np.dtype(spec)
+        except TypeError:  # 'f0', 'i3': the pattern allows sizes numpy has no type for
+            raise RefusedPickle(f"dtype {spec!r} is no numpy dtype") from None
         self.spec = spec
         self.order = "|"
 
