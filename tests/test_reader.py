@@ -278,38 +278,3 @@ def test_json_of_a_refused_capture(tmp_path: Path) -> None:
     assert result.returncode == 1 and "unexpected" not in result.stderr
     (f,) = json.loads(result.stdout)["files"]
     assert f["intact"] is False and f["messages"] == 1
-
-
-def test_mutated_captures_are_read_or_refused(tmp_path: Path) -> None:
-    """Seeded fuzz: any byte flipped, cut or inserted ends in messages or one CaptureError."""
-    import random
-
-    whole = b"".join(
-        msg(e, {"s": st("STINS", [HEADER, bytes(range(e * 7))]), "x": st("xspress", [])}, T0)
-        for e in range(6)
-    )
-    rng = random.Random(7)
-    outcomes = {"read": 0, "refused": 0, "truncated": 0}
-    for case in range(400):
-        data = bytearray(whole)
-        for _ in range(rng.randint(1, 4)):
-            at = rng.randrange(len(data))
-            kind = rng.choice(["flip", "cut", "insert"])
-            if kind == "flip":
-                data[at] ^= 1 << rng.randrange(8)
-            elif kind == "cut":
-                del data[at : at + rng.randint(1, 9)]
-            else:
-                data[at:at] = rng.randbytes(rng.randint(1, 9))
-        path = tmp_path / f"m{case % 2}.cbors" if case % 5 else tmp_path / "m.cbors.gz"
-        path.write_bytes(gzip.compress(bytes(data)) if path.suffix == ".gz" else bytes(data))
-        try:
-            got = list(read_messages(path))
-        except CaptureError as e:
-            outcomes["truncated" if e.reason == "truncated message" else "refused"] += 1
-            assert e.reason in ("truncated message", "not a capture message"), e
-            assert len(str(e)) < 500
-        else:
-            outcomes["read"] += 1
-            assert all(0 <= m.event_number <= read.MAX_EVENT for m in got)
-    assert all(outcomes.values()), outcomes
