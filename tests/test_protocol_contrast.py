@@ -227,6 +227,10 @@ BAD = {
         "/entry/measurement/gain in {master} has dtype float128: contrast records numbers (of "
         "at most 64 bits)",
     ),
+    "long double dt": (
+        lambda m: (m.__delitem__("dt"), m.__setitem__("dt", np.full(3, 0.5, np.longdouble))),
+        "/entry/measurement/dt in {master} has dtype float128",
+    ),
     "a dangling soft link": (
         lambda m: m.__setitem__("ghost", h5py.SoftLink("/nowhere")),
         "/entry/measurement/ghost in {master} is a link that leads nowhere",

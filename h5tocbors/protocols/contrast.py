@@ -154,7 +154,16 @@ def _measurement(entry: h5py.Group) -> tuple[h5py.Group, h5py.Dataset]:
         )
     if dt.shape[0] == 0:
         raise H5ToCborsError(f"{_where(dt)} is empty: the scan recorded no step")
+    _check_number(dt)
     return measurement, dt
+
+
+def _check_number(dataset: h5py.Dataset) -> None:
+    if not is_plain_number(dataset.dtype):
+        raise H5ToCborsError(
+            f"{_where(dataset)} has dtype {dataset.dtype}: contrast records numbers (of at "
+            "most 64 bits) and strings"
+        )
 
 
 def scan_shape(entry: h5py.Group) -> tuple[int, int]:
@@ -250,11 +259,7 @@ def _dataset_value(dataset: h5py.Dataset, points: int, steps: int, top: bool) ->
     count = dataset.shape[0]
     if _is_text(dataset):
         return lambda span: _text(rows.row(span.index))
-    if not is_plain_number(dataset.dtype):
-        raise H5ToCborsError(
-            f"{_where(dataset)} has dtype {dataset.dtype}: contrast records numbers (of at "
-            "most 64 bits) and strings"
-        )
+    _check_number(dataset)
     if top and dataset.ndim == 1 and count == steps:
         return lambda span: rows.row(span.index).item()
     if count == points:
