@@ -11,9 +11,10 @@ import h5py
 import typer
 
 from ..core.verify import StreamCheck, verify_capture
-from ..core.verify_streams import verify_streams
+from ..core.verify_streams import verify_recorded, verify_streams
 from ..errors import H5ToCborsError
 from ..hdf5.open import open_input
+from ..hdf5.resolve import open_object
 from ..hdf5.selection import parse_frames
 from ..protocols import stins
 from ..scan.config import load_config
@@ -27,10 +28,12 @@ EPILOG = (
     "h5tocbors verify run.h5 cap/eiger.cbors -s eiger=/entry/instrument/eiger/data\n\n"
     "h5tocbors verify scan.h5 out/pilatus.cbors --frames 5:205:10\n\n"
     "h5tocbors verify 000008.h5 out/*.cbors --scan\n\n"
-    "Streams are matched to datasets the way [bold]convert[/] does: by --stream NAME=DATASET, "
-    "or by the stream's name; with --scan (or --config) every stream of the scan is made again "
-    "and compared message by message (images, spectra and meta bit for bit, PandA values "
-    "exactly, contrast values key by key). Give the same --frames as for the conversion. "
+    "A capture made by h5tocbors records its dataset (or Eiger series) and frames: nothing else "
+    "is needed. Otherwise streams are matched to datasets the way [bold]convert[/] does, by the "
+    "stream's name; --stream NAME=DATASET and --frames win over both. With --scan (or --config) "
+    "every stream of the scan is made again and compared message by message (images, spectra "
+    "and meta bit for bit, PandA values exactly, contrast values key by key); give the same "
+    "--frames as for the conversion. "
     "Exit 0 when everything matches; exit 1 naming the first stream, event and key that "
     "differ.\n\n" + EXIT_CODES
 )
@@ -75,6 +78,7 @@ def verify_command(
                 others = {n: p for n, p in datasets.items() if p and not is_stins(f, p)}
                 if others:
                     checks += verify_streams(f, files, others, frames=selection, only=set(others))
+                checks += [c for p in files for c in verify_recorded(f, p, datasets, selection)]
         if as_json:
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:
@@ -96,9 +100,10 @@ def is_stins(f: h5py.File, path: str) -> bool:
     if spec.protocol is not None:
         return spec.protocol == stins.NAME
     try:
-        return f.get(spec.path or "/", getclass=True) is not h5py.Group
-    except (KeyError, OSError, ValueError, RuntimeError):
+        obj = open_object(f, spec.path or "/")
+    except H5ToCborsError:
         return True  # verify_capture names what is wrong with it
+    return isinstance(obj, h5py.Dataset) or stins.fits(obj) is None  # an image series
 
 
 def verdict(c: StreamCheck) -> str:
@@ -108,15 +113,20 @@ def verdict(c: StreamCheck) -> str:
     counts = f"{c.differing} of {c.frames} {c.unit} differ"
     if c.missing:
         counts += f", {c.missing} source {c.unit} missing"
-    return f"{c.first_difference}; {counts}"
+    return f"{c.first_difference}; {counts}{elsewhere(c)}"
+
+
+def elsewhere(c: StreamCheck) -> str:
+    """` (the capture was made from OTHER.h5)`, when it says so; else ""."""
+    return f" (the capture was made from {c.made_from})" if c.made_from else ""
 
 
 def line(c: StreamCheck) -> str:
     """One line per checked stream."""
     if c.ok:
-        return f"{c.capture} {c.stream}: {c.frames} {c.unit} identical to {c.dataset}"
+        return f"{c.capture} {c.stream}: {c.frames} {c.unit} identical to {c.dataset}{elsewhere(c)}"
     missing = f", {c.missing} source {c.unit} missing" if c.missing else ""
     return (
         f"{c.capture} {c.stream}: {c.differing} of {c.frames} {c.unit} differ from "
-        f"{c.dataset}{missing}"
+        f"{c.dataset}{missing}{elsewhere(c)}"
     )

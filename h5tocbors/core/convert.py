@@ -93,7 +93,7 @@ def convert(
         result.skipped = list(requested)  # resume a batch without opening the input
         return result
     with open_input(input) as f, InputFile.open(input, jobs or default_jobs()) as source:
-        ctx = StreamContext(source.encoder, frames, compression, filename)
+        ctx = StreamContext(source.encoder, frames, compression, filename, input=os.fspath(input))
         placed = open_streams(f, requested, ctx, scan=scan, config=as_config(config))
         if skip_existing:
             result.skipped = [p.name for p in placed if existing_output(out / f"{p.name}.cbors")]

@@ -38,7 +38,9 @@ def iter_messages(
         [0, 1, 2]
     """
     with open_input(input) as f:
-        ctx = StreamContext(InputFile().encoder, frames, compression, filename)
+        ctx = StreamContext(
+            InputFile().encoder, frames, compression, filename, input=os.fspath(input)
+        )
         placed = open_streams(f, {stream: dataset}, ctx, scan=scan, config=as_config(config))
         yield from stream_messages(placed)
 
@@ -89,7 +91,13 @@ class ReplaySource:
         """
         f = open_input(self.input)
         scan = self.scan if self.scan is not None else is_master(f)
-        ctx = StreamContext(InputFile().encoder, self.frames, self.compression, self.filename)
+        ctx = StreamContext(
+            InputFile().encoder,
+            self.frames,
+            self.compression,
+            self.filename,
+            input=os.fspath(self.input),
+        )
         config = as_config(self.config)
         placed = open_streams(f, as_mapping(self.streams), ctx, scan=scan, config=config)
         return [stream_messages([p]) for p in placed]

@@ -11,9 +11,11 @@ import numpy as np
 
 from ..bshuf import single_openmp_thread
 from ..capture.read import read_messages
-from ..errors import shortened
-from ..hdf5.frames import FrameSeries
-from ..hdf5.resolve import resolve_dataset
+from ..errors import H5ToCborsError, shortened
+from ..hdf5.images import resolve_images
+from ..hdf5.series import ImageSeries
+from ..protocols.jsonframe import json_header
+from ..protocols.provenance import Origin
 from ..protocols.stins import TYP as STINS
 from ..protocols.stins import decode_stins, header_problem, image_dtype, stins_header
 
@@ -34,6 +36,8 @@ class StreamCheck:
     first_difference: str | None
     unit: str = "frames"
     """What `frames` counts: images (STINS), or messages (every stream of a scan)."""
+    made_from: str | None = None
+    """The input the capture says it was made from, when that is another file."""
 
     @property
     def ok(self) -> bool:
@@ -44,14 +48,63 @@ class StreamCheck:
 class Source:
     """A stream's source frames, with their count, shape and dtype read once (h5py is slow)."""
 
-    series: FrameSeries
+    series: ImageSeries
     count: int
     shape: tuple[int, ...]
     dtype: np.dtype
 
     @classmethod
-    def of(cls, series: FrameSeries) -> Source:
+    def of(cls, series: ImageSeries) -> Source:
         return cls(series, len(series), series.frame_shape, series.dtype)
+
+
+def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Origin]]:
+    """The typ and recorded origin of each stream whose start message (in the capture's
+    first message) says what it was made from (`protocols.provenance`)."""
+    first = next(read_messages(capture), None)  # the reader closes the file when dropped
+    found = {}
+    for name, stream in first.streams.items() if first is not None else ():
+        header = json_header(stream.frames)
+        origin = Origin.from_header(header) if header and header.get("htype") == "header" else None
+        if origin is not None:
+            found[name] = (stream.typ, origin)
+    return found
+
+
+def made_elsewhere(origin: Origin | None, f: h5py.File) -> str | None:
+    """The recorded input, when it is another file than `f` (moved data, found by the same
+    name, counts as the same), else None."""
+    if origin is None:
+        return None
+    try:
+        same = os.path.samefile(origin.input, f.filename)
+    except OSError:
+        same = os.path.basename(origin.input) == os.path.basename(f.filename)
+    return None if same else origin.input
+
+
+def recorded_images(
+    f: h5py.File,
+    capture: str | os.PathLike[str],
+    name: str,
+    path: str | None,
+    frames: slice | None,
+    origin: Origin | None,
+) -> ImageSeries:
+    """The source images of a stream: at `path` (given) or the recorded path, or found by
+    name; the frames `frames` (given) or recorded select. A recorded source that is not
+    there is named with the record."""
+    if origin is None or (path is not None and frames is not None):
+        return resolve_images(f, name, path, frames)
+    try:
+        return resolve_images(
+            f, name, path or origin.path, origin.selection if frames is None else frames
+        )
+    except H5ToCborsError as e:
+        raise H5ToCborsError(
+            f"{capture} stream {name} was made from {origin.input} {origin.path} frames "
+            f"{origin.frames}: {e}"
+        ) from e
 
 
 def verify_capture(
@@ -63,8 +116,10 @@ def verify_capture(
     """Compare every STINS image of `capture` bit for bit with its source frame in `f`.
 
     Streams are resolved like `convert` does: `datasets` maps a stream name to a
-    dataset path, or the dataset is found by the stream's name. Memory holds one message
-    and the numbers of the frames seen, whatever the capture declares.
+    dataset path, or the dataset is found by the stream's name. Where the capture records
+    what it was made from (`protocols.provenance`), that path and those frames are used,
+    unless given. Memory holds one message and the numbers of the frames seen, whatever the
+    capture declares.
 
     Example:
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
@@ -78,13 +133,24 @@ def verify_capture(
         for name, stream in msg.streams.items():
             if stream.typ != STINS:
                 continue
-            if name not in sources:
-                # refuses sources that are missing: their fill values are not the data
-                dataset = resolve_dataset(f, name, datasets.get(name), frames)
-                sources[name] = Source.of(FrameSeries.of(dataset, frames))
-                checks[name] = StreamCheck(str(capture), name, dataset.name, 0, 0, 0, None)
-                seen[name] = set()
             header = stins_header(stream.frames)
+            if name not in sources:
+                start = header is not None and header.get("htype") == "header"
+                origin = Origin.from_header(header) if start else None
+                # refuses sources that are missing: their fill values are not the data
+                images = recorded_images(f, capture, name, datasets.get(name), frames, origin)
+                sources[name] = Source.of(images)
+                checks[name] = StreamCheck(
+                    str(capture),
+                    name,
+                    images.name,
+                    0,
+                    0,
+                    0,
+                    None,
+                    made_from=made_elsewhere(origin, f),
+                )
+                seen[name] = set()
             if header is not None and header.get("htype") != "image":
                 continue
             check = checks[name]

@@ -2,6 +2,8 @@
 each frame is stored, decode it or pass its stored bytes through.
 
 `open` -> `walk`/`resolve` (+ `sources`, `filters`) -> `frames`/`selection` -> `locate` ->
-`decode` or `passthrough`; `listing` describes a file for `h5tocbors ls`. `paths` holds the
-rule for the files an input names (external raw files, external links, virtual sources).
+`decode` or `passthrough`; `series` joins the datasets of one image series (a DECTRIS master's
+data files) and `images` opens a stream's images, one dataset or a series, checked; `listing`
+describes a file for `h5tocbors ls`. `paths` holds the rule for the files an input names
+(external raw files, external links, virtual sources).
 """

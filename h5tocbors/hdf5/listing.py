@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -10,12 +11,13 @@ import h5py
 
 from ..capture.names import STREAM_NAME
 from .filters import filter_names
-from .frames import FrameSeries
+from .frames import FrameSeries, lead_shape
 from .open import metadata_of
 from .passthrough import passthrough_refusal
 from .resolve import dtype_name, not_an_image, safe_shape
+from .series import PART, is_series, series_order, series_parts, series_stream_name
 from .sources import DataSource, data_sources
-from .walk import Entry, link_paths, linked_group_paths, walk_datasets
+from .walk import BrokenLink, Entry, follow, link_paths, linked_group_paths, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
 LAYOUTS = {
@@ -33,7 +35,8 @@ class Source:
     file: str
     """As the dataset names it; `.` for the virtual dataset's own file."""
     dataset: str | None
-    """The source dataset of a virtual dataset; None for an external raw file."""
+    """The source dataset of a virtual dataset or a series' data file; None for an external
+    raw file."""
     exists: bool
     problem: str | None = None
     """Why it is not usable: missing, or refused by the path rule (`refused` is then true)."""
@@ -49,7 +52,8 @@ class DatasetInfo:
     """None when not known: a link to nothing, an extent only missing sources could tell."""
     dtype: str
     layout: str
-    """`contiguous`, `chunked`, `compact`, `virtual`, `external`; `link` for a dangling link."""
+    """`contiguous`, `chunked`, `compact`, `virtual`, `external`; `link` for a dangling link;
+    `series` for an image series over several data files (a DECTRIS master's `/entry/data`)."""
     chunks: list[int] | None
     filters: list[str]
     image: bool
@@ -163,4 +167,51 @@ def list_datasets(f: h5py.File) -> list[DatasetInfo]:
         info = describe(entry.path, entry.dataset) if entry.dataset is not None else dangling(entry)
         info.links = entry.links
         infos.append(info)
-    return sorted(infos, key=lambda d: d.path)
+    return sorted(fold_series(f, infos), key=lambda d: d.path)
+
+
+def fold_series(f: h5py.File, infos: list[DatasetInfo]) -> list[DatasetInfo]:
+    """`infos` with the links of each image series (a DECTRIS master's `data_000001`, ...)
+    replaced by one row for the series, its data files as its sources."""
+    by_path = {d.path: d for d in infos}
+    groups = {posixpath.dirname(p) for p in by_path if PART.fullmatch(posixpath.basename(p))}
+    for path in sorted(groups):
+        try:
+            group = follow(f, path)
+        except BrokenLink:
+            continue
+        if not isinstance(group, h5py.Group) or not is_series(group):
+            continue
+        members = {link: by_path.pop(f"{path}/{link}", None) for link in group}
+        by_path[path] = describe_series(path, group, members)
+    return list(by_path.values())
+
+
+def describe_series(
+    path: str, group: h5py.Group, members: dict[str, DatasetInfo | None]
+) -> DatasetInfo:
+    """The row of an image series, from the rows of its links (`members`, by link name)."""
+    order, problem = series_order(series_parts(group))
+    rows = [m for m in (members.get(p.link) for p in order) if m is not None]
+    first = rows[0] if rows else None
+    image = problem is None and bool(rows) and all(m.image for m in rows)
+    fast = image and all(m.fast_path for m in rows)
+    slow = next((m.note for m in rows if not m.fast_path), first.note if first else "")
+    shape = None
+    if image and order[0].shape is not None:
+        frame = order[0].shape[len(lead_shape(order[0].shape)) :]
+        shape = [sum(p.frames or 0 for p in order), *frame]
+    return DatasetInfo(
+        path=path,
+        shape=shape,
+        dtype=first.dtype if first else "",
+        layout="series",
+        chunks=first.chunks if first else None,
+        filters=first.filters if first else [],
+        image=image,
+        fast_path=fast,
+        stream=stream_argument(path, name=series_stream_name(group)) if image else None,
+        protocol="stins" if image else None,
+        sources=[Source(p.file, p.target, p.problem is None, p.problem, p.refused) for p in order],
+        note=f"image series: {problem}" if problem else slow,
+    )

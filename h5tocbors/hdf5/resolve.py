@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import H5ToCborsError
 from .frames import FrameSeries
 from .open import metadata_of
+from .series import series_group
 from .sources import DataSource, check_sources, data_sources, frame_axes, unsized
 from .walk import BrokenLink, Entry, follow, link_paths, walk_datasets
 
@@ -123,6 +124,18 @@ def find_dataset(f: h5py.File, name: str, frames: slice | None = None) -> h5py.D
         >>> find_dataset(f, "pilatus").name  # doctest: +SKIP
         '/entry/measurement/pilatus/frames'
     """
+    return get_dataset(f, find_path(f, name), frames)
+
+
+def find_path(f: h5py.File, name: str) -> str:
+    """The path of the one image dataset whose HDF5 path has a group or dataset called
+    `name`, as `find_dataset` finds it; the links of one image series (a DECTRIS master's
+    `data_000001`, `data_000002`, ...) give their group, the series.
+
+    Example:
+        >>> find_path(f, "data")  # doctest: +SKIP
+        '/entry/data'
+    """
     every = link_paths(f)
     found, refused = image_candidates(f, [p for p in every if name in p.split("/")])
     stacks = [c for c in found if len(c[1]) >= 3]
@@ -139,13 +152,16 @@ def find_dataset(f: h5py.File, name: str, frames: slice | None = None) -> h5py.D
             f"no image dataset for stream {name!r} in {f.filename}: {why}{there}; "
             f"give one as --stream {name}=/path/to/dataset"
         )
+    series = series_group(f, [p for p, _ in candidates])
+    if series is not None:
+        return series
     if len(candidates) > 1:
         listed = ", ".join(f"{p} {shape}" for p, shape in sorted(candidates))
         raise H5ToCborsError(
             f"several datasets match stream {name!r}: {listed}; "
             f"choose one with --stream {name}={candidates[0][0]}"
         )
-    return get_dataset(f, candidates[0][0], frames)
+    return candidates[0][0]
 
 
 def image_candidates(
@@ -179,11 +195,3 @@ def _candidate(entry: Entry) -> tuple[tuple[int, ...] | None, str | None]:
         return None, None
     reason = not_an_image(dtype, shape)
     return (None, reason) if reason else (shape, None)
-
-
-def resolve_dataset(
-    f: h5py.File, name: str, path: str | None, frames: slice | None = None
-) -> h5py.Dataset:
-    """The dataset for stream `name`: at `path` if given, else found by `name`. The data
-    of the frames `frames` selects (all when None) must all be there."""
-    return get_dataset(f, path, frames) if path else find_dataset(f, name, frames)

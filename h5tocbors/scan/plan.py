@@ -15,7 +15,7 @@ import h5py
 
 from ..core.events import Cadence, PlacedStream, Timeline, place
 from ..errors import H5ToCborsError, UsageError
-from ..hdf5.resolve import find_dataset, open_object
+from ..hdf5.resolve import find_path, open_object
 from ..protocols import (
     MessageWriter,
     ProtocolModule,
@@ -48,18 +48,25 @@ class ScanShape:
 
 @dataclass
 class Source:
-    """A stream whose source and protocol are known, before it is placed on events."""
+    """A stream whose source and protocol are known, before it is placed on events: its
+    HDF5 object, and its path in the input (as given, or as found by the stream's name)."""
 
     spec: StreamSpec
     obj: h5py.Group | h5py.Dataset
     module: ProtocolModule
+    path: str
+
+    def context(self, ctx: StreamContext) -> StreamContext:
+        """`ctx` for this stream's writer."""
+        return replace(ctx, path=self.path)
 
 
-def choose(f: h5py.File, spec: StreamSpec, frames: slice | None = None) -> Source:
-    """The HDF5 object and protocol module of a stream; an image dataset found by name
-    must have the data of the frames `frames` selects."""
+def choose(f: h5py.File, spec: StreamSpec) -> Source:
+    """The HDF5 object and protocol module of a stream: at its path, or the image dataset
+    (or image series) found by its name."""
     if spec.path is None:
-        return Source(spec, find_dataset(f, spec.name, frames), stins)
+        path = find_path(f, spec.name)
+        return Source(spec, open_object(f, path), stins, path)
     obj = open_object(f, spec.path)
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
@@ -68,17 +75,17 @@ def choose(f: h5py.File, spec: StreamSpec, frames: slice | None = None) -> Sourc
             raise H5ToCborsError(
                 f"--stream {spec}: {spec.path} in {f.filename} is not a {module.NAME} source: {why}"
             )
-        return Source(spec, obj, module)
+        return Source(spec, obj, module, spec.path)
     if isinstance(obj, h5py.Dataset):  # only images are datasets
         why = stins.fits(obj)
         if why is not None:
             raise H5ToCborsError(f"--stream {spec}: {spec.path} in {f.filename} is {why}")
-        return Source(spec, obj, stins)
+        return Source(spec, obj, stins, spec.path)
     reasons = []
     for module in MODULES:
         why = module.fits(obj)
         if why is None:
-            return Source(spec, obj, module)
+            return Source(spec, obj, module, spec.path)
         reasons.append(f"{module.NAME}: {why}")
     raise H5ToCborsError(
         f"--stream {spec}: {spec.path} in {f.filename} fits no protocol ({'; '.join(reasons)}); "
@@ -98,7 +105,7 @@ def plan_streams(
     or `shape` given), the frames of every stream otherwise. A stream whose data count
     matches neither the points nor the steps is an error naming both.
     """
-    sources = [choose(f, spec, None if shape else ctx.points) for spec in specs]
+    sources = [choose(f, spec) for spec in specs]
     scan = shape or next(
         (ScanShape(steps_of(s.obj)) for s in sources if s.module is contrast), None
     )
@@ -109,15 +116,15 @@ def plan_streams(
     timeline = Timeline(len(selected), Steps(tuple(ends_of(spans))))
     placed = []
     for s in sources:
-        writer, cadence = open_placed(s, ctx, scan, selected, spans)
-        placed.append(place(s.spec.name, writer, cadence, timeline, s.spec.path or ""))
+        writer, cadence = open_placed(s, s.context(ctx), scan, selected, spans)
+        placed.append(place(s.spec.name, writer, cadence, timeline, s.path))
     return placed
 
 
 def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStream]:
     """Streams with no scan around them: each frame (row) a point; all must have as many."""
-    writers = {s.spec.name: s.module.open_writer(s.obj, ctx) for s in sources}
-    paths = {s.spec.name: s.spec.path or "" for s in sources}
+    writers = {s.spec.name: s.module.open_writer(s.obj, s.context(ctx)) for s in sources}
+    paths = {s.spec.name: s.path for s in sources}
     counts = {name: len(w) - 2 for name, w in writers.items()}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
