@@ -79,14 +79,16 @@ class Part:
 def part_names(group: h5py.Group) -> list[str] | None:
     """The links of a series group in link-number order, or None when `group` is none: a
     series group has at least one member and every member is named `data_NNNNNN`."""
+    names: list[str] = []
     try:
         with metadata_of(group.file, group.name):
-            names = list(group)
+            for name in group:  # stops at the first other name: most groups are no series
+                if not PART.fullmatch(name) or len(names) == MAX_PARTS:
+                    return None
+                names.append(name)
     except H5ToCborsError:
         return None
-    if not names or len(names) > MAX_PARTS or not all(PART.fullmatch(n) for n in names):
-        return None
-    return sorted(names, key=lambda n: int(n[5:]))
+    return sorted(names, key=lambda n: int(n[5:])) or None
 
 
 def is_series(obj: h5py.Group | h5py.Dataset) -> bool:
