@@ -6,6 +6,11 @@ the whole contiguous extent. So frames are read a block at a time along the last
 axis: one chunk row (the chunks' extent along that axis), or, from contiguous storage, as
 many frames as `SLAB_BYTES` holds, and kept until a frame outside the block is asked for.
 Memory holds one block.
+
+Measured on a (512, 512, 800) uint16 stack (400 MB, 2 shared cores): contiguous 3 s with
+64 MiB blocks (as fast as 16 MiB, faster than 256 MiB), against 63 s frame by frame;
+gzip in (64, 64, 64) chunks 5 s, against 116 s frame by frame and 6.6 s for h5py reading
+it whole.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import numpy.typing as npt
 
 from .layout import FrameLayout
 
-SLAB_BYTES = 256 << 20
-"""The largest block of frames read at once (a chunk row larger than this: frame by frame)."""
+SLAB_BYTES = 64 << 20
+"""The block of frames read at once from contiguous storage."""
+MAX_ROW_BYTES = 1 << 30
+"""A chunk row larger than this is read frame by frame (as `core.encoding` decodes rows)."""
 
 
 class Slabs:
@@ -38,7 +45,7 @@ class Slabs:
         chunks = dataset.chunks
         if chunks is not None:
             along = chunks[self.axis]
-            self.per = along if along * frame_bytes <= SLAB_BYTES else 1
+            self.per = along if along * frame_bytes <= MAX_ROW_BYTES else 1
         else:
             self.per = min(max(SLAB_BYTES // max(frame_bytes, 1), 1), self.length)
         # where the last frame axis lands in a block: after the frame's axes before it
