@@ -435,3 +435,27 @@ def test_replay_hwn_stack_and_rgb_frames(tmp_path: Path) -> None:
     frames = [np.ascontiguousarray(STACK_HWN[:, :, k]) for k in range(4)]
     assert_stins_series(record, "haadf", frames)
     assert_stins_series(record, "movie", list(RGBA_FRAMES))
+
+
+def test_hints_from_hostile_files_are_read_safely(tmp_path: Path) -> None:
+    """Hints that are huge, of odd types, or that lead outside the file's folder are no
+    hints: nothing is read beyond short attributes and links the path rule allows."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with h5py.File(outside / "secret.h5", "w") as f:
+        f["data"] = PILATUS
+    h5 = tmp_path / "in" / "f.h5"
+    h5.parent.mkdir()
+    with h5py.File(h5, "w") as f:
+        for name, signal in [("far", "link"), ("long", "x" * 100_000), ("odd", 1.5)]:
+            group = f.create_group(f"/{name}/data")
+            group.attrs["NX_class"] = "NXdata"
+            group.attrs["signal"] = signal
+            group["image"] = PILATUS
+        f["/far/data/link"] = h5py.ExternalLink(str(outside / "secret.h5"), "/data")
+        f["/many/interpretation"] = PILATUS
+        f["/many/interpretation"].attrs["interpretation"] = ["image"] * 3
+    with h5py.File(h5, "r") as f:
+        for path in ("/far/data/image", "/long/data/image", "/odd/data/image"):
+            assert layout_of(f[path], PILATUS.shape).axes == "NW", path
+        assert layout_of(f["/many/interpretation"], PILATUS.shape).axes == "NW"

@@ -49,6 +49,8 @@ ROOT_LEVELS = 2
 dataset's own group."""
 MAX_GROUPS = 256
 """Groups looked at for NXdata, at most, per file."""
+MAX_LINKS = 4096
+"""Links looked at to find those groups, at most, per file."""
 MAX_CACHED = 64
 """Files whose NXdata signals are remembered (by HDF5's file number, never reused)."""
 _signals: dict[int, dict[tuple[int, int], str]] = {}
@@ -235,25 +237,27 @@ def signal_key(group: h5py.Group) -> tuple[int, int] | None:
 
 
 def root_groups(f: h5py.File) -> list[h5py.Group]:
-    """Groups reached by hard links from the root of `f`, at most `ROOT_LEVELS` deep and
-    `MAX_GROUPS` in all."""
+    """Groups reached by hard links from the root of `f`, at most `ROOT_LEVELS` deep,
+    `MAX_GROUPS` in all, among the first `MAX_LINKS` links looked at."""
     found: list[h5py.Group] = []
-    level = [f["/"]]
+    level, budget = [f["/"]], [MAX_LINKS]
     for _ in range(ROOT_LEVELS):
         start = len(found)
         for group in level:
-            found += hard_groups(group, MAX_GROUPS - len(found))
+            found += hard_groups(group, MAX_GROUPS - len(found), budget)
         level = found[start:]
     return found
 
 
-def hard_groups(group: h5py.Group, limit: int) -> list[h5py.Group]:
-    """Up to `limit` groups that hard links of `group` lead to (other links are not followed)."""
+def hard_groups(group: h5py.Group, limit: int, budget: list[int]) -> list[h5py.Group]:
+    """Up to `limit` groups that hard links of `group` lead to (other links are not
+    followed), looking at `budget[0]` links at most (and counting it down)."""
     out: list[h5py.Group] = []
     try:
         for name in group:
-            if len(out) >= limit:
+            if len(out) >= limit or budget[0] <= 0:
                 break
+            budget[0] -= 1
             link = group.get(name, getlink=True)
             if isinstance(link, h5py.HardLink) and group.get(name, getclass=True) is h5py.Group:
                 out.append(group[name])
