@@ -212,6 +212,10 @@ def test_hwn_stack_with_axes(cli: Cli, tmp_path: Path, storage: str) -> None:
     assert "12 frames identical" in text
     code, _, err = cli("verify", h5, out / "haadf.cbors", "-s", f"haadf={STACK}")
     assert code == 1 and "differ" in err  # without --axes: 40 frames of 30x12
+    code, _, err = cli(
+        "verify", h5, out / "haadf.cbors", "-s", f"haadf={STACK}", "--axes", "other=HWN"
+    )
+    assert code == 2 and "--axes other=HWN: no image stream other in" in err
 
 
 def test_hwn_frame_selection_and_python_api(tmp_path: Path) -> None:
@@ -347,7 +351,7 @@ def test_axes_named_for_another_protocol(cli: Cli, tmp_path: Path) -> None:
     )
     assert code == 1
     assert "stream xspress3 (/entry/instrument/xspress3 in" in err
-    assert "is a xspress stream; --axes cuts image datasets only" in err
+    assert "has protocol xspress; --axes cuts image datasets only" in err
 
 
 def test_axes_in_a_scan_config(cli: Cli, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from ..hdf5.layout import layout_of
 from ..hdf5.resolve import resolve_dataset
 from ..protocols.stins import TYP as STINS
 from ..protocols.stins import decode_stins, header_problem, image_dtype, stins_header
-from ..scan.specs import EVERY
+from ..scan.specs import axes_for
 
 
 @dataclass
@@ -85,7 +85,7 @@ def verify_capture(
                 continue
             if name not in sources:
                 # refuses sources that are missing: their fill values are not the data
-                cut = (axes or {}).get(name, (axes or {}).get(EVERY))
+                cut = axes_for(axes, name)
                 dataset = resolve_dataset(f, name, datasets.get(name), frames, cut)
                 layout = layout_of(dataset, dataset.shape, cut)
                 sources[name] = Source.of(FrameSeries.of(dataset, frames, layout))

@@ -166,7 +166,7 @@ def find_dataset(
         listed = ", ".join(f"{c.path} {c.shape}" for c in sorted(candidates))
         raise H5ToCborsError(
             f"several datasets match stream {name!r}: {listed}; "
-            f"choose one with --stream {name}={candidates[0][0]}"
+            f"choose one with --stream {name}={candidates[0].path}"
         )
     return get_dataset(f, candidates[0].path, frames, axes)
 

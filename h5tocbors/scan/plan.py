@@ -105,7 +105,7 @@ def source_of(
     if spec.axes is not None:
         raise H5ToCborsError(
             f"--axes {spec.name}={spec.axes}: stream {spec.name} ({obj.name} in "
-            f"{obj.file.filename}) is a {module.NAME} stream; --axes cuts image datasets only"
+            f"{obj.file.filename}) has protocol {module.NAME}; --axes cuts image datasets only"
         )
     return Source(spec, obj, module)
 

@@ -84,6 +84,12 @@ def as_axes(axes: Axes | None) -> dict[str, str]:
     }
 
 
+def axes_for(axes: Mapping[str, str] | None, name: str) -> str | None:
+    """The axes given for stream `name`: by its name, else for every stream, else None."""
+    axes = axes or {}
+    return axes.get(name, axes.get(EVERY))
+
+
 def with_axes(specs: Sequence[StreamSpec], axes: Mapping[str, str]) -> list[StreamSpec]:
     """`specs` with the axes named for them (`--axes NAME=AXES`); every name must be one of
     theirs."""
