@@ -12,13 +12,13 @@ import typer
 
 from ..core.verify import StreamCheck, verify_capture
 from ..core.verify_streams import verify_streams
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, UsageError
 from ..hdf5.open import open_input
 from ..hdf5.selection import parse_frames
 from ..protocols import stins
 from ..scan.config import load_config
-from ..scan.specs import StreamSpec
-from .options import EXIT_CODES, Debug, Frames, Json, parse_streams
+from ..scan.specs import EVERY, StreamSpec, parse_axes_options
+from .options import EXIT_CODES, AxesOption, Debug, Frames, Json, counted, parse_streams
 from .reporting import reported, say
 
 EPILOG = (
@@ -30,7 +30,8 @@ EPILOG = (
     "Streams are matched to datasets the way [bold]convert[/] does: by --stream NAME=DATASET, "
     "or by the stream's name; with --scan (or --config) every stream of the scan is made again "
     "and compared message by message (images, spectra and meta bit for bit, PandA values "
-    "exactly, contrast values key by key). Give the same --frames as for the conversion. "
+    "exactly, contrast values key by key). Give the same --frames and --axes as for the "
+    "conversion. "
     "Exit 0 when everything matches; exit 1 naming the first stream, event and key that "
     "differ.\n\n" + EXIT_CODES
 )
@@ -49,6 +50,7 @@ def verify_command(
         typer.Option("--stream", "-s", help="NAME=/dataset/path for a stream; repeatable."),
     ] = None,
     frames: Frames = None,
+    axes: AxesOption = [],  # noqa: B006
     scan: Annotated[
         bool,
         typer.Option("--scan", help="INPUT is a contrast master file: check every stream."),
@@ -64,14 +66,22 @@ def verify_command(
     with reported(debug):
         datasets = parse_streams(stream or [])
         selection = parse_frames(frames) if frames is not None else None
+        cut = parse_axes_options(axes)
         scan_config = load_config(config) if config is not None else None
         with open_input(input) as f:
             if scan or scan_config is not None:
                 checks = verify_streams(
-                    f, files, datasets, scan=scan, config=scan_config, frames=selection
+                    f, files, datasets, scan=scan, config=scan_config, frames=selection, axes=cut
                 )
             else:
-                checks = [c for p in files for c in verify_capture(f, p, datasets, selection)]
+                checks = [c for p in files for c in verify_capture(f, p, datasets, selection, cut)]
+                unknown = set(cut) - {EVERY} - {c.stream for c in checks}
+                if unknown:
+                    name = sorted(unknown)[0]
+                    raise UsageError(
+                        f"--axes {name}={cut[name]}: no image stream {name} in "
+                        + ", ".join(map(str, files))
+                    )
                 others = {n: p for n, p in datasets.items() if p and not is_stins(f, p)}
                 if others:
                     checks += verify_streams(f, files, others, frames=selection, only=set(others))
@@ -114,7 +124,7 @@ def verdict(c: StreamCheck) -> str:
 def line(c: StreamCheck) -> str:
     """One line per checked stream."""
     if c.ok:
-        return f"{c.capture} {c.stream}: {c.frames} {c.unit} identical to {c.dataset}"
+        return f"{c.capture} {c.stream}: {counted(c.frames, c.unit)} identical to {c.dataset}"
     missing = f", {c.missing} source {c.unit} missing" if c.missing else ""
     return (
         f"{c.capture} {c.stream}: {c.differing} of {c.frames} {c.unit} differ from "

@@ -13,9 +13,11 @@ from ..bshuf import single_openmp_thread
 from ..capture.read import read_messages
 from ..errors import shortened
 from ..hdf5.frames import FrameSeries
+from ..hdf5.layout import layout_of
 from ..hdf5.resolve import resolve_dataset
 from ..protocols.stins import TYP as STINS
 from ..protocols.stins import decode_stins, header_problem, image_dtype, stins_header
+from ..scan.specs import axes_for
 
 
 @dataclass
@@ -59,12 +61,15 @@ def verify_capture(
     capture: str | os.PathLike[str],
     datasets: Mapping[str, str | None],
     frames: slice | None = None,
+    axes: Mapping[str, str] | None = None,
 ) -> list[StreamCheck]:
     """Compare every STINS image of `capture` bit for bit with its source frame in `f`.
 
     Streams are resolved like `convert` does: `datasets` maps a stream name to a
-    dataset path, or the dataset is found by the stream's name. Memory holds one message
-    and the numbers of the frames seen, whatever the capture declares.
+    dataset path, or the dataset is found by the stream's name; `axes` cuts datasets into
+    frames by stream name (`"*"`: the others; see `scan.specs.parse_axes_options`).
+    Memory holds one message (and one block of frames, see `hdf5.slabs`) and the numbers
+    of the frames seen, whatever the capture declares.
 
     Example:
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
@@ -80,8 +85,10 @@ def verify_capture(
                 continue
             if name not in sources:
                 # refuses sources that are missing: their fill values are not the data
-                dataset = resolve_dataset(f, name, datasets.get(name), frames)
-                sources[name] = Source.of(FrameSeries.of(dataset, frames))
+                cut = axes_for(axes, name)
+                dataset = resolve_dataset(f, name, datasets.get(name), frames, cut)
+                layout = layout_of(dataset, dataset.shape, cut)
+                sources[name] = Source.of(FrameSeries.of(dataset, frames, layout))
                 checks[name] = StreamCheck(str(capture), name, dataset.name, 0, 0, 0, None)
                 seen[name] = set()
             header = stins_header(stream.frames)

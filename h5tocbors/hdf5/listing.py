@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
+from math import prod
+from typing import Any
 
 import h5py
 
 from ..capture.names import STREAM_NAME
 from .filters import filter_names
 from .frames import FrameSeries
+from .layout import FrameLayout, layout_of
 from .open import metadata_of
 from .passthrough import passthrough_refusal
 from .resolve import dtype_name, not_an_image, safe_shape
@@ -64,6 +67,11 @@ class DatasetInfo:
     links: list[str] = field(default_factory=list)
     """Other paths (soft links) to the same dataset."""
     note: str = ""
+    frames: int | None = None
+    """The frames an image dataset becomes (see `layout`), else None."""
+    frame_shape: list[int] | None = None
+    axes: str | None = None
+    """The role of each axis, as `--axes` spells it: `NHW`, `HW` (one frame), `NHWC`."""
 
 
 def stream_name(path: str) -> str:
@@ -113,8 +121,9 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             layout = "external"
         dtype = dset.dtype
         shape = safe_shape(dset, checked)
+        cut = layout_of(dset, shape) if shape is not None else None
         refusal = (
-            not_an_image(dtype, shape)
+            not_an_image(dtype, shape, cut)
             if shape is not None
             else "its extent lies in sources that are missing or refused"
         )
@@ -122,7 +131,8 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             refusal = f"{len(shape)}-D"
         missing = next((s for s in checked if s.problem), None)
         image = refusal is None and missing is None
-        slow = passthrough_refusal(FrameSeries(dset, range(0))) if image else None
+        cut = cut if image else None
+        slow = passthrough_refusal(FrameSeries(dset, range(0), cut)) if cut else None
         if refusal is not None:
             note = refusal
         elif missing is not None:
@@ -144,7 +154,20 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             protocol="stins" if image else None,
             sources=sources_of(checked),
             note=note,
+            **frames_of(cut, shape),
         )
+
+
+def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """The `frames`, `frame_shape` and `axes` of an image dataset, or nothing."""
+    if layout is None or shape is None:
+        return {}
+    frame = layout.frame_shape(shape)
+    return {
+        "frames": prod(layout.lead_shape(shape)),
+        "frame_shape": list(frame),
+        "axes": layout.axes,
+    }
 
 
 def dangling(entry: Entry) -> DatasetInfo:

@@ -110,7 +110,9 @@ class StreamContext:
 
     `points` selects the data messages of a point-wise stream (a slice over its frames or
     rows, as `--frames`); `steps` are the steps a step-wise stream writes; `encoder` makes a
-    `FrameEncoder` for a frame series, bound to the input's file, mapping and threads.
+    `FrameEncoder` for a frame series, bound to the input's file, mapping and threads;
+    `axes` cuts an image dataset into frames (`--axes`, see `hdf5.layout`; None: as its
+    shape and NeXus hints say).
     """
 
     encoder: EncoderFactory
@@ -118,6 +120,7 @@ class StreamContext:
     compression: Compression = "bslz4"
     filename: str = ""
     steps: Sequence[StepSpan] = field(default_factory=tuple)
+    axes: str | None = None
 
 
 @dataclass

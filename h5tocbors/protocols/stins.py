@@ -23,10 +23,10 @@ from ..buffers import Buffer
 from ..core.encoding import FrameEncoder
 from ..errors import H5ToCborsError, quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
-from ..hdf5.frames import FrameSeries
+from ..hdf5.layout import layout_of
 from ..hdf5.open import metadata_of
 from ..hdf5.passthrough import default_block_bytes
-from ..hdf5.resolve import check_image, is_image_dtype, not_an_image, safe_shape
+from ..hdf5.resolve import image_series, is_image_dtype, not_an_image, safe_shape
 from ..hdf5.sources import data_sources
 from . import FrameCounters, StreamContext
 from .jsonframe import json_frame, json_header
@@ -82,8 +82,9 @@ class StinsWriter:
         yield [end_header(len(series) + 1)]
 
 
-def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
-    """None for an image dataset (numbers, 2 or more dimensions), else why it is not one.
+def fits(obj: h5py.Group | h5py.Dataset, axes: str | None = None) -> str | None:
+    """None for an image dataset (numbers, 2 or more dimensions, frames of at most 1 GiB
+    cut as `axes` says, or as its shape and NeXus hints say), else why it is not one.
 
     Example:
         >>> fits(f["/entry/instrument/pilatus/data"]) is None  # doctest: +SKIP
@@ -93,7 +94,8 @@ def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
         return "a group, not an image dataset"
     with metadata_of(obj.file, obj.name):
         dtype = obj.dtype
-    return not_an_image(dtype, safe_shape(obj, data_sources(obj)))
+    shape = safe_shape(obj, data_sources(obj))
+    return not_an_image(dtype, shape, layout_of(obj, shape, axes) if shape is not None else None)
 
 
 def fast_path(encoder: FrameEncoder, counters: FrameCounters) -> str:
@@ -104,7 +106,8 @@ def fast_path(encoder: FrameEncoder, counters: FrameCounters) -> str:
 
 
 def open_writer(dataset: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
-    """The STINS stream of an image dataset: its frames picked by `ctx.points`.
+    """The STINS stream of an image dataset: its frames cut as `ctx.axes` says (None: as
+    its shape and NeXus hints say), picked by `ctx.points`.
 
     Example:
         >>> w = open_writer(f["/entry/data"], StreamContext(InputFile().encoder))  # doctest: +SKIP
@@ -113,7 +116,7 @@ def open_writer(dataset: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Stins
     """
     if not isinstance(dataset, h5py.Dataset):
         raise H5ToCborsError(f"{dataset.name} is a group, not an image dataset")
-    series = FrameSeries.of(check_image(dataset, ctx.points), ctx.points)
+    series = image_series(dataset, ctx.points, axes=ctx.axes)
     encoder = ctx.encoder(series, ctx.compression)
     return StinsWriter(encoder, filename=ctx.filename, config=receiver_config(dataset))
 

@@ -48,42 +48,66 @@ class ScanShape:
 
 @dataclass
 class Source:
-    """A stream whose source and protocol are known, before it is placed on events."""
+    """A stream whose source and protocol are known, before it is placed on events;
+    `axes` cuts an image dataset into frames (None: as its shape and hints say)."""
 
     spec: StreamSpec
     obj: h5py.Group | h5py.Dataset
     module: ProtocolModule
+    axes: str | None = None
+
+    def context(self, ctx: StreamContext) -> StreamContext:
+        """`ctx` for this stream's writer."""
+        return replace(ctx, axes=self.axes)
 
 
-def choose(f: h5py.File, spec: StreamSpec, frames: slice | None = None) -> Source:
+def choose(
+    f: h5py.File, spec: StreamSpec, frames: slice | None = None, axes: str | None = None
+) -> Source:
     """The HDF5 object and protocol module of a stream; an image dataset found by name
-    must have the data of the frames `frames` selects."""
+    must have the data of the frames `frames` selects. Image datasets are cut into frames
+    by `spec.axes`, else `axes`; axes named for another protocol's stream are an error."""
+    axes = spec.axes or axes
     if spec.path is None:
-        return Source(spec, find_dataset(f, spec.name, frames), stins)
+        return Source(spec, find_dataset(f, spec.name, frames, axes), stins, axes)
     obj = open_object(f, spec.path)
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
-        why = module.fits(obj)
+        why = stins.fits(obj, axes) if module is stins else module.fits(obj)
         if why is not None:
             raise H5ToCborsError(
                 f"--stream {spec}: {spec.path} in {f.filename} is not a {module.NAME} source: {why}"
             )
-        return Source(spec, obj, module)
+        return source_of(spec, obj, module, axes)
     if isinstance(obj, h5py.Dataset):  # only images are datasets
-        why = stins.fits(obj)
+        why = stins.fits(obj, axes)
         if why is not None:
             raise H5ToCborsError(f"--stream {spec}: {spec.path} in {f.filename} is {why}")
-        return Source(spec, obj, stins)
+        return Source(spec, obj, stins, axes)
     reasons = []
     for module in MODULES:
         why = module.fits(obj)
         if why is None:
-            return Source(spec, obj, module)
+            return source_of(spec, obj, module, axes)
         reasons.append(f"{module.NAME}: {why}")
     raise H5ToCborsError(
         f"--stream {spec}: {spec.path} in {f.filename} fits no protocol ({'; '.join(reasons)}); "
         "name one with PATH:PROTOCOL"
     )
+
+
+def source_of(
+    spec: StreamSpec, obj: h5py.Group | h5py.Dataset, module: ProtocolModule, axes: str | None
+) -> Source:
+    """The stream's source; `--axes` given for it by name must be for an image stream."""
+    if module is stins:
+        return Source(spec, obj, module, axes)
+    if spec.axes is not None:
+        raise H5ToCborsError(
+            f"--axes {spec.name}={spec.axes}: stream {spec.name} ({obj.name} in "
+            f"{obj.file.filename}) has protocol {module.NAME}; --axes cuts image datasets only"
+        )
+    return Source(spec, obj, module)
 
 
 def plan_streams(
@@ -98,7 +122,7 @@ def plan_streams(
     or `shape` given), the frames of every stream otherwise. A stream whose data count
     matches neither the points nor the steps is an error naming both.
     """
-    sources = [choose(f, spec, None if shape else ctx.points) for spec in specs]
+    sources = [choose(f, spec, None if shape else ctx.points, ctx.axes) for spec in specs]
     scan = shape or next(
         (ScanShape(steps_of(s.obj)) for s in sources if s.module is contrast), None
     )
@@ -116,7 +140,7 @@ def plan_streams(
 
 def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStream]:
     """Streams with no scan around them: each frame (row) a point; all must have as many."""
-    writers = {s.spec.name: s.module.open_writer(s.obj, ctx) for s in sources}
+    writers = {s.spec.name: s.module.open_writer(s.obj, s.context(ctx)) for s in sources}
     paths = {s.spec.name: s.spec.path or "" for s in sources}
     counts = {name: len(w) - 2 for name, w in writers.items()}
     if len(set(counts.values())) > 1:
@@ -133,6 +157,7 @@ def open_placed(
     s: Source, ctx: StreamContext, scan: ScanShape, selected: range, spans: list[StepSpan]
 ) -> tuple[MessageWriter, Cadence]:
     """The writer of one stream of a scan, opened on the selected points, and its cadence."""
+    ctx = s.context(ctx)
     if s.module is contrast:
         return s.module.open_writer(s.obj, replace(ctx, steps=spans)), "step"
     count = len(s.module.open_writer(s.obj, replace(ctx, points=None))) - 2
