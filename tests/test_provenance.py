@@ -59,6 +59,9 @@ def test_recorded_frames_select_the_same_frames(indices: range) -> None:
         {"input": "f.h5", "path": "d", "frames": "0:5"},
         {"input": 5, "path": "/d", "frames": "0:5"},
         {"input": "x" * 5000, "path": "/d", "frames": "0:5"},
+        {"input": "f.h5", "path": "/d", "frames": "0:5", "axes": "XYZ"},
+        {"input": "f.h5", "path": "/d", "frames": "0:5", "axes": "hwn"},
+        {"input": "", "path": "/d", "frames": "0:5"},
     ],
 )
 def test_a_malformed_record_is_no_origin(record: object) -> None:
@@ -74,11 +77,26 @@ def test_stins_capture_records_its_origin(cli: Cli, tmp_path: Path) -> None:
     parsed = parse_stins(start)
     assert isinstance(parsed, Stream1Start)
     record = parsed.h5tocbors  # type: ignore[attr-defined]
-    assert record == {"input": str(src), "path": "/entry/instrument/pilatus/data", "frames": "1:5"}
+    path = "/entry/instrument/pilatus/data"
+    assert record == {"input": str(src), "path": path, "frames": "1:5", "axes": "NHW"}
     code, out, _ = cli("inspect", tmp_path / "out" / "pilatus.cbors")
-    assert code == 0 and f"    made from {src} /entry/instrument/pilatus/data frames 1:5\n" in out
+    assert code == 0 and f"    made from {src} {path} frames 1:5 axes NHW\n" in out
     first = next(iter_messages(src, "pilatus", "/entry/instrument/pilatus/data"))
     assert json.loads(first.streams["pilatus"].frames[0])["h5tocbors"]["frames"] == "0:6"
+
+
+def test_verify_takes_the_recorded_axes(cli: Cli, tmp_path: Path) -> None:
+    """A stack stored (H, W, N), converted with --axes HWN, verifies with no options."""
+    src = tmp_path / "velox.h5"
+    with h5py.File(src, "w") as f:
+        f["/data/stack"] = np.arange(24 * 40 * 5, dtype=np.uint16).reshape(24, 40, 5)
+    code, _, err = cli("convert", src, "-s", "haadf=/data/stack", "--axes", "HWN", "-o", tmp_path)
+    assert (code, err) == (0, "")
+    capture = tmp_path / "haadf.cbors"
+    code, out, err = cli("verify", src, capture)
+    assert (code, err) == (0, "") and "5 frames identical to /data/stack" in out
+    code, _, err = cli("verify", src, capture, "--axes", "NHW")  # given axes win
+    assert code == 1 and "frame 0 is [24, 40] uint16, source is [40, 5] uint16" in err
 
 
 def test_xspress_start_records_its_origin_and_verifies_alone(cli: Cli, tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_start_message_carries_settings_and_origin(master: Path, tmp_path: Path)
     convert(master, {"eiger": "/entry/data"}, tmp_path / "out", frames=slice(1, 7, 2))
     start = read_capture(tmp_path / "out" / "eiger.cbors")[0].streams["eiger"]
     assert json.loads(start.frames[1]) == SETTINGS
-    origin = {"input": str(master), "path": "/entry/data", "frames": "1:7:2"}
+    origin = {"input": str(master), "path": "/entry/data", "frames": "1:7:2", "axes": "NHW"}
     model = Stream1Start(msg_number=0, filename="", h5tocbors=origin)
     assert start.frames[0] == model.model_dump_json().encode()
     parsed = parse(start)

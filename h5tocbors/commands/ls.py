@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ..hdf5.layout import FrameLayout
 from ..hdf5.listing import DatasetInfo, Source, list_datasets, stream_argument
 from ..hdf5.open import open_input
 from ..scan.survey import StreamSource, survey
@@ -21,8 +22,9 @@ EPILOG = (
     "h5tocbors ls run.h5 --json | jq -r '.[] | select(.image) | .stream'\n\n"
     "[bold]stream[/] marks image datasets (numeric, 2 or more dimensions) and the groups that "
     "make xspress, PandA or contrast streams with the argument to convert them, and a contrast "
-    "master's entries with the stream [bold]--scan[/] makes of them; [bold]fast[/] marks "
-    "datasets whose stored chunks pass through without recompression.\n\n" + EXIT_CODES
+    "master's entries with the stream [bold]--scan[/] makes of them; [bold]frames[/] says "
+    "what an image dataset becomes (change it with convert's [bold]--axes[/]); [bold]fast[/] "
+    "marks datasets whose stored chunks pass through without recompression.\n\n" + EXIT_CODES
 )
 
 
@@ -76,7 +78,7 @@ def storage(d: DatasetInfo) -> str:
     return f"{d.layout}{chunks} " + ("+".join(d.filters) or "none")
 
 
-COLUMNS = ("path", "shape", "dtype", "storage", "fast", "stream / note")
+COLUMNS = ("path", "shape", "dtype", "frames", "storage", "fast", "stream / note")
 MAX_FILES = 6
 """Data files of a series that `ls` names, beside those missing."""
 
@@ -113,6 +115,13 @@ def shape(d: DatasetInfo) -> str:
     return "x".join(map(str, d.shape)) or "scalar"
 
 
+def frames(d: DatasetInfo) -> str:
+    """What an image dataset becomes: `1 frame 195x487`, `20 frames 512x512x3`; else ""."""
+    if d.axes is None or d.shape is None:
+        return ""
+    return FrameLayout(d.axes).describe(tuple(d.shape))
+
+
 def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
     """The datasets as rows of `COLUMNS`."""
     out = []
@@ -126,5 +135,6 @@ def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
             note += f"  [--scan: stream {d.scan}]"
         if d.layout == "series":
             note += "  files: " + files(d.sources)
-        out.append([d.path, shape(d), d.dtype, storage(d), "yes" if d.fast_path else "", note])
+        fast = "yes" if d.fast_path else ""
+        out.append([d.path, shape(d), d.dtype, frames(d), storage(d), fast, note])
     return out

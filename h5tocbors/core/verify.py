@@ -18,6 +18,7 @@ from ..protocols.jsonframe import json_header
 from ..protocols.provenance import Origin
 from ..protocols.stins import TYP as STINS
 from ..protocols.stins import decode_stins, header_problem, image_dtype, stins_header
+from ..scan.specs import axes_for
 
 
 @dataclass
@@ -83,28 +84,33 @@ def made_elsewhere(origin: Origin | None, f: h5py.File) -> str | None:
     return None if same else origin.input
 
 
+@dataclass(frozen=True)
+class Given:
+    """What the command line says of a stream's source (None: not said)."""
+
+    path: str | None
+    frames: slice | None
+    axes: str | None
+
+
 def recorded_images(
     f: h5py.File,
     capture: str | os.PathLike[str],
     name: str,
-    path: str | None,
-    frames: slice | None,
+    given: Given,
     origin: Origin | None,
 ) -> ImageSeries:
-    """The source images of a stream: at `path` (given) or the recorded path, or found by
-    name; the frames `frames` (given) or recorded select. A recorded source that is not
-    there is named with the record."""
-    if origin is None or (path is not None and frames is not None):
-        return resolve_images(f, name, path, frames)
+    """The source images of a stream: at the path given or recorded, or found by name; the
+    frames and axes given or recorded. A recorded source that is not there is named with
+    the record."""
+    if origin is None:
+        return resolve_images(f, name, given.path, given.frames, given.axes)
+    frames = origin.selection if given.frames is None else given.frames
+    axes = given.axes or origin.axes or None
     try:
-        return resolve_images(
-            f, name, path or origin.path, origin.selection if frames is None else frames
-        )
+        return resolve_images(f, name, given.path or origin.path, frames, axes)
     except H5ToCborsError as e:
-        raise H5ToCborsError(
-            f"{capture} stream {name} was made from {origin.input} {origin.path} frames "
-            f"{origin.frames}: {e}"
-        ) from e
+        raise H5ToCborsError(f"{capture} stream {name} was made from {origin}: {e}") from e
 
 
 def verify_capture(
@@ -112,14 +118,17 @@ def verify_capture(
     capture: str | os.PathLike[str],
     datasets: Mapping[str, str | None],
     frames: slice | None = None,
+    axes: Mapping[str, str] | None = None,
 ) -> list[StreamCheck]:
     """Compare every STINS image of `capture` bit for bit with its source frame in `f`.
 
     Streams are resolved like `convert` does: `datasets` maps a stream name to a
-    dataset path, or the dataset is found by the stream's name. Where the capture records
-    what it was made from (`protocols.provenance`), that path and those frames are used,
-    unless given. Memory holds one message and the numbers of the frames seen, whatever the
-    capture declares.
+    dataset path, or the dataset is found by the stream's name; `axes` cuts datasets into
+    frames by stream name (`"*"`: the others; see `scan.specs.parse_axes_options`). Where
+    the capture records what it was made from (`protocols.provenance`), that path, those
+    frames and axes are used, unless given. Memory holds one message (and one block of
+    frames, see `hdf5.slabs`) and the numbers of the frames seen, whatever the capture
+    declares.
 
     Example:
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
@@ -138,7 +147,8 @@ def verify_capture(
                 start = header is not None and header.get("htype") == "header"
                 origin = Origin.from_header(header) if start else None
                 # refuses sources that are missing: their fill values are not the data
-                images = recorded_images(f, capture, name, datasets.get(name), frames, origin)
+                given = Given(datasets.get(name), frames, axes_for(axes, name))
+                images = recorded_images(f, capture, name, given, origin)
                 sources[name] = Source.of(images)
                 checks[name] = StreamCheck(
                     str(capture),

@@ -79,11 +79,12 @@ def verify_streams(
     config: ScanConfig | None = None,
     frames: slice | None = None,
     only: set[str] | None = None,
+    axes: Mapping[str, str] | None = None,
 ) -> list[StreamCheck]:
     """Compare every message of `captures` with the message `f` gives for it.
 
     Streams are planned as `convert` plans them from the same arguments (`streams`,
-    `scan`, `config`, `frames`); streams of the captures outside `only` are left alone.
+    `scan`, `config`, `frames`, `axes`); streams of the captures outside `only` are left alone.
 
     Example:
         >>> checks = verify_streams(f, ["out/contrast.cbors"], {}, scan=True)  # doctest: +SKIP
@@ -91,7 +92,8 @@ def verify_streams(
         [True]
     """
     ctx = StreamContext(InputFile().encoder, frames, "none", "")
-    plan = {p.name: p for p in open_streams(f, streams, ctx, scan=scan, config=config)}
+    placed = open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)
+    plan = {p.name: p for p in placed}
     checks: list[StreamCheck] = []
     for capture in captures:
         followed: dict[str, Follow] = {}

@@ -6,12 +6,15 @@ import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
+from math import prod
+from typing import Any
 
 import h5py
 
 from ..capture.names import STREAM_NAME
 from .filters import filter_names
-from .frames import FrameSeries, lead_shape
+from .frames import FrameSeries
+from .layout import FRAME, FrameLayout, layout_of
 from .open import metadata_of
 from .passthrough import passthrough_refusal
 from .resolve import dtype_name, not_an_image, safe_shape
@@ -68,6 +71,11 @@ class DatasetInfo:
     links: list[str] = field(default_factory=list)
     """Other paths (soft links) to the same dataset."""
     note: str = ""
+    frames: int | None = None
+    """The frames an image dataset becomes (see `layout`), else None."""
+    frame_shape: list[int] | None = None
+    axes: str | None = None
+    """The role of each axis, as `--axes` spells it: `NHW`, `HW` (one frame), `NHWC`."""
 
 
 def stream_name(path: str) -> str:
@@ -117,8 +125,9 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             layout = "external"
         dtype = dset.dtype
         shape = safe_shape(dset, checked)
+        cut = layout_of(dset, shape) if shape is not None else None
         refusal = (
-            not_an_image(dtype, shape)
+            not_an_image(dtype, shape, cut)
             if shape is not None
             else "its extent lies in sources that are missing or refused"
         )
@@ -126,7 +135,8 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             refusal = f"{len(shape)}-D"
         missing = next((s for s in checked if s.problem), None)
         image = refusal is None and missing is None
-        slow = passthrough_refusal(FrameSeries(dset, range(0))) if image else None
+        cut = cut if image else None
+        slow = passthrough_refusal(FrameSeries(dset, range(0), cut)) if cut else None
         if refusal is not None:
             note = refusal
         elif missing is not None:
@@ -148,7 +158,20 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             protocol="stins" if image else None,
             sources=sources_of(checked),
             note=note,
+            **frames_of(cut, shape),
         )
+
+
+def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """The `frames`, `frame_shape` and `axes` of an image dataset, or nothing."""
+    if layout is None or shape is None:
+        return {}
+    frame = layout.frame_shape(shape)
+    return {
+        "frames": prod(layout.lead_shape(shape)),
+        "frame_shape": list(frame),
+        "axes": layout.axes,
+    }
 
 
 def dangling(entry: Entry) -> DatasetInfo:
@@ -197,10 +220,11 @@ def describe_series(
     image = problem is None and bool(rows) and all(m.image for m in rows)
     fast = image and all(m.fast_path for m in rows)
     slow = next((m.note for m in rows if not m.fast_path), first.note if first else "")
-    shape = None
-    if image and order[0].shape is not None:
-        frame = order[0].shape[len(lead_shape(order[0].shape)) :]
-        shape = [sum(p.frames or 0 for p in order), *frame]
+    part = order[0] if image else None  # the parts' frames, joined along one frame axis
+    frame = part.frame_shape if part else None
+    shape = [sum(p.frames or 0 for p in order), *frame] if part and frame else None
+    layout = part.layout if part else None
+    joined = FrameLayout(FRAME + layout.axes.replace(FRAME, "")) if shape and layout else None
     return DatasetInfo(
         path=path,
         shape=shape,
@@ -214,4 +238,5 @@ def describe_series(
         protocol="stins" if image else None,
         sources=[Source(p.file, p.target, p.problem is None, p.problem, p.refused) for p in order],
         note=f"image series: {problem}" if problem else slow,
+        **frames_of(joined, tuple(shape) if shape else None),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from math import prod
 
 from ..buffers import Buffer, FileRange
-from .frames import FrameSeries, lead_shape
+from .frames import FrameSeries
 
 
 @dataclass
@@ -97,7 +97,7 @@ class StoredRows:
         dset = series.dataset
         self._id = dset.id
         self._fd = fd if dset.file.driver == "sec2" else None
-        self._lead = lead_shape(dset.shape)
+        self._lead = series.lead_shape
         frame = series.frame_shape
         self.chunks: tuple[int, ...] = dset.chunks or (1,) * len(self._lead) + frame
         self._frame_chunks = self.chunks[len(self._lead) :]

@@ -29,7 +29,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import H5ToCborsError
-from .frames import FrameSeries, lead_shape
+from .frames import FrameSeries
+from .layout import FrameLayout, layout_of
 from .open import METADATA_ERRORS, metadata_of
 from .selection import select_frames
 from .sources import data_sources, unsized
@@ -54,6 +55,8 @@ class Part:
     dataset: h5py.Dataset | None
     shape: tuple[int, ...] | None = None
     dtype: np.dtype | None = None
+    layout: FrameLayout | None = None
+    """Which axes of its dataset count frames."""
     images: tuple[int, int] | None = None
     """`image_nr_low`, `image_nr_high` of its dataset, where it has both."""
     problem: str | None = None
@@ -73,7 +76,16 @@ class Part:
     @property
     def frames(self) -> int | None:
         """How many frames its dataset holds, when known."""
-        return None if self.shape is None else prod(lead_shape(self.shape))
+        if self.shape is None or self.layout is None:
+            return None
+        return prod(self.layout.lead_shape(self.shape))
+
+    @property
+    def frame_shape(self) -> tuple[int, ...] | None:
+        """The shape of one frame, when known."""
+        if self.shape is None or self.layout is None:
+            return None
+        return self.layout.frame_shape(self.shape)
 
 
 def part_names(group: h5py.Group) -> list[str] | None:
@@ -96,9 +108,10 @@ def is_series(obj: h5py.Group | h5py.Dataset) -> bool:
     return isinstance(obj, h5py.Group) and part_names(obj) is not None
 
 
-def series_parts(group: h5py.Group) -> list[Part]:
+def series_parts(group: h5py.Group, axes: str | None = None) -> list[Part]:
     """Every link of a series group, in link-number order, each followed safely; what is
-    missing or refused is named on its part, not raised."""
+    missing or refused is named on its part, not raised. `axes` cut each data file's
+    dataset into frames (see `layout`; None: as its shape and hints say)."""
     parts = []
     for name in part_names(group) or []:
         with metadata_of(group.file, posixpath.join(group.name, name)):
@@ -116,11 +129,11 @@ def series_parts(group: h5py.Group) -> list[Part]:
             part = Part(name, file, target, None)
             parts.append(replace(part, problem=f"{part.label} is not a dataset"))
             continue
-        parts.append(_part(name, file, target, found))
+        parts.append(_part(name, file, target, found, axes))
     return parts
 
 
-def _part(name: str, file: str, target: str, dset: h5py.Dataset) -> Part:
+def _part(name: str, file: str, target: str, dset: h5py.Dataset, axes: str | None) -> Part:
     """A part whose dataset is there: its shape (where HDF5 can tell it safely) and numbers."""
     if unsized(data_sources(dset)) is not None:
         part = Part(name, file, target, dset)
@@ -130,14 +143,14 @@ def _part(name: str, file: str, target: str, dset: h5py.Dataset) -> Part:
         shape: tuple[int, ...] = dset.shape
         dtype = dset.dtype
         numbers = [dset.attrs.get(key) for key in IMAGE_NUMBERS]
+    part = Part(name, file, target, dset, shape, dtype, layout_of(dset, shape, axes))
     if any(n is None for n in numbers):
-        return Part(name, file, target, dset, shape, dtype)
+        return part
     values = [_image_number(n) for n in numbers]
     if values[0] is None or values[1] is None:
-        part = Part(name, file, target, dset, shape, dtype)
         shown = ", ".join(f"{k}={n!r}"[:80] for k, n in zip(IMAGE_NUMBERS, numbers))
         return replace(part, problem=f"{part.label}: {shown} are not image numbers")
-    return Part(name, file, target, dset, shape, dtype, (values[0], values[1]))
+    return replace(part, images=(values[0], values[1]))
 
 
 def _image_number(value: object) -> int | None:
@@ -204,11 +217,8 @@ def _numbering_problem(order: list[Part]) -> str | None:
 def _shape_problem(order: list[Part]) -> str | None:
     """Why the parts' frames differ in shape or type, or None."""
     first = order[0]
-    assert first.shape is not None
-    frame = first.shape[len(lead_shape(first.shape)) :]
     for part in order[1:]:
-        assert part.shape is not None
-        if part.shape[len(lead_shape(part.shape)) :] != frame or part.dtype != first.dtype:
+        if part.frame_shape != first.frame_shape or part.dtype != first.dtype:
             return (
                 f"{part.label} holds {part.shape} {part.dtype} data, unlike "
                 f"{first.label} ({first.shape} {first.dtype})"
@@ -298,6 +308,11 @@ class ImageSeries:
     def dtype(self) -> np.dtype:
         """The little-endian dtype frames are delivered in."""
         return self.parts[0].dtype
+
+    @property
+    def axes(self) -> str:
+        """The frame layout of its datasets, as `--axes` spells it (`NHW`)."""
+        return self.parts[0].layout.axes
 
     @cached_property
     def _ends(self) -> list[int]:

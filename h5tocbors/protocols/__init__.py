@@ -110,10 +110,12 @@ class StreamContext:
 
     `points` selects the data messages of a point-wise stream (a slice over its frames or
     rows, as `--frames`); `steps` are the steps a step-wise stream writes; `encoder` makes a
-    `FrameEncoder` for a frame series, bound to the input's file, mapping and threads.
-    `input` is the input file a start message records as the stream's origin ("": none),
-    `path` the stream's source in it as asked for or found (a DECTRIS master's `/entry/data`,
-    where the writer's object is a group or a dataset in a linked file).
+    `FrameEncoder` for a frame series, bound to the input's file, mapping and threads;
+    `axes` cuts an image dataset into frames (`--axes`, see `hdf5.layout`; None: as its
+    shape and NeXus hints say). `input` is the input file a start message records as the
+    stream's origin ("": none), `path` the stream's source in it as asked for or found (a
+    DECTRIS master's `/entry/data`, where the writer's object is a group or a dataset in a
+    linked file).
     """
 
     encoder: EncoderFactory
@@ -121,6 +123,7 @@ class StreamContext:
     compression: Compression = "bslz4"
     filename: str = ""
     steps: Sequence[StepSpan] = field(default_factory=tuple)
+    axes: str | None = None
     input: str = ""
     path: str = ""
 

@@ -82,8 +82,7 @@ class StreamInspector:
     def details(self) -> list[str]:
         """What a summary shows beyond counts, shape and type (meta names, keys, fields):
         here, what the stream was made from."""
-        o = self.origin
-        return [f"made from {o.input} {o.path} frames {o.frames}"] if o is not None else []
+        return [f"made from {self.origin}"] if self.origin is not None else []
 
     def start(self, header: dict[str, object]) -> None:
         """Take the stream's start message's JSON header: what it was made from."""

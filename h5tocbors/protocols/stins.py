@@ -26,6 +26,7 @@ from ..core.encoding import FrameEncoder, SeriesEncoder
 from ..errors import quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.images import open_images
+from ..hdf5.layout import layout_of
 from ..hdf5.open import metadata_of
 from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import is_image_dtype, not_an_image, safe_shape
@@ -91,9 +92,10 @@ class StinsWriter:
         yield [end_header(len(series) + 1)]
 
 
-def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
-    """None for an image dataset (numbers, 2 or more dimensions) or an image series (a
-    DECTRIS master's `/entry/data`), else why it is neither.
+def fits(obj: h5py.Group | h5py.Dataset, axes: str | None = None) -> str | None:
+    """None for an image dataset (numbers, 2 or more dimensions, frames of at most 1 GiB
+    cut as `axes` says, or as its shape and NeXus hints say) or an image series (a DECTRIS
+    master's `/entry/data`), else why it is neither.
 
     Example:
         >>> fits(f["/entry/instrument/pilatus/data"]) is None  # doctest: +SKIP
@@ -103,7 +105,8 @@ def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
         return None if is_series(obj) else "a group, not an image dataset nor an image series"
     with metadata_of(obj.file, obj.name):
         dtype = obj.dtype
-    return not_an_image(dtype, safe_shape(obj, data_sources(obj)))
+    shape = safe_shape(obj, data_sources(obj))
+    return not_an_image(dtype, shape, layout_of(obj, shape, axes) if shape is not None else None)
 
 
 def fast_path(encoder: FrameEncoder | SeriesEncoder, counters: FrameCounters) -> str:
@@ -114,21 +117,22 @@ def fast_path(encoder: FrameEncoder | SeriesEncoder, counters: FrameCounters) ->
 
 
 def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
-    """The STINS stream of an image dataset or image series: its frames picked by
-    `ctx.points`, numbered over the whole series.
+    """The STINS stream of an image dataset or image series: its frames cut as `ctx.axes`
+    says (None: as its shape and NeXus hints say), picked by `ctx.points`, numbered over
+    the whole series.
 
     Example:
         >>> w = open_writer(f["/entry/data"], StreamContext(InputFile().encoder))  # doctest: +SKIP
         >>> len(w)  # header, one message per frame, end  # doctest: +SKIP
         22
     """
-    images = open_images(obj, ctx.points, ctx.path)
+    images = open_images(obj, ctx.points, ctx.path, ctx.axes)
     encoder = SeriesEncoder(images, [ctx.encoder(p, ctx.compression) for p in images.parts])
     return StinsWriter(
         encoder,
         filename=ctx.filename,
         config=receiver_config(obj),
-        origin=origin_fields(ctx.input, images.name, images.indices),
+        origin=origin_fields(ctx.input, images.name, images.indices, images.axes),
     )
 
 

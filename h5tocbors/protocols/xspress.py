@@ -27,6 +27,7 @@ from ..buffers import Buffer
 from ..core.encoding import FrameEncoder
 from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
+from ..hdf5.layout import FrameLayout
 from ..hdf5.resolve import is_image_dtype
 from . import FrameCounters, StreamContext
 from .jsonframe import json_frame, json_header
@@ -173,7 +174,7 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Xspress
     assert data is not None
     frames, channels = data.shape[:2]
     meta = [member_dataset(group, name) for name, _ in expected_meta(group, frames, channels)]
-    series = FrameSeries.of(data, ctx.points)
+    series = FrameSeries.of(data, ctx.points, FrameLayout.first_axis(data.ndim))
     return XspressWriter(
         ctx.encoder(series, "none"),
         [m for m in meta if m is not None],
