@@ -34,6 +34,22 @@ class FrameCounters:
     passthrough: int = 0
 
 
+@dataclass(kw_only=True)
+class Writer:
+    """What every protocol writer keeps: the HDF5 path its stream is made from (`source`,
+    for summaries) and its counters. Writers whose messages are made, not stored payloads
+    passed through, keep the empty `fast_path`.
+    """
+
+    source: str
+    counters: FrameCounters = field(default_factory=FrameCounters)
+
+    @property
+    def fast_path(self) -> str:
+        """`passthrough` when stored payloads were copied, else why not (`""`: no payloads)."""
+        return ""
+
+
 @dataclass(frozen=True)
 class Steps:
     """How a scan's points group into steps: step j covers points `ends[j-1]` to `ends[j]`.

@@ -32,7 +32,7 @@ from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import is_image_dtype, not_an_image, safe_shape
 from ..hdf5.series import is_series
 from ..hdf5.sources import data_sources
-from . import FrameCounters, StreamContext
+from . import FrameCounters, StreamContext, Writer
 from .jsonframe import json_frame, json_header
 from .metadata import collect_metadata, detector_settings
 from .order import StreamInspector
@@ -45,7 +45,7 @@ NAME = "stins"
 
 
 @dataclass
-class StinsWriter:
+class StinsWriter(Writer):
     """The STINS messages of one image series (one dataset's frames, or a DECTRIS master's
     data files joined).
 
@@ -64,12 +64,6 @@ class StinsWriter:
     origin: dict[str, object] = field(default_factory=dict)
     """Extra fields of the start message: where the stream came from (`provenance`)."""
     typ: str = TYP
-    counters: FrameCounters = field(default_factory=FrameCounters)
-
-    @property
-    def source(self) -> str:
-        """The path of the images in the input: a dataset, or a DECTRIS master's group."""
-        return self.encoder.series.name
 
     @property
     def fast_path(self) -> str:
@@ -130,6 +124,7 @@ def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWrit
     encoder = SeriesEncoder(images, [ctx.encoder(p, ctx.compression) for p in images.parts])
     return StinsWriter(
         encoder,
+        source=images.name,
         filename=ctx.filename,
         config=receiver_config(obj),
         origin=origin_fields(ctx.input, images.name, images.indices, images.axes),

@@ -29,7 +29,7 @@ from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
 from ..hdf5.layout import FrameLayout
 from ..hdf5.resolve import is_image_dtype
-from . import FrameCounters, StreamContext
+from . import StreamContext, Writer
 from .jsonframe import json_frame, json_header
 from .members import member_dataset
 from .order import StreamInspector
@@ -62,7 +62,7 @@ PICKLE_PROTOCOL = 3
 
 
 @dataclass
-class XspressWriter:
+class XspressWriter(Writer):
     """The xspress messages of one xspress3 group.
 
     Example:
@@ -74,16 +74,9 @@ class XspressWriter:
     encoder: FrameEncoder
     meta: list[h5py.Dataset]
     filename: str
-    group: str
     origin: dict[str, object] = field(default_factory=dict)
     """Extra fields of the start message: where the stream came from (`provenance`)."""
     typ: str = TYP
-    counters: FrameCounters = field(default_factory=FrameCounters)
-
-    @property
-    def source(self) -> str:
-        """The xspress3 group."""
-        return self.group
 
     @property
     def fast_path(self) -> str:
@@ -179,7 +172,7 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Xspress
         ctx.encoder(series, "none"),
         [m for m in meta if m is not None],
         filename=ctx.filename or os.path.abspath(group.file.filename),
-        group=group.name,
+        source=group.name,
         origin=origin_fields(ctx.input, ctx.path or group.name, series.indices),
     )
 
