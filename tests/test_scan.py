@@ -16,21 +16,13 @@ from typing import Any
 import h5py
 import numpy as np
 
+from h5tocbors.protocols.xspress import META
+
 from .replay_source import INPUT_ENV
 from .scan_files import LINES, PER_LINE, POINTS, XSPRESS3, write_scan, write_step_scan
 from .test_replay_e2e import convert, replay
 
 STREAMS = {"contrast", "xspress3", "pilatus", "panda0"}
-META = [
-    "output_count_rate",
-    "all_events",
-    "all_good",
-    "clock_ticks",
-    "total_ticks",
-    "reset_ticks",
-    "event_width",
-    "dead_time_correction",
-]
 PARSED_META = ["ocr", "AllEvents", "AllGood", "ClockTicks", "TotalTicks", "ResetTicks",
                "event_widths", "dtc"]  # fmt: skip
 
