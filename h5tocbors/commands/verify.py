@@ -10,8 +10,6 @@ from typing import Annotated
 import h5py
 import typer
 
-from ..core.verify import StreamCheck, verify_capture
-from ..core.verify_streams import verify_recorded, verify_streams
 from ..errors import H5ToCborsError, UsageError
 from ..hdf5.open import open_input
 from ..hdf5.resolve import open_object
@@ -19,6 +17,9 @@ from ..hdf5.selection import parse_frames
 from ..protocols import stins
 from ..scan.config import load_config
 from ..scan.specs import EVERY, StreamSpec, parse_axes_options
+from ..verify import StreamCheck
+from ..verify.images import verify_capture
+from ..verify.streams import verify_recorded, verify_streams
 from .options import EXIT_CODES, AxesOption, Debug, Frames, Json, counted, parse_streams
 from .reporting import reported, say
 

@@ -19,30 +19,7 @@ from ..protocols.provenance import Origin
 from ..protocols.stins import TYP as STINS
 from ..protocols.stins import decode_stins, header_problem, image_dtype, stins_header
 from ..scan.specs import axes_for
-
-
-@dataclass
-class StreamCheck:
-    """The outcome for one stream of one capture."""
-
-    capture: str
-    stream: str
-    dataset: str
-    frames: int
-    """Images in the capture."""
-    differing: int
-    """Images that differ from their source frame, fail to decode, or repeat one."""
-    missing: int
-    """Source frames that no image of the capture carries."""
-    first_difference: str | None
-    unit: str = "frames"
-    """What `frames` counts: images (STINS), or messages (every stream of a scan)."""
-    made_from: str | None = None
-    """The input the capture says it was made from, when that is another file."""
-
-    @property
-    def ok(self) -> bool:
-        return self.differing == 0 and self.missing == 0 and self.frames > 0
+from . import StreamCheck
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,16 @@ import h5py
 
 from ..buffers import Buffer, read_range
 from ..capture.read import RawStream, read_messages
+from ..core.encoding import InputFile
+from ..core.events import PlacedStream
 from ..errors import H5ToCborsError, quoted
 from ..protocols import StreamContext, stins
 from ..protocols.registry import BY_TYP
 from ..protocols.values import Comparer
 from ..scan.config import ScanConfig
 from ..scan.streams import open_streams
-from .encoding import InputFile
-from .events import PlacedStream
-from .verify import StreamCheck, made_elsewhere, recorded_origins
+from . import StreamCheck
+from .images import made_elsewhere, recorded_origins
 
 
 @dataclass
