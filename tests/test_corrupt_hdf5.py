@@ -262,7 +262,7 @@ def test_dataset_that_stores_few_of_its_frames(tmp_path: Path) -> None:
         result.stderr,
         1,
         "/entry/det/data",
-        "1,000,000,000 frames to read",
+        "1,000,000,000 frames to convert",
         "chunks stored for at most 4",
         "--frames",
     )

@@ -16,21 +16,13 @@ from typing import Any
 import h5py
 import numpy as np
 
+from h5tocbors.protocols.xspress import META
+
 from .replay_source import INPUT_ENV
 from .scan_files import LINES, PER_LINE, POINTS, XSPRESS3, write_scan, write_step_scan
 from .test_replay_e2e import convert, replay
 
 STREAMS = {"contrast", "xspress3", "pilatus", "panda0"}
-META = [
-    "output_count_rate",
-    "all_events",
-    "all_good",
-    "clock_ticks",
-    "total_ticks",
-    "reset_ticks",
-    "event_width",
-    "dead_time_correction",
-]
 PARSED_META = ["ocr", "AllEvents", "AllGood", "ClockTicks", "TotalTicks", "ResetTicks",
                "event_widths", "dtc"]  # fmt: skip
 
@@ -313,3 +305,30 @@ def test_inspect_reads_every_protocol_of_a_scan(tmp_path: Path, cli: Any) -> Non
     code, text, _ = cli("inspect", out / "xspress3.cbors", "--json")
     stream = json.loads(text)["files"][0]["streams"]["xspress3"]
     assert stream["details"][0].startswith("meta output_count_rate")
+
+
+def test_scans_in_a_batch_with_skip_existing_and_json(tmp_path: Path, cli: Any) -> None:
+    """`--scan` with several inputs: OUTPUT_DIR/<stem>/ per scan, resumable, `--json`."""
+    first = write_scan(tmp_path / "a")
+    second = write_scan(tmp_path / "b")
+    second = second.rename(second.with_name("000009.h5"))
+    out = tmp_path / "out"
+    code, text, err = cli("convert", first, second, "--scan", "-o", out, "--json", "-j", "2")
+    assert code == 0, err
+    files = {Path(f["input"]).name: f for f in json.loads(text)["files"]}
+    assert {f["status"] for f in files.values()} == {"ok"}
+    for stem in ("000008", "000009"):
+        assert sorted(p.name for p in (out / stem).glob("*.cbors")) == [
+            "contrast.cbors",
+            "panda0.cbors",
+            "pilatus.cbors",
+            "xspress3.cbors",
+        ]
+    (out / "000009" / "panda0.cbors").unlink()
+    code, text, err = cli(
+        "convert", first, second, "--scan", "-o", out, "--skip-existing", "--json"
+    )
+    assert code == 0, err
+    again = {Path(f["input"]).name: f for f in json.loads(text)["files"]}
+    assert again["000008.h5"]["status"] == "skipped"
+    assert [s["name"] for s in again["000009.h5"]["result"]["streams"]] == ["panda0"]

@@ -88,10 +88,12 @@ def test_streams_resolve_by_name_like_convert(cli: Cli, source: Path, tmp_path: 
 
 
 def test_frames_selection(cli: Cli, source: Path, tmp_path: Path) -> None:
+    """The capture records its frames: verify needs no --frames, and a given one wins."""
     convert(source, ["pilatus"], tmp_path / "o", frames=slice(1, 6, 2))
     capture = tmp_path / "o" / "pilatus.cbors"
     assert cli("verify", source, capture, "--frames", "1:6:2")[0] == 0
-    code, _, err = cli("verify", source, capture)
+    assert cli("verify", source, capture)[0] == 0
+    code, _, err = cli("verify", source, capture, "--frames", "0:3")
     assert code == 1 and "pilatus" in err
 
 
@@ -111,7 +113,7 @@ def test_one_altered_payload_byte_is_found(
 
 def test_missing_frames_are_counted(cli: Cli, source: Path, tmp_path: Path) -> None:
     convert(source, ["pilatus"], tmp_path / "o", frames=slice(0, 4))
-    code, _, err = cli("verify", source, tmp_path / "o" / "pilatus.cbors")
+    code, _, err = cli("verify", source, tmp_path / "o" / "pilatus.cbors", "--frames", "0:6")
     assert code == 1 and "source frame 4 is missing" in err and "2 source frames missing" in err
 
 
@@ -202,16 +204,12 @@ def test_huge_sparse_source_is_not_enumerated(tmp_path: Path) -> None:
     with h5py.File(small, "w") as f:
         f.create_dataset("/entry/det/data", data=np.zeros((2, 3, 4), np.uint8))
     convert(small, ["det"], tmp_path / "o")
-    for frames in (2**20, 2**31):
-        huge = tmp_path / "huge.h5"
-        with h5py.File(huge, "w") as f:
-            f.create_dataset("/entry/det/data", (frames, 3, 4), np.uint8, chunks=(1, 3, 4))
-        result = run_limited("verify", huge, tmp_path / "o" / "det.cbors", address_space=1 << 30)
-        code, err = result.returncode, result.stderr
-        assert code == 1 and "unexpected" not in err and len(err.splitlines()) == 1
-        if frames == 2**20:
-            assert (
-                "source frame 2 is missing" in err and f"{2**20 - 2} source frames missing" in err
-            )
-        else:
-            assert "2,147,483,648 frames to read, but chunks stored for at most 0" in err
+    huge = tmp_path / "huge.h5"
+    with h5py.File(huge, "w") as f:
+        f.create_dataset("/entry/det/data", shape=(2**31, 3, 4), dtype=np.uint8, chunks=(1, 3, 4))
+    capture = tmp_path / "o" / "det.cbors"
+    result = run_limited("verify", huge, capture, "--frames", "0:", address_space=1 << 30)
+    code, err = result.returncode, result.stderr
+    assert code == 1 and "unexpected" not in err
+    assert "source frame 2 is missing" in err and f"{2**31 - 2} source frames missing" in err
+    assert err.rstrip().endswith(f"(the capture was made from {small})")

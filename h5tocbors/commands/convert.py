@@ -17,7 +17,18 @@ from ..core.pipeline import default_jobs
 from ..errors import Cancel, H5ToCborsError, UsageError
 from ..hdf5.selection import parse_frames
 from ..scan.config import load_config
-from .options import EXIT_CODES, UNITS, Debug, Frames, Json, Streams, parse_streams
+from ..scan.specs import parse_axes_options
+from .options import (
+    EXIT_CODES,
+    UNITS,
+    AxesOption,
+    Debug,
+    Frames,
+    Json,
+    Streams,
+    counted,
+    parse_streams,
+)
 from .reporting import Bar, print_table, printable, progress_bar, reported, say
 
 EPILOG = (
@@ -28,6 +39,8 @@ EPILOG = (
     "h5tocbors convert run.h5 -s pilatus -s eiger=/entry/instrument/eiger/data\n\n"
     "[dim]# every 10th frame of 5..205, uncompressed payloads, into cap/[/]\n\n"
     "h5tocbors convert scan.h5 -s pilatus --frames 5:205:10 -c none -o cap\n\n"
+    "[dim]# a stack stored (height, width, frames), as Velox writes it[/]\n\n"
+    "h5tocbors convert stack.emd -s haadf=/Data/Image/0/Data --axes HWN\n\n"
     "[dim]# every stream of a contrast scan, events aligned: contrast, xspress3, panda0, ...[/]\n\n"
     "h5tocbors convert 000008.h5 --scan\n\n"
     "[dim]# a PandA group as PCAP_RAW, named explicitly; a layout described in TOML[/]\n\n"
@@ -82,6 +95,7 @@ def convert_command(
         typer.Option("--compression", "-c", help="Payload of image messages."),
     ] = CompressionChoice.bslz4,
     frames: Frames = None,
+    axes: AxesOption = [],  # noqa: B006
     filename: Annotated[
         str, typer.Option(help="'filename' of the start message; \"\" means live, don't save.")
     ] = "",
@@ -116,6 +130,7 @@ def convert_command(
         check_outputs(output_dir, force, skip_existing)
         streams = parse_streams(stream)
         selection = parse_frames(frames) if frames is not None else None
+        cut = parse_axes_options(axes)
         try:
             filename.encode("utf-8")
         except UnicodeEncodeError:
@@ -134,6 +149,7 @@ def convert_command(
                 scan=scan,
                 config=scan_config,
                 frames=selection,
+                axes=cut,
                 compression=compression.value,
                 filename=filename,
                 force=force,
@@ -198,7 +214,7 @@ def print_summary(result: ConversionResult) -> None:
         else:
             path = f" [encoded ({s.fast_path})]"
         say(
-            f"{s.name}: {s.typ}, {s.frames} {UNITS.get(s.typ, 'frames')} from {s.dataset}, "
+            f"{s.name}: {s.typ}, {counted(s.frames, UNITS.get(s.typ, 'frames'))} from {s.dataset}, "
             f"{s.bytes / 1e6:.1f} MB in {result.seconds:.2f} s -> {s.output}{path}"
         )
     for name in result.skipped:

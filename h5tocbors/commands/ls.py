@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from ..hdf5.listing import DatasetInfo, list_datasets, stream_argument
+from ..hdf5.layout import FrameLayout
+from ..hdf5.listing import DatasetInfo, Source, list_datasets, stream_argument
 from ..hdf5.open import open_input
 from ..scan.survey import StreamSource, survey
 from .options import EXIT_CODES, Debug, Json
@@ -21,8 +22,9 @@ EPILOG = (
     "h5tocbors ls run.h5 --json | jq -r '.[] | select(.image) | .stream'\n\n"
     "[bold]stream[/] marks image datasets (numeric, 2 or more dimensions) and the groups that "
     "make xspress, PandA or contrast streams with the argument to convert them, and a contrast "
-    "master's entries with the stream [bold]--scan[/] makes of them; [bold]fast[/] marks "
-    "datasets whose stored chunks pass through without recompression.\n\n" + EXIT_CODES
+    "master's entries with the stream [bold]--scan[/] makes of them; [bold]frames[/] says "
+    "what an image dataset becomes (change it with convert's [bold]--axes[/]); [bold]fast[/] "
+    "marks datasets whose stored chunks pass through without recompression.\n\n" + EXIT_CODES
 )
 
 
@@ -63,7 +65,7 @@ def storage(d: DatasetInfo) -> str:
         return "link to nothing"
     if d.layout == "group":
         return ""
-    if d.layout in ("virtual", "external"):
+    if d.layout in ("virtual", "external", "series"):
         noun = "source" if d.layout == "virtual" else "file"
         noun += "s" if len(d.sources) != 1 else ""
         refused = sum(s.refused for s in d.sources)
@@ -76,7 +78,32 @@ def storage(d: DatasetInfo) -> str:
     return f"{d.layout}{chunks} " + ("+".join(d.filters) or "none")
 
 
-COLUMNS = ("path", "shape", "dtype", "storage", "fast", "stream / note")
+COLUMNS = ("path", "shape", "dtype", "frames", "storage", "fast", "stream / note")
+MAX_FILES = 6
+"""Data files of a series that `ls` names, beside those missing."""
+
+
+def files(sources: list[Source]) -> str:
+    """A series' data files: `run_data_000001.h5 run_data_000002.h5 (missing)`; of many, the
+    first and the last, and every one that is missing or refused.
+
+    Example:
+        >>> files([Source(f"d{i}.h5", "/data", i != 5) for i in range(1, 9)])
+        'd1.h5 d2.h5 … d8.h5 (8 files); missing or refused: d5.h5'
+    """
+
+    def named(s: Source) -> str:
+        return s.file + ("" if s.exists else " (refused)" if s.refused else " (missing)")
+
+    if len(sources) <= MAX_FILES:
+        return " ".join(map(named, sources))
+    shown = f"{sources[0].file} {sources[1].file} … {sources[-1].file} ({len(sources)} files)"
+    gone = [s for s in sources if not s.exists]
+    if not gone:
+        return shown
+    listed = ", ".join(s.file for s in gone[:MAX_FILES])
+    more = f" and {len(gone) - MAX_FILES} more" if len(gone) > MAX_FILES else ""
+    return f"{shown}; missing or refused: {listed}{more}"
 
 
 def shape(d: DatasetInfo) -> str:
@@ -86,6 +113,13 @@ def shape(d: DatasetInfo) -> str:
     if d.shape is None:
         return "?"
     return "x".join(map(str, d.shape)) or "scalar"
+
+
+def frames(d: DatasetInfo) -> str:
+    """What an image dataset becomes: `1 frame 195x487`, `20 frames 512x512x3`; else ""."""
+    if d.axes is None or d.shape is None:
+        return ""
+    return FrameLayout(d.axes).describe(tuple(d.shape))
 
 
 def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
@@ -99,5 +133,8 @@ def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
             note += "  also at " + ", ".join(d.links)
         if d.scan:
             note += f"  [--scan: stream {d.scan}]"
-        out.append([d.path, shape(d), d.dtype, storage(d), "yes" if d.fast_path else "", note])
+        if d.layout == "series":
+            note += "  files: " + files(d.sources)
+        fast = "yes" if d.fast_path else ""
+        out.append([d.path, shape(d), d.dtype, frames(d), storage(d), fast, note])
     return out

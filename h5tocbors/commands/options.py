@@ -16,6 +16,23 @@ EXIT_CODES = (
 
 UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra"}
 """What the data messages of a typ are called in the summary (default: frames)."""
+SINGULAR = {
+    "steps": "step",
+    "rows": "row",
+    "spectra": "spectrum",
+    "frames": "frame",
+    "messages": "message",
+}
+
+
+def counted(n: int, unit: str) -> str:
+    """`1 frame`, `20 frames`, `1 spectrum`.
+
+    Example:
+        >>> counted(1, "spectra"), counted(3, "frames")
+        ('1 spectrum', '3 frames')
+    """
+    return f"{n} {SINGULAR.get(unit, unit) if n == 1 else unit}"
 
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")]
@@ -25,6 +42,19 @@ Frames = Annotated[
     typer.Option(
         help="START:STOP[:STEP] of the frame series (slice syntax; bounds must lie in it), or "
         "one frame N; in a scan, START:STOP of its points."
+    ),
+]
+AxesOption = Annotated[
+    list[str],
+    typer.Option(
+        "--axes",
+        metavar="[NAME=]AXES",
+        help=(
+            "How image datasets are cut into frames: one letter per dataset axis, N for the "
+            "axes that count frames, H, W, C for the axes of a frame (HWN: an (H, W, N) stack; "
+            "HW: one 2-D frame; NHWC: colour frames). NAME= for one stream; repeatable. "
+            "Default: what `ls` shows (frames on the leading axes, NeXus hints, RGB)."
+        ),
     ),
 ]
 Streams = Annotated[

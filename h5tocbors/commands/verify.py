@@ -10,15 +10,17 @@ from typing import Annotated
 import h5py
 import typer
 
-from ..core.verify import StreamCheck, verify_capture
-from ..core.verify_streams import verify_streams
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, UsageError
 from ..hdf5.open import open_input
+from ..hdf5.resolve import open_object
 from ..hdf5.selection import parse_frames
 from ..protocols import stins
 from ..scan.config import load_config
-from ..scan.specs import StreamSpec
-from .options import EXIT_CODES, Debug, Frames, Json, parse_streams
+from ..scan.specs import EVERY, StreamSpec, parse_axes_options
+from ..verify import StreamCheck
+from ..verify.images import verify_capture
+from ..verify.streams import verify_recorded, verify_streams
+from .options import EXIT_CODES, AxesOption, Debug, Frames, Json, counted, parse_streams
 from .reporting import reported, say
 
 EPILOG = (
@@ -27,10 +29,12 @@ EPILOG = (
     "h5tocbors verify run.h5 cap/eiger.cbors -s eiger=/entry/instrument/eiger/data\n\n"
     "h5tocbors verify scan.h5 out/pilatus.cbors --frames 5:205:10\n\n"
     "h5tocbors verify 000008.h5 out/*.cbors --scan\n\n"
-    "Streams are matched to datasets the way [bold]convert[/] does: by --stream NAME=DATASET, "
-    "or by the stream's name; with --scan (or --config) every stream of the scan is made again "
-    "and compared message by message (images, spectra and meta bit for bit, PandA values "
-    "exactly, contrast values key by key). Give the same --frames as for the conversion. "
+    "A capture made by h5tocbors records its dataset (or Eiger series), frames and axes: "
+    "nothing else is needed. Otherwise streams are matched to datasets the way [bold]convert[/] "
+    "does, by the stream's name; --stream NAME=DATASET, --frames and --axes win over both. "
+    "With --scan (or --config) every stream of the scan is made again and compared message by "
+    "message (images, spectra and meta bit for bit, PandA values exactly, contrast values key "
+    "by key); give the same --frames and --axes as for the conversion. "
     "Exit 0 when everything matches; exit 1 naming the first stream, event and key that "
     "differ.\n\n" + EXIT_CODES
 )
@@ -49,6 +53,7 @@ def verify_command(
         typer.Option("--stream", "-s", help="NAME=/dataset/path for a stream; repeatable."),
     ] = None,
     frames: Frames = None,
+    axes: AxesOption = [],  # noqa: B006
     scan: Annotated[
         bool,
         typer.Option("--scan", help="INPUT is a contrast master file: check every stream."),
@@ -64,17 +69,26 @@ def verify_command(
     with reported(debug):
         datasets = parse_streams(stream or [])
         selection = parse_frames(frames) if frames is not None else None
+        cut = parse_axes_options(axes)
         scan_config = load_config(config) if config is not None else None
         with open_input(input) as f:
             if scan or scan_config is not None:
                 checks = verify_streams(
-                    f, files, datasets, scan=scan, config=scan_config, frames=selection
+                    f, files, datasets, scan=scan, config=scan_config, frames=selection, axes=cut
                 )
             else:
-                checks = [c for p in files for c in verify_capture(f, p, datasets, selection)]
+                checks = [c for p in files for c in verify_capture(f, p, datasets, selection, cut)]
+                unknown = set(cut) - {EVERY} - {c.stream for c in checks}
+                if unknown:
+                    name = sorted(unknown)[0]
+                    raise UsageError(
+                        f"--axes {name}={cut[name]}: no image stream {name} in "
+                        + ", ".join(map(str, files))
+                    )
                 others = {n: p for n, p in datasets.items() if p and not is_stins(f, p)}
                 if others:
                     checks += verify_streams(f, files, others, frames=selection, only=set(others))
+                checks += [c for p in files for c in verify_recorded(f, p, datasets, selection)]
         if as_json:
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:
@@ -96,9 +110,10 @@ def is_stins(f: h5py.File, path: str) -> bool:
     if spec.protocol is not None:
         return spec.protocol == stins.NAME
     try:
-        return f.get(spec.path or "/", getclass=True) is not h5py.Group
-    except (KeyError, OSError, ValueError, RuntimeError):
+        obj = open_object(f, spec.path or "/")
+    except H5ToCborsError:
         return True  # verify_capture names what is wrong with it
+    return isinstance(obj, h5py.Dataset) or stins.fits(obj) is None  # an image series
 
 
 def verdict(c: StreamCheck) -> str:
@@ -108,15 +123,21 @@ def verdict(c: StreamCheck) -> str:
     counts = f"{c.differing} of {c.frames} {c.unit} differ"
     if c.missing:
         counts += f", {c.missing} source {c.unit} missing"
-    return f"{c.first_difference}; {counts}"
+    return f"{c.first_difference}; {counts}{elsewhere(c)}"
+
+
+def elsewhere(c: StreamCheck) -> str:
+    """` (the capture was made from OTHER.h5)`, when it says so; else ""."""
+    return f" (the capture was made from {c.made_from})" if c.made_from else ""
 
 
 def line(c: StreamCheck) -> str:
     """One line per checked stream."""
     if c.ok:
-        return f"{c.capture} {c.stream}: {c.frames} {c.unit} identical to {c.dataset}"
+        counts = counted(c.frames, c.unit)
+        return f"{c.capture} {c.stream}: {counts} identical to {c.dataset}{elsewhere(c)}"
     missing = f", {c.missing} source {c.unit} missing" if c.missing else ""
     return (
         f"{c.capture} {c.stream}: {c.differing} of {c.frames} {c.unit} differ from "
-        f"{c.dataset}{missing}"
+        f"{c.dataset}{missing}{elsewhere(c)}"
     )

@@ -1,4 +1,4 @@
-"""The core, which knows no protocol: frames to payloads (`encoding`, `pipeline`), events
-numbered across streams and captures written (`convert`), many inputs (`batch`), and the
-proof that a capture matches its source (`verify`).
+"""The core, which knows no protocol: one event counter for all streams (`events`), frames
+to payloads on threads (`encoding`, `pipeline`), captures written (`convert`), `dranspose
+replay -s` sources (`replay`), many inputs (`batch`).
 """

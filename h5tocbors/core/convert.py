@@ -15,6 +15,7 @@ from ..errors import Cancel
 from ..hdf5.open import open_input
 from ..protocols import Compression, StreamContext
 from ..scan.config import ScanConfig
+from ..scan.specs import Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .encoding import InputFile
 from .events import Clock, iter_events, utc_now
@@ -59,6 +60,7 @@ def convert(
     scan: bool = False,
     config: ScanConfig | str | os.PathLike[str] | None = None,
     frames: slice | None = None,
+    axes: Axes | None = None,
     compression: Compression = "bslz4",
     filename: str = "",
     force: bool = False,
@@ -72,8 +74,10 @@ def convert(
 
     `streams` names image datasets, or maps names to `PATH[:PROTOCOL]`; with `scan`, the
     input is a contrast master file and every stream of the scan is converted (or those
-    named); `config` describes another scan layout (a TOML file). Streams converted
-    together share event numbers. Outputs appear only when complete.
+    named); `config` describes another scan layout (a TOML file). `axes` cuts image
+    datasets into frames (`"HWN"` for every image stream, `{"velox": "HWN"}` by name; see
+    `hdf5.layout`). Streams converted together share event numbers. Outputs appear only
+    when complete.
     `jobs` threads decode and compress (default: the cores available); the output is
     the same for any number. `skip_existing` leaves streams whose output exists alone.
     Setting `cancel` stops the conversion with `Interrupted`, leaving no output.
@@ -83,7 +87,7 @@ def convert(
         >>> r.streams[0].output, r.streams[0].frames  # doctest: +SKIP
         ('out/pilatus.cbors', 20)
     """
-    requested = as_mapping(streams)
+    requested, cut = as_mapping(streams), as_axes(axes)
     start = time.perf_counter()
     out = Path(output_dir)
     result = ConversionResult(str(input), 0, 0.0)
@@ -93,8 +97,8 @@ def convert(
         result.skipped = list(requested)  # resume a batch without opening the input
         return result
     with open_input(input) as f, InputFile.open(input, jobs or default_jobs()) as source:
-        ctx = StreamContext(source.encoder, frames, compression, filename)
-        placed = open_streams(f, requested, ctx, scan=scan, config=as_config(config))
+        ctx = StreamContext(source.encoder, frames, compression, filename, input=os.fspath(input))
+        placed = open_streams(f, requested, ctx, scan=scan, config=as_config(config), axes=cut)
         if skip_existing:
             result.skipped = [p.name for p in placed if existing_output(out / f"{p.name}.cbors")]
             placed = [p for p in placed if p.name not in result.skipped]

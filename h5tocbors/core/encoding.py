@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import h5py
 import numpy as np
 import numpy.typing as npt
 
@@ -16,8 +18,10 @@ from ..buffers import Buffer, InputChanged, nbytes, read_range
 from ..errors import H5ToCborsError
 from ..hdf5.decode import Decode, chunk_decoder, decodes_in_place
 from ..hdf5.frames import FrameSeries
+from ..hdf5.index import check_unwritten
 from ..hdf5.locate import Row, StoredFrames, StoredRows
 from ..hdf5.passthrough import StoredPayloads, passthrough_refusal
+from ..hdf5.series import ImageSeries
 from ..protocols import Compression
 from .pipeline import ordered_map
 
@@ -158,6 +162,8 @@ class FrameEncoder:
     rows: StoredRows | None = field(init=False)
 
     def __post_init__(self) -> None:
+        series = self.series
+        check_unwritten(series.dataset, series.layout.frame_axes, len(series))
         self.refusal = passthrough_refusal(self.series, self.compression)
         self.decoder = chunk_decoder(self.series)
         self.stored = (
@@ -230,13 +236,53 @@ class FrameEncoder:
             self.input.check()  # every frame read: the file must not have changed meanwhile
 
 
+@dataclass
+class SeriesEncoder:
+    """The payloads of an image series, its datasets encoded one after the other: the data
+    files of a DECTRIS master become one run of payloads. Each part has its own
+    `FrameEncoder`, bound to the file its dataset is in (`InputFile.encoder`).
+
+    Example:
+        >>> images = open_images(f["/entry/data"])  # doctest: +SKIP
+        >>> parts = [source.encoder(p, "bslz4") for p in images.parts]  # doctest: +SKIP
+        >>> enc = SeriesEncoder(images, parts)  # doctest: +SKIP
+        >>> sum(1 for _ in enc) == len(images)  # doctest: +SKIP
+        True
+    """
+
+    series: ImageSeries
+    parts: Sequence[FrameEncoder]
+
+    @property
+    def compression(self) -> Compression:
+        """The payloads' compression (that of every part)."""
+        return self.parts[0].compression
+
+    @property
+    def refusal(self) -> str | None:
+        """Why some part cannot take the fast path, or None when every part can."""
+        return next((p.refusal for p in self.parts if p.refusal is not None), None)
+
+    def __iter__(self) -> Iterator[Payload]:
+        for part in self.parts:
+            try:
+                yield from part
+            except InputChanged:
+                raise
+            except H5ToCborsError as e:
+                if len(self.parts) == 1:
+                    raise
+                raise H5ToCborsError(f"{part.series.dataset.file.filename}: {e}") from e
+
+
 @dataclass(frozen=True)
 class InputFile:
     """The input file as the encoders read it: opened read-only at the OS level (`fd`), for
-    kernel copies and `pread`s of stored bytes; `jobs` threads encode. `fd` serves only
-    datasets stored in that file, not those behind an external link.
+    kernel copies and `pread`s of stored bytes; `jobs` threads encode. Datasets in files
+    that the input links to (a DECTRIS master's data files) are read the same way, each
+    file opened once (`linked`), when HDF5 has opened it already.
 
-    `open` notes the file's size and modification time, and turns any failure after they
+    `open` notes each file's size and modification time, and turns any failure after they
     change into `InputChanged`, which names the file: a file truncated or rewritten
     during a conversion is one clear error, not a crash or a decode error.
 
@@ -249,6 +295,8 @@ class InputFile:
     jobs: int = 1
     name: str = "the input"
     state: tuple[int, int] | None = None
+    linked: dict[tuple[int, int], InputFile] = field(default_factory=dict, compare=False)
+    """Files behind the input's external links, by (device, inode), opened by `encoder`."""
 
     @classmethod
     @contextmanager
@@ -258,16 +306,27 @@ class InputFile:
             fd = os.open(path, os.O_RDONLY)
         except OSError as e:
             raise H5ToCborsError(f"cannot open {path}: {e.strerror}") from e
+        source: InputFile | None = None
         try:
             source = cls(fd, jobs, str(path), file_state(fd))
             try:
                 yield source
             except Exception as e:
-                if isinstance(e, InputChanged) or source.changed():
+                changed = next((s for s in source.files() if s.changed()), None)
+                if changed is not None:
+                    raise InputChanged(changed.name) from e
+                if isinstance(e, InputChanged):
                     raise InputChanged(source.name) from e
                 raise
         finally:
             os.close(fd)
+            for linked in source.linked.values() if source else ():
+                if linked.fd is not None:
+                    os.close(linked.fd)
+
+    def files(self) -> list[InputFile]:
+        """This file and the linked files opened so far."""
+        return [self, *self.linked.values()]
 
     def changed(self) -> bool:
         """True when the file's size or modification time differ from when it was opened."""
@@ -279,15 +338,69 @@ class InputFile:
             raise InputChanged(self.name)
 
     def encoder(self, series: FrameSeries, compression: Compression) -> FrameEncoder:
-        """A `FrameEncoder` for `series`, reading stored bytes directly where it can."""
-        here = self.fd is not None and same_file(self.fd, series.dataset.file.filename)
+        """A `FrameEncoder` for `series`, reading stored bytes directly where it can: from
+        this file, or from the linked file its dataset is in."""
+        source = self.reading(series.dataset.file)
         return FrameEncoder(
             series,
             compression,
-            fd=self.fd if here else None,
+            fd=source.fd if source else None,
             jobs=self.jobs,
-            input=self if here else None,
+            input=source,
         )
+
+    def reading(self, f: h5py.File) -> InputFile | None:
+        """The open file that holds `f`'s bytes: this one, a linked one (opened now, once),
+        or None (no file descriptor here, or `f` cannot be opened safely)."""
+        if self.fd is None:
+            return None
+        if same_file(self.fd, f.filename):
+            return self
+        fd = open_beside(f)
+        if fd is None:
+            return None
+        st = os.fstat(fd)
+        known = self.linked.get((st.st_dev, st.st_ino))
+        if known is not None:
+            os.close(fd)
+            return known
+        opened = InputFile(fd, self.jobs, str(f.filename), file_state(fd))
+        self.linked[st.st_dev, st.st_ino] = opened
+        return opened
+
+
+def open_beside(f: h5py.File) -> int | None:
+    """The HDF5 file `f` opened read-only at the OS level, or None.
+
+    The file is opened by the (real, checked) path HDF5 opened it by, without following a
+    symlink there, and kept only if it is the very file HDF5 reads: a regular file with
+    HDF5's own handle's device and inode. A file swapped in meanwhile is not read.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(f.filename, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and os.path.samestat(st, hdf5_file_stat(f)):
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def hdf5_file_stat(f: h5py.File) -> os.stat_result:
+    """The status of the file HDF5 has open as `f`: by its own file handle (the `sec2`
+    driver's), else by its name."""
+    try:
+        handle = f.id.get_vfd_handle()
+    except (RuntimeError, OSError, ValueError, TypeError):
+        handle = None
+    if isinstance(handle, int) and f.driver == "sec2":
+        return os.fstat(handle)
+    return os.stat(f.filename)
 
 
 def file_state(fd: int) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from ..hdf5.open import open_input
 from ..protocols import Compression, StreamContext
 from ..scan.config import ScanConfig
 from ..scan.master import is_master
+from ..scan.specs import EVERY, Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .encoding import InputFile
 from .events import PlacedStream, iter_events
@@ -26,11 +27,13 @@ def iter_messages(
     frames: slice | None = None,
     compression: Compression = "bslz4",
     filename: str = "",
+    axes: str | None = None,
 ) -> Iterator[Any]:
     """dranspose `InternalWorkerMessage`s of one stream, for a `dranspose replay -s` source.
 
     With `scan` (or `config`), `stream` is one of the scan's streams and its messages
-    carry the events they have in the scan's captures.
+    carry the events they have in the scan's captures. `axes` cuts an image dataset into
+    frames, as `--axes` does (`"HWN"`).
 
     Example:
         >>> msgs = iter_messages("sample_data/pilatus_100k.h5", "pilatus")
@@ -38,7 +41,10 @@ def iter_messages(
         [0, 1, 2]
     """
     with open_input(input) as f:
-        ctx = StreamContext(InputFile().encoder, frames, compression, filename)
+        cut = as_axes(axes).get(EVERY)
+        ctx = StreamContext(
+            InputFile().encoder, frames, compression, filename, axes=cut, input=os.fspath(input)
+        )
         placed = open_streams(f, {stream: dataset}, ctx, scan=scan, config=as_config(config))
         yield from stream_messages(placed)
 
@@ -78,6 +84,8 @@ class ReplaySource:
     frames: slice | None = None
     compression: Compression = "bslz4"
     filename: str = ""
+    axes: Axes | None = None
+    """How image datasets are cut into frames, as `convert`'s `axes`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -89,7 +97,14 @@ class ReplaySource:
         """
         f = open_input(self.input)
         scan = self.scan if self.scan is not None else is_master(f)
-        ctx = StreamContext(InputFile().encoder, self.frames, self.compression, self.filename)
+        ctx = StreamContext(
+            InputFile().encoder,
+            self.frames,
+            self.compression,
+            self.filename,
+            input=os.fspath(self.input),
+        )
         config = as_config(self.config)
-        placed = open_streams(f, as_mapping(self.streams), ctx, scan=scan, config=config)
+        streams, axes = as_mapping(self.streams), as_axes(self.axes)
+        placed = open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)
         return [stream_messages([p]) for p in placed]

@@ -188,8 +188,8 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
     """A function that decodes one stored chunk of `series` (one frame's bytes when the
     dataset is contiguous) into an array of the chunk's shape and stored dtype, or None.
 
-    None when a filter is not one this module decodes (then HDF5 decodes), or for
-    virtual and external datasets.
+    None when a filter is not one this module decodes (then HDF5 decodes), for virtual
+    and external datasets, and for frames that are not on the leading axes.
 
     Example:
         >>> decode = chunk_decoder(FrameSeries.of(f["/entry/gzip_data"]))  # doctest: +SKIP
@@ -197,7 +197,7 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
         (1, 195, 487)
     """
     dset = series.dataset
-    if dset.is_virtual or is_external(dset):
+    if dset.is_virtual or is_external(dset) or not series.layout.leading:
         return None
     shape, stored = chunk_shape(series), dset.dtype
     pipeline = filters(dset) if dset.chunks is not None else []

@@ -13,17 +13,19 @@ import numpy.typing as npt
 from ..errors import H5ToCborsError
 from .filters import check_filters_available
 from .index import check_chunks
+from .layout import FrameLayout, layout_of
 from .open import load_filters
 from .selection import select_frames
+from .slabs import Slabs
 
 
 @dataclass(frozen=True)
 class FrameSeries:
     """The frames of `dataset` picked by a selection, in order.
 
-    Axis 0 is the frame axis of a 2-D or 3-D dataset; a dataset of 4 or more
-    dimensions (a scan grid such as `(ny, nx, H, W)`) is a sequence of its
-    last-two-axes images in C order over the leading axes.
+    `layout` says which axes count frames (see `layout`): axis 0 of a stack, none of a
+    single image, the leading axes of a scan grid `(ny, nx, H, W)` in C order, the last
+    axis of an `(H, W, N)` stack given as `--axes HWN`.
 
     Example:
         >>> series = FrameSeries.of(f["/entry/data"], slice(0, 10))  # doctest: +SKIP
@@ -33,31 +35,37 @@ class FrameSeries:
 
     dataset: h5py.Dataset
     indices: range
+    layout: FrameLayout
 
     @classmethod
-    def of(cls, dataset: h5py.Dataset, selection: slice | None = None) -> FrameSeries:
-        """The series of `dataset`'s frames chosen by `selection` (all when None).
+    def of(
+        cls,
+        dataset: h5py.Dataset,
+        selection: slice | None = None,
+        layout: FrameLayout | None = None,
+    ) -> FrameSeries:
+        """The series of `dataset`'s frames chosen by `selection` (all when None), in
+        `layout` (default: what the dataset's shape and NeXus hints say).
 
         A dataset whose filters cannot all be decoded here is refused now, not mid-way, as
         is one whose chunk index does not fit its shape (`index.check_chunks`).
         """
-        lead = lead_shape(dataset.shape)
-        count = prod(lead)
+        shape = dataset.shape
+        layout = layout or layout_of(dataset, shape)
+        count = prod(layout.lead_shape(shape))
         if count == 0:
-            raise H5ToCborsError(f"{dataset.name} holds no frames (shape {dataset.shape})")
+            raise H5ToCborsError(f"{dataset.name} holds no frames (shape {shape})")
         check_filters_available(dataset)
-        indices = select_frames(selection, count)
-        check_chunks(dataset, len(lead), len(indices))
-        return cls(dataset, indices)
+        check_chunks(dataset)
+        return cls(dataset, select_frames(selection, count), layout)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     @property
     def frame_shape(self) -> tuple[int, ...]:
-        """Shape of one frame: the trailing one (2-D data) or two axes."""
-        shape: tuple[int, ...] = self.dataset.shape
-        return shape[len(lead_shape(shape)) :]
+        """Shape of one frame: the axes of the layout that are not frame axes."""
+        return self.layout.frame_shape(self.dataset.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -71,32 +79,36 @@ class FrameSeries:
 
     @cached_property
     def lead_shape(self) -> tuple[int, ...]:
-        """The axes that enumerate frames (h5py's `shape` costs a call into HDF5 each time)."""
-        return lead_shape(self.dataset.shape)
+        """The lengths of the frame axes (h5py's `shape` costs a call into HDF5 each time)."""
+        return self.layout.lead_shape(self.dataset.shape)
 
     def position(self, k: int) -> tuple[int, ...]:
-        """The dataset index of the leading axes for the k-th frame of the series."""
+        """The index along the frame axes of the k-th frame of the series."""
         lead = self.lead_shape
         if len(lead) == 1:
             return (self.indices[k],)
         return tuple(int(i) for i in np.unravel_index(self.indices[k], lead))
 
+    @cached_property
+    def _slabs(self) -> Slabs:
+        return Slabs(self.dataset, self.layout, self.frame_nbytes)
+
     def read(self, k: int) -> npt.NDArray[np.generic]:
-        """Read and decode the k-th frame of the series as a C-contiguous little-endian array."""
+        """Read and decode the k-th frame of the series as a C-contiguous little-endian array.
+
+        Frames on the leading axes are read one by one; others (`--axes HWN`) a block of
+        them at a time, with HDF5 hyperslabs (see `slabs`). Main thread only.
+        """
         position = self.position(k)
         load_filters()
         try:
-            frame = self.dataset[position]
+            leading = self.layout.leading
+            frame = self.dataset[position] if leading else self._slabs.frame(position)
         except (OSError, ValueError, RuntimeError) as e:
             raise H5ToCborsError(
                 f"frame {k} ({self.dataset.name}{list(position)}) failed to read or decode: {e}"
             ) from e
         return np.ascontiguousarray(frame, dtype=self.dtype)
-
-
-def lead_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The axes that enumerate frames: all but the last one (2-D) or two (3-D and more)."""
-    return shape[:1] if len(shape) == 2 else shape[:-2]
 
 
 def little_endian(dtype: np.dtype) -> np.dtype:

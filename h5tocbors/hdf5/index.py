@@ -27,23 +27,36 @@ _stored: dict[tuple[int, int], int] = {}
 """Stored chunks of each dataset checked in this process, by (file number, address)."""
 
 
-def check_chunks(dset: h5py.Dataset, lead: int, selected: int) -> None:
-    """Refuse `dset` if its chunk index lists a chunk outside its shape, or if `selected`
-    frames along its first `lead` axes include more than `MAX_UNWRITTEN` that it does not
-    store. Contiguous, compact and virtual datasets pass (HDF5 checks their extent).
+def check_chunks(dset: h5py.Dataset) -> None:
+    """Refuse `dset` if its chunk index lists a chunk outside its shape. Contiguous, compact
+    and virtual datasets pass (HDF5 checks their extent).
 
     Example:
-        >>> check_chunks(f["/entry/data"], lead=1, selected=20)  # doctest: +SKIP
+        >>> check_chunks(f["/entry/data"])  # doctest: +SKIP
+    """
+    with metadata_of(dset.file, dset.name):
+        chunks = dset.chunks
+        if chunks is not None:
+            stored_chunks(dset, chunks)
+
+
+def check_unwritten(dset: h5py.Dataset, frame_axes: tuple[int, ...], selected: int) -> None:
+    """Refuse to write out `selected` frames (along `frame_axes`) of `dset` when more than
+    `MAX_UNWRITTEN` of them are not stored: a conversion would turn a few KB into days of
+    fill values. `verify` reads only the frames a capture has, and needs no such bound.
+
+    Example:
+        >>> check_unwritten(f["/entry/data"], frame_axes=(0,), selected=20)  # doctest: +SKIP
     """
     with metadata_of(dset.file, dset.name):
         chunks = dset.chunks
         if chunks is None:
             return
         stored = stored_chunks(dset, chunks)
-    unwritten = selected - stored * prod(chunks[:lead])
+    unwritten = selected - stored * prod(chunks[i] for i in frame_axes)
     if unwritten > MAX_UNWRITTEN:
         raise H5ToCborsError(
-            f"{dset.name} in {dset.file.filename}: {selected:,} frames to read, but chunks "
+            f"{dset.name} in {dset.file.filename}: {selected:,} frames to convert, but chunks "
             f"stored for at most {selected - unwritten:,}; the other {unwritten:,} would be "
             f"HDF5's fill value (more than {MAX_UNWRITTEN:,}): is the file corrupt? Select "
             "stored frames with --frames"

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from dataclasses import dataclass, field
+from math import prod
+from typing import Any
 
 import h5py
 
 from ..capture.names import STREAM_NAME
 from .filters import filter_names
 from .frames import FrameSeries
+from .layout import FRAME, FrameLayout, layout_of
 from .open import metadata_of
 from .passthrough import passthrough_refusal
 from .resolve import dtype_name, not_an_image, safe_shape
+from .series import PART, is_series, series_order, series_parts, series_stream_name
 from .sources import DataSource, data_sources
-from .walk import Entry, link_paths, linked_group_paths, walk_datasets
+from .walk import BrokenLink, Entry, follow, link_paths, linked_group_paths, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
 LAYOUTS = {
@@ -33,7 +38,8 @@ class Source:
     file: str
     """As the dataset names it; `.` for the virtual dataset's own file."""
     dataset: str | None
-    """The source dataset of a virtual dataset; None for an external raw file."""
+    """The source dataset of a virtual dataset or a series' data file; None for an external
+    raw file."""
     exists: bool
     problem: str | None = None
     """Why it is not usable: missing, or refused by the path rule (`refused` is then true)."""
@@ -49,7 +55,8 @@ class DatasetInfo:
     """None when not known: a link to nothing, an extent only missing sources could tell."""
     dtype: str
     layout: str
-    """`contiguous`, `chunked`, `compact`, `virtual`, `external`; `link` for a dangling link."""
+    """`contiguous`, `chunked`, `compact`, `virtual`, `external`; `link` for a dangling link;
+    `series` for an image series over several data files (a DECTRIS master's `/entry/data`)."""
     chunks: list[int] | None
     filters: list[str]
     image: bool
@@ -64,6 +71,11 @@ class DatasetInfo:
     links: list[str] = field(default_factory=list)
     """Other paths (soft links) to the same dataset."""
     note: str = ""
+    frames: int | None = None
+    """The frames an image dataset becomes (see `layout`), else None."""
+    frame_shape: list[int] | None = None
+    axes: str | None = None
+    """The role of each axis, as `--axes` spells it: `NHW`, `HW` (one frame), `NHWC`."""
 
 
 def stream_name(path: str) -> str:
@@ -113,8 +125,9 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             layout = "external"
         dtype = dset.dtype
         shape = safe_shape(dset, checked)
+        cut = layout_of(dset, shape) if shape is not None else None
         refusal = (
-            not_an_image(dtype, shape)
+            not_an_image(dtype, shape, cut)
             if shape is not None
             else "its extent lies in sources that are missing or refused"
         )
@@ -122,7 +135,8 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             refusal = f"{len(shape)}-D"
         missing = next((s for s in checked if s.problem), None)
         image = refusal is None and missing is None
-        slow = passthrough_refusal(FrameSeries(dset, range(0))) if image else None
+        cut = cut if image else None
+        slow = passthrough_refusal(FrameSeries(dset, range(0), cut)) if cut else None
         if refusal is not None:
             note = refusal
         elif missing is not None:
@@ -144,7 +158,20 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             protocol="stins" if image else None,
             sources=sources_of(checked),
             note=note,
+            **frames_of(cut, shape),
         )
+
+
+def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict[str, Any]:
+    """The `frames`, `frame_shape` and `axes` of an image dataset, or nothing."""
+    if layout is None or shape is None:
+        return {}
+    frame = layout.frame_shape(shape)
+    return {
+        "frames": prod(layout.lead_shape(shape)),
+        "frame_shape": list(frame),
+        "axes": layout.axes,
+    }
 
 
 def dangling(entry: Entry) -> DatasetInfo:
@@ -163,4 +190,53 @@ def list_datasets(f: h5py.File) -> list[DatasetInfo]:
         info = describe(entry.path, entry.dataset) if entry.dataset is not None else dangling(entry)
         info.links = entry.links
         infos.append(info)
-    return sorted(infos, key=lambda d: d.path)
+    return sorted(fold_series(f, infos), key=lambda d: d.path)
+
+
+def fold_series(f: h5py.File, infos: list[DatasetInfo]) -> list[DatasetInfo]:
+    """`infos` with the links of each image series (a DECTRIS master's `data_000001`, ...)
+    replaced by one row for the series, its data files as its sources."""
+    by_path = {d.path: d for d in infos}
+    groups = {posixpath.dirname(p) for p in by_path if PART.fullmatch(posixpath.basename(p))}
+    for path in sorted(groups):
+        try:
+            group = follow(f, path)
+        except BrokenLink:
+            continue
+        if not isinstance(group, h5py.Group) or not is_series(group):
+            continue
+        members = {link: by_path.pop(f"{path}/{link}", None) for link in group}
+        by_path[path] = describe_series(path, group, members)
+    return list(by_path.values())
+
+
+def describe_series(
+    path: str, group: h5py.Group, members: dict[str, DatasetInfo | None]
+) -> DatasetInfo:
+    """The row of an image series, from the rows of its links (`members`, by link name)."""
+    order, problem = series_order(series_parts(group))
+    rows = [m for m in (members.get(p.link) for p in order) if m is not None]
+    first = rows[0] if rows else None
+    image = problem is None and bool(rows) and all(m.image for m in rows)
+    fast = image and all(m.fast_path for m in rows)
+    slow = next((m.note for m in rows if not m.fast_path), first.note if first else "")
+    part = order[0] if image else None  # the parts' frames, joined along one frame axis
+    frame = part.frame_shape if part else None
+    shape = [sum(p.frames or 0 for p in order), *frame] if part and frame else None
+    layout = part.layout if part else None
+    joined = FrameLayout(FRAME + layout.axes.replace(FRAME, "")) if shape and layout else None
+    return DatasetInfo(
+        path=path,
+        shape=shape,
+        dtype=first.dtype if first else "",
+        layout="series",
+        chunks=first.chunks if first else None,
+        filters=first.filters if first else [],
+        image=image,
+        fast_path=fast,
+        stream=stream_argument(path, name=series_stream_name(group)) if image else None,
+        protocol="stins" if image else None,
+        sources=[Source(p.file, p.target, p.problem is None, p.problem, p.refused) for p in order],
+        note=f"image series: {problem}" if problem else slow,
+        **frames_of(joined, tuple(shape) if shape else None),
+    )

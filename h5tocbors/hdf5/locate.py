@@ -11,7 +11,7 @@ import h5py
 
 from ..buffers import Buffer, FileRange
 from ..errors import H5ToCborsError
-from .frames import FrameSeries, lead_shape
+from .frames import FrameSeries
 from .open import metadata_of
 
 
@@ -139,7 +139,7 @@ class StoredRows:
         self.series = series
         dset = series.dataset
         self._stored = StoredBytes(dset, fd)
-        self._lead = lead_shape(dset.shape)
+        self._lead = series.lead_shape
         frame = series.frame_shape
         self.chunks: tuple[int, ...] = dset.chunks or (1,) * len(self._lead) + frame
         self._frame_chunks = self.chunks[len(self._lead) :]

@@ -49,6 +49,8 @@ def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str 
         'filters are gzip, not bitshuffle alone'
     """
     dset = series.dataset
+    if not series.layout.leading:
+        return hyperslab_reason(series)
     if dset.is_virtual:
         return "virtual dataset"
     if is_external(dset):
@@ -71,6 +73,14 @@ def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str 
     if values[3] not in (0, default_block_bytes(itemsize) // itemsize):
         return f"block size {values[3]} is not bitshuffle's default"
     return None
+
+
+def hyperslab_reason(series: FrameSeries) -> str:
+    """Why frames that are not on the leading axes are decoded: `frames along axis 2 (axes
+    HWN), read with HDF5 hyperslabs`."""
+    axes = series.layout.frame_axes
+    along = ("axis " if len(axes) == 1 else "axes ") + ", ".join(map(str, axes))
+    return f"frames along {along} (--axes {series.layout.axes}), read with HDF5 hyperslabs"
 
 
 @dataclass

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from math import prod
+from typing import NamedTuple
 
 import h5py
 import numpy as np
 
 from ..errors import H5ToCborsError
 from .frames import FrameSeries
+from .layout import FrameLayout, layout_of
 from .open import metadata_of
-from .sources import DataSource, check_sources, data_sources, frame_axes, unsized
+from .series import series_group
+from .sources import DataSource, check_sources, data_sources, unsized
 from .walk import BrokenLink, Entry, follow, link_paths, walk_datasets
 
 MAX_LISTED = 8
@@ -33,8 +36,11 @@ def dtype_name(dtype: np.dtype) -> str:
     return dtype.str if dtype.byteorder == ">" else dtype.name
 
 
-def not_an_image(dtype: np.dtype, shape: tuple[int, ...] | None) -> str | None:
-    """Why data of `dtype` and `shape` (None: not known) cannot be a STINS image series.
+def not_an_image(
+    dtype: np.dtype, shape: tuple[int, ...] | None, layout: FrameLayout | None = None
+) -> str | None:
+    """Why data of `dtype` and `shape` (None: not known) cannot be a STINS image series,
+    its frames cut as `layout` says (default: a stack).
 
     Example:
         >>> not_an_image(np.dtype("c16"), (3, 4, 5))
@@ -46,7 +52,7 @@ def not_an_image(dtype: np.dtype, shape: tuple[int, ...] | None) -> str | None:
         return None
     if len(shape) < 2:
         return f"{len(shape)} dimension(s) {shape}: frames need at least 2"
-    frame = shape[frame_axes(shape) :]
+    frame = (layout or FrameLayout.stack(len(shape))).frame_shape(shape)
     size = prod(frame) * dtype.itemsize
     if size > MAX_FRAME_BYTES:
         shown = "x".join(map(str, frame))
@@ -84,20 +90,33 @@ def open_object(f: h5py.File, path: str) -> h5py.Group | h5py.Dataset:
     return obj
 
 
-def get_dataset(f: h5py.File, path: str, frames: slice | None = None) -> h5py.Dataset:
+def get_dataset(
+    f: h5py.File, path: str, frames: slice | None = None, axes: str | None = None
+) -> h5py.Dataset:
     """Return the dataset at `path`, checked to be an image series whose data is all there
-    for the frames `frames` selects (all when None)."""
+    for the frames `frames` selects (all when None), its frames cut as `axes` says."""
     obj = open_object(f, path)
     if not isinstance(obj, h5py.Dataset):
         raise H5ToCborsError(f"{path} in {f.filename} is a group, not a dataset")
-    return check_image(obj, frames, f"{path} in {f.filename}")
+    return check_image(obj, frames, f"{path} in {f.filename}", axes)
 
 
-def check_image(dset: h5py.Dataset, frames: slice | None = None, where: str = "") -> h5py.Dataset:
-    """`dset`, checked to be an image series whose data is all there.
+def check_image(
+    dset: h5py.Dataset, frames: slice | None = None, where: str = "", axes: str | None = None
+) -> h5py.Dataset:
+    """`dset`, checked to be an image series whose data is all there (see `image_series`)."""
+    return image_series(dset, frames, where, axes).dataset
 
-    Every source of the frames `frames` selects (all when None) must be present: a
-    virtual or external dataset whose data is missing is refused, not read as fill values.
+
+def image_series(
+    dset: h5py.Dataset, frames: slice | None = None, where: str = "", axes: str | None = None
+) -> FrameSeries:
+    """The frames of `dset` that `frames` selects (all when None), checked to be an image
+    series whose data is all there.
+
+    Frames are cut as `axes` says (see `layout`; None: as the dataset's shape and hints
+    say). Every source of the selected frames must be present: a virtual or external
+    dataset whose data is missing is refused, not read as fill values.
     """
     where = where or f"{dset.name} in {dset.file.filename}"
     with metadata_of(dset.file, dset.name):
@@ -106,67 +125,100 @@ def check_image(dset: h5py.Dataset, frames: slice | None = None, where: str = ""
     shape = safe_shape(dset, sources)
     if shape is None:
         check_sources(dset, None, sources)  # raises: an unlimited mapping's source is missing
-    refusal = not_an_image(dtype, shape)
+    layout = layout_of(dset, shape, axes) if shape is not None else None
+    refusal = not_an_image(dtype, shape, layout)
     if refusal is not None:
         raise H5ToCborsError(f"{where}: {refusal}")
-    check_sources(dset, FrameSeries.of(dset, frames).indices, sources)
-    return dset
+    series = FrameSeries.of(dset, frames, layout)
+    check_sources(dset, series.indices, sources, series.layout)
+    return series
 
 
-def find_dataset(f: h5py.File, name: str, frames: slice | None = None) -> h5py.Dataset:
+def find_dataset(
+    f: h5py.File, name: str, frames: slice | None = None, axes: str | None = None
+) -> h5py.Dataset:
     """Find the one dataset whose HDF5 path has a group or dataset called `name`.
 
-    Stacks (3 or more dimensions) win over 2-D datasets; soft links to the same
-    dataset count once.
+    Stacks (several frames of 2 or more dimensions) win over single images (a 2-D
+    dataset marked as one, an RGB image), which win over other 2-D datasets; soft links
+    to the same dataset count once. `axes` then cuts the frames of the one found.
 
     Example:
         >>> find_dataset(f, "pilatus").name  # doctest: +SKIP
         '/entry/measurement/pilatus/frames'
     """
+    return get_dataset(f, find_path(f, name), frames, axes)
+
+
+def find_path(f: h5py.File, name: str) -> str:
+    """The path of the one image dataset whose HDF5 path has a group or dataset called
+    `name`, as `find_dataset` finds it; the links of one image series (a DECTRIS master's
+    `data_000001`, `data_000002`, ...) give their group, the series.
+
+    Example:
+        >>> find_path(f, "data")  # doctest: +SKIP
+        '/entry/data'
+    """
     every = link_paths(f)
     found, refused = image_candidates(f, [p for p in every if name in p.split("/")])
-    stacks = [c for c in found if len(c[1]) >= 3]
-    candidates = stacks or found
+    best = max((c.rank for c in found), default=0)
+    candidates = [c for c in found if c.rank == best]
     if not candidates:
         why = "; ".join(refused) or (
             f"no dataset of 2 or more dimensions has a group or dataset called {name!r} in its path"
         )
         images = sorted(image_candidates(f, every)[0])
-        listed = ", ".join(f"{p} {shape}" for p, shape in images[:MAX_LISTED])
+        listed = ", ".join(f"{c.path} {c.shape}" for c in images[:MAX_LISTED])
         more = f" and {len(images) - MAX_LISTED} more" if len(images) > MAX_LISTED else ""
         there = f"; its image datasets: {listed}{more}" if images else "; it has no image dataset"
         raise H5ToCborsError(
             f"no image dataset for stream {name!r} in {f.filename}: {why}{there}; "
             f"give one as --stream {name}=/path/to/dataset"
         )
+    series = series_group(f, [c.path for c in candidates])
+    if series is not None:
+        return series
     if len(candidates) > 1:
-        listed = ", ".join(f"{p} {shape}" for p, shape in sorted(candidates))
+        listed = ", ".join(f"{c.path} {c.shape}" for c in sorted(candidates))
         raise H5ToCborsError(
             f"several datasets match stream {name!r}: {listed}; "
-            f"choose one with --stream {name}={candidates[0][0]}"
+            f"choose one with --stream {name}={candidates[0].path}"
         )
-    return get_dataset(f, candidates[0][0], frames)
+    return candidates[0].path
 
 
-def image_candidates(
-    f: h5py.File, paths: list[str]
-) -> tuple[list[tuple[str, tuple[int, ...]]], list[str]]:
-    """The image datasets `paths` lead to, with their shapes, and why others that could
-    have been images are not."""
-    found: list[tuple[str, tuple[int, ...]]] = []
+class Candidate(NamedTuple):
+    """An image dataset found by name: its path, shape, and how it ranks (`rank`)."""
+
+    path: str
+    shape: tuple[int, ...]
+    layout: FrameLayout
+
+    @property
+    def rank(self) -> int:
+        """2 for a stack of images, 1 for a single image (2-D or RGB), 0 for rows."""
+        if len(self.layout.image_axes) < 2:
+            return 0
+        return 2 if self.layout.frame_axes else 1
+
+
+def image_candidates(f: h5py.File, paths: list[str]) -> tuple[list[Candidate], list[str]]:
+    """The image datasets `paths` lead to, with their shapes and layouts, and why others
+    that could have been images are not."""
+    found: list[Candidate] = []
     refused = []
     for entry in walk_datasets(f, paths):
-        shape, reason = _candidate(entry)
+        candidate, reason = _candidate(entry)
         if reason:
             refused.append(f"{entry.path}: {reason}")
-        elif shape is not None:
-            found.append((entry.path, shape))
+        elif candidate is not None:
+            found.append(candidate)
     return found, refused
 
 
-def _candidate(entry: Entry) -> tuple[tuple[int, ...] | None, str | None]:
-    """An image dataset's shape, or why a walked path that could be one is not (a dangling
-    link, complex numbers, ...); (None, None) for what is plainly no image (1-D, scalar)."""
+def _candidate(entry: Entry) -> tuple[Candidate | None, str | None]:
+    """An image dataset, or why a walked path that could be one is not (a dangling link,
+    complex numbers, ...); (None, None) for what is plainly no image (1-D, scalar)."""
     if entry.dataset is None:
         return None, entry.problem
     dset = entry.dataset
@@ -177,13 +229,6 @@ def _candidate(entry: Entry) -> tuple[tuple[int, ...] | None, str | None]:
         return None, "its extent lies in sources that are missing or refused"
     if len(shape) < 2:
         return None, None
-    reason = not_an_image(dtype, shape)
-    return (None, reason) if reason else (shape, None)
-
-
-def resolve_dataset(
-    f: h5py.File, name: str, path: str | None, frames: slice | None = None
-) -> h5py.Dataset:
-    """The dataset for stream `name`: at `path` if given, else found by `name`. The data
-    of the frames `frames` selects (all when None) must all be there."""
-    return get_dataset(f, path, frames) if path else find_dataset(f, name, frames)
+    layout = layout_of(dset, shape)
+    reason = not_an_image(dtype, shape, layout)
+    return (None, reason) if reason else (Candidate(entry.path, shape, layout), None)

@@ -14,6 +14,7 @@ from math import gcd, prod
 import h5py
 
 from ..errors import H5ToCborsError
+from .layout import FrameLayout
 from .open import metadata_of, open_referenced
 from .paths import RAW, VIRTUAL, RefusedPath, folder_of, referenced_file
 from .walk import follow
@@ -75,10 +76,13 @@ def unsized(sources: list[DataSource]) -> DataSource | None:
 
 
 def check_sources(
-    dset: h5py.Dataset, frames: range | None = None, sources: list[DataSource] | None = None
+    dset: h5py.Dataset,
+    frames: range | None = None,
+    sources: list[DataSource] | None = None,
+    layout: FrameLayout | None = None,
 ) -> None:
     """Refuse `dset` if any source that the frames at `frames` (dataset frame indices, as
-    `FrameSeries.indices`; None for all) read from is missing or refused.
+    `FrameSeries.indices`, in `layout`; None for all) read from is missing or refused.
 
     `sources` are `data_sources(dset)`, if known already.
     """
@@ -90,9 +94,12 @@ def check_sources(
     first = unsized(bad)
     if first is not None:  # its extent is unknown: any frame may need it
         raise H5ToCborsError(f"virtual dataset {where} needs {first.label}: {first.problem}")
-    lead = frame_axes(dset.shape)
+    shape = dset.shape
+    axes = (layout or FrameLayout.stack(len(shape))).frame_axes
+    lead = tuple(shape[i] for i in axes)
     for source in bad:
-        k = first_frame(source.axes, dset.shape[:lead], frames)
+        picked = None if source.axes is None else tuple(source.axes[i] for i in axes)
+        k = first_frame(picked, lead, frames)
         if k is None:
             continue
         if source.dataset is None:
@@ -104,11 +111,6 @@ def check_sources(
             f"virtual dataset {where} reads frame {k} (and maybe others) from {source.label}: "
             f"{source.problem}{silent}"
         )
-
-
-def frame_axes(shape: tuple[int, ...]) -> int:
-    """How many leading axes enumerate frames (as `frames.lead_shape`)."""
-    return 1 if len(shape) == 2 else max(len(shape) - 2, 0)
 
 
 def _external(dset: h5py.Dataset, dcpl: h5py.h5p.PropDCID) -> list[DataSource]:

@@ -34,6 +34,22 @@ class FrameCounters:
     passthrough: int = 0
 
 
+@dataclass(kw_only=True)
+class Writer:
+    """What every protocol writer keeps: the HDF5 path its stream is made from (`source`,
+    for summaries) and its counters. Writers whose messages are made, not stored payloads
+    passed through, keep the empty `fast_path`.
+    """
+
+    source: str
+    counters: FrameCounters = field(default_factory=FrameCounters)
+
+    @property
+    def fast_path(self) -> str:
+        """`passthrough` when stored payloads were copied, else why not (`""`: no payloads)."""
+        return ""
+
+
 @dataclass(frozen=True)
 class Steps:
     """How a scan's points group into steps: step j covers points `ends[j-1]` to `ends[j]`.
@@ -110,7 +126,12 @@ class StreamContext:
 
     `points` selects the data messages of a point-wise stream (a slice over its frames or
     rows, as `--frames`); `steps` are the steps a step-wise stream writes; `encoder` makes a
-    `FrameEncoder` for a frame series, bound to the input's file, mapping and threads.
+    `FrameEncoder` for a frame series, bound to the input's file, mapping and threads;
+    `axes` cuts an image dataset into frames (`--axes`, see `hdf5.layout`; None: as its
+    shape and NeXus hints say). `input` is the input file a start message records as the
+    stream's origin ("": none), `path` the stream's source in it as asked for or found (a
+    DECTRIS master's `/entry/data`, where the writer's object is a group or a dataset in a
+    linked file).
     """
 
     encoder: EncoderFactory
@@ -118,6 +139,9 @@ class StreamContext:
     compression: Compression = "bslz4"
     filename: str = ""
     steps: Sequence[StepSpan] = field(default_factory=tuple)
+    axes: str | None = None
+    input: str = ""
+    path: str = ""
 
 
 @dataclass

@@ -40,7 +40,7 @@ import h5py
 
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
-from . import FrameCounters, Steps, StepSpan, StreamContext
+from . import Steps, StepSpan, StreamContext, Writer
 from .members import OPEN_ERRORS, member_class, member_dataset, member_names
 from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
@@ -304,7 +304,7 @@ def scan_number(filename: str) -> int:
 
 
 @dataclass
-class ContrastWriter:
+class ContrastWriter(Writer):
     """The contrast messages of one scan: started, one running per step, finished.
 
     Example:
@@ -313,24 +313,12 @@ class ContrastWriter:
         (13, ['started', 'running'])
     """
 
-    entry: str
     started: dict[str, object]
     finished: dict[str, object]
     step: Callable[[StepSpan], dict[str, object]]
     dt: BlockRows
     spans: Sequence[StepSpan]
     typ: str = TYP
-    counters: FrameCounters = field(default_factory=FrameCounters)
-
-    @property
-    def source(self) -> str:
-        """The scan's entry."""
-        return self.entry
-
-    @property
-    def fast_path(self) -> str:
-        """Nothing is passed through: messages are pickles."""
-        return ""
 
     def __len__(self) -> int:
         return len(self.spans) + 2
@@ -377,7 +365,7 @@ def open_writer(entry: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Contras
         "description": description,
     }
     return ContrastWriter(
-        entry.name,
+        source=entry.name,
         started=_message("started", header, _snapshot(entry, "pre_scan")),
         finished=_message("finished", header, _snapshot(entry, "post_scan")),
         step=_plan(tree, points, steps, top=True),

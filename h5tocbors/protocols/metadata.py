@@ -14,7 +14,8 @@ import h5py
 import numpy as np
 
 from ..errors import H5ToCborsError
-from .members import OPEN_ERRORS, member_class, member_dataset
+from ..hdf5.walk import BrokenLink
+from .members import OPEN_ERRORS, member, member_class, member_dataset
 from .values import is_plain_number
 
 MAX_ELEMENTS = 64
@@ -24,9 +25,10 @@ MAX_ENTRIES = 1000
 
 
 def collect_metadata(
-    group: h5py.Group, skip: Collection[str] = (), depth: int = 0
+    group: h5py.Group, skip: Collection[str] = (), depth: int = 0, nested: bool = True
 ) -> dict[str, object]:
-    """The settings in `group`: its small datasets as JSON values, subgroups as dicts.
+    """The settings in `group`: its small datasets as JSON values, subgroups as dicts
+    (left out when not `nested`).
 
     Only members linked into the group itself (hard links) are read; datasets of more
     than `MAX_ELEMENTS` elements, of types without a JSON form (compound, references), or
@@ -43,10 +45,10 @@ def collect_metadata(
             continue
         try:
             kind = member_class(group, name)
-            if kind is h5py.Group and depth < MAX_DEPTH:
-                nested = collect_metadata(group[name], depth=depth + 1)
-                if nested:
-                    found[name] = nested
+            if kind is h5py.Group and nested and depth < MAX_DEPTH:
+                inner = collect_metadata(group[name], depth=depth + 1)
+                if inner:
+                    found[name] = inner
             elif kind is h5py.Dataset:
                 dataset = member_dataset(group, name)
                 value = None if dataset is None else setting(dataset)
@@ -67,3 +69,29 @@ def setting(dataset: h5py.Dataset) -> object:
     if not is_plain_number(dataset.dtype):
         return None
     return np.asarray(dataset[()]).tolist()
+
+
+DETECTOR = "/entry/instrument/detector"
+DETECTOR_GROUPS = (DETECTOR, f"{DETECTOR}/detectorSpecific")
+
+
+def detector_settings(f: h5py.File) -> dict[str, object]:
+    """The detector settings of a DECTRIS master: the small datasets of
+    `/entry/instrument/detector/` and its `detectorSpecific/`, as one flat dict, as the
+    streaming-receiver's start message carries an Eiger's configuration (`count_time`,
+    `photon_energy`, `nimages`, `trigger_mode`, `x_pixels_in_detector`, ...). {} for none.
+
+    Example:
+        >>> detector_settings(f)  # doctest: +SKIP
+        {'count_time': 0.1, 'threshold_energy': 6000.0, 'nimages': 300, 'trigger_mode': 'exts'}
+    """
+    found: dict[str, object] = {}
+    for path in DETECTOR_GROUPS:
+        try:
+            group = member(f["/"], path)
+        except BrokenLink:
+            continue  # refused: no settings from there
+        if isinstance(group, h5py.Group):
+            for key, value in collect_metadata(group, nested=False).items():
+                found.setdefault(key, value)
+    return found

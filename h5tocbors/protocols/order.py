@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import Problems
+from .provenance import Origin
 
 
 @dataclass
@@ -58,7 +59,8 @@ class StreamInspector:
     """What `registry.Inspector` asks of every inspector; `order` checks the message order.
 
     `frames` counts the stream's data messages; `shape`, `type` and `compression` describe
-    its data where it has arrays.
+    its data where it has arrays; `origin` what the stream was made from, where its start
+    message records it (`provenance`).
     """
 
     name: str
@@ -66,6 +68,7 @@ class StreamInspector:
     shape: list[int] | None = None
     type: str | None = None
     compression: str | None = None
+    origin: Origin | None = None
     order: MessageOrder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,8 +80,13 @@ class StreamInspector:
 
     @property
     def details(self) -> list[str]:
-        """What a summary shows beyond counts, shape and type (meta names, keys, fields)."""
-        return []
+        """What a summary shows beyond counts, shape and type (meta names, keys, fields):
+        here, what the stream was made from."""
+        return [f"made from {self.origin}"] if self.origin is not None else []
+
+    def start(self, header: dict[str, object]) -> None:
+        """Take the stream's start message's JSON header: what it was made from."""
+        self.origin = Origin.from_header(header)
 
     def finish(self) -> list[str]:
         """The problems found, once every message was added."""

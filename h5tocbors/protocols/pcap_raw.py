@@ -27,7 +27,7 @@ import numpy.typing as npt
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from ..hdf5.selection import select_frames
-from . import FrameCounters, StreamContext
+from . import StreamContext, Writer
 from .members import member_class, member_dataset, member_names
 from .order import StreamInspector
 from .rows import BlockRows
@@ -164,7 +164,7 @@ def arm_time(group: h5py.Group) -> str:
 
 
 @dataclass
-class PcapRawWriter:
+class PcapRawWriter(Writer):
     """The PCAP_RAW messages of one PandA group: header, one row per point, END.
 
     Example:
@@ -176,19 +176,7 @@ class PcapRawWriter:
     fields: list[Field]
     rows: range
     arm_time: str
-    group: str
     typ: str = TYP
-    counters: FrameCounters = field(default_factory=FrameCounters)
-
-    @property
-    def source(self) -> str:
-        """The PandA group."""
-        return self.group
-
-    @property
-    def fast_path(self) -> str:
-        """Nothing is passed through: rows are text."""
-        return ""
 
     def __len__(self) -> int:
         return len(self.rows) + 2
@@ -228,7 +216,7 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> PcapRaw
             f"{group.name} in {group.file.filename} is not a PandA group: {problem}"
         )
     rows = select_frames(ctx.points, fields[0].dataset.shape[0])
-    return PcapRawWriter(fields, rows, arm_time(group), group.name)
+    return PcapRawWriter(fields, rows, arm_time(group), source=group.name)
 
 
 @dataclass

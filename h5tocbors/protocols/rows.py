@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from ..errors import H5ToCborsError
 from ..hdf5.frames import little_endian
-from ..hdf5.index import check_chunks
+from ..hdf5.index import check_chunks, check_unwritten
 from ..hdf5.open import load_filters
 
 BLOCK_BYTES = 1 << 20
@@ -63,7 +63,8 @@ class BlockRows:
 
     def __post_init__(self) -> None:
         if self.dataset.ndim:
-            check_chunks(self.dataset, 1, len(self.dataset))
+            check_chunks(self.dataset)
+            check_unwritten(self.dataset, (0,), len(self.dataset))
 
     @property
     def block_rows(self) -> int:

@@ -4,7 +4,9 @@ Mirrors `dranspose.data.stream1`, whose models' JSON the headers are: event 0 ca
 `Stream1Start`, event k = 1..N carries `Stream1Data` for frame k-1 followed by its payload,
 event N+1 carries `Stream1End`. `msg_number` equals the event number. Where the images
 come from a streaming-receiver file, the start message carries the detector's
-configuration as a second JSON frame, as the receiver got it from the detector.
+configuration as a second JSON frame, as the receiver got it from the detector; a DECTRIS
+master's image series carries the settings the master holds. The start message records the
+stream's origin (`provenance`).
 """
 
 from __future__ import annotations
@@ -20,18 +22,21 @@ import numpy as np
 import numpy.typing as npt
 
 from ..buffers import Buffer
-from ..core.encoding import FrameEncoder
-from ..errors import H5ToCborsError, quoted, shortened
+from ..core.encoding import FrameEncoder, SeriesEncoder
+from ..errors import quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
-from ..hdf5.frames import FrameSeries
+from ..hdf5.images import open_images
+from ..hdf5.layout import layout_of
 from ..hdf5.open import metadata_of
 from ..hdf5.passthrough import default_block_bytes
-from ..hdf5.resolve import check_image, is_image_dtype, not_an_image, safe_shape
+from ..hdf5.resolve import is_image_dtype, not_an_image, safe_shape
+from ..hdf5.series import is_series
 from ..hdf5.sources import data_sources
-from . import FrameCounters, StreamContext
+from . import FrameCounters, StreamContext, Writer
 from .jsonframe import json_frame, json_header
-from .metadata import collect_metadata
+from .metadata import collect_metadata, detector_settings
 from .order import StreamInspector
+from .provenance import origin_fields
 from .values import Comparer, bytes_difference, frame_count_difference
 
 TYP = "STINS"
@@ -40,26 +45,25 @@ NAME = "stins"
 
 
 @dataclass
-class StinsWriter:
-    """The STINS messages of one image series.
+class StinsWriter(Writer):
+    """The STINS messages of one image series (one dataset's frames, or a DECTRIS master's
+    data files joined).
 
     Example:
-        >>> enc = FrameEncoder(FrameSeries.of(f["/entry/data"]), "bslz4")  # doctest: +SKIP
+        >>> images = open_images(f["/entry/data"])  # doctest: +SKIP
+        >>> parts = [FrameEncoder(p, "bslz4") for p in images.parts]  # doctest: +SKIP
+        >>> enc = SeriesEncoder(images, parts)  # doctest: +SKIP
         >>> [len(m) for m in StinsWriter(enc)]  # header, 2 images, end  # doctest: +SKIP
         [1, 2, 2, 1]
     """
 
-    encoder: FrameEncoder
+    encoder: SeriesEncoder
     filename: str = ""
     config: bytes | None = None
     """The start message's second frame: the detector's configuration as JSON."""
+    origin: dict[str, object] = field(default_factory=dict)
+    """Extra fields of the start message: where the stream came from (`provenance`)."""
     typ: str = TYP
-    counters: FrameCounters = field(default_factory=FrameCounters)
-
-    @property
-    def source(self) -> str:
-        """The dataset the images come from."""
-        return str(self.encoder.series.dataset.name)
 
     @property
     def fast_path(self) -> str:
@@ -71,7 +75,7 @@ class StinsWriter:
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         series = self.encoder.series
-        start = start_header(0, self.filename)
+        start = start_header(0, self.filename, self.origin)
         yield [start] if self.config is None else [start, self.config]
         shape, dtype = list(series.frame_shape), series.dtype.name
         for k, payload in enumerate(self.encoder):
@@ -82,56 +86,69 @@ class StinsWriter:
         yield [end_header(len(series) + 1)]
 
 
-def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
-    """None for an image dataset (numbers, 2 or more dimensions), else why it is not one.
+def fits(obj: h5py.Group | h5py.Dataset, axes: str | None = None) -> str | None:
+    """None for an image dataset (numbers, 2 or more dimensions, frames of at most 1 GiB
+    cut as `axes` says, or as its shape and NeXus hints say) or an image series (a DECTRIS
+    master's `/entry/data`), else why it is neither.
 
     Example:
         >>> fits(f["/entry/instrument/pilatus/data"]) is None  # doctest: +SKIP
         True
     """
     if not isinstance(obj, h5py.Dataset):
-        return "a group, not an image dataset"
+        return None if is_series(obj) else "a group, not an image dataset nor an image series"
     with metadata_of(obj.file, obj.name):
         dtype = obj.dtype
-    return not_an_image(dtype, safe_shape(obj, data_sources(obj)))
+    shape = safe_shape(obj, data_sources(obj))
+    return not_an_image(dtype, shape, layout_of(obj, shape, axes) if shape is not None else None)
 
 
-def fast_path(encoder: FrameEncoder, counters: FrameCounters) -> str:
+def fast_path(encoder: FrameEncoder | SeriesEncoder, counters: FrameCounters) -> str:
     """`passthrough` when `encoder` copied stored payloads, else why it did not."""
     if encoder.refusal:
         return encoder.refusal
     return "passthrough" if counters.passthrough else "nothing stored to pass through"
 
 
-def open_writer(dataset: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
-    """The STINS stream of an image dataset: its frames picked by `ctx.points`.
+def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
+    """The STINS stream of an image dataset or image series: its frames cut as `ctx.axes`
+    says (None: as its shape and NeXus hints say), picked by `ctx.points`, numbered over
+    the whole series.
 
     Example:
         >>> w = open_writer(f["/entry/data"], StreamContext(InputFile().encoder))  # doctest: +SKIP
         >>> len(w)  # header, one message per frame, end  # doctest: +SKIP
         22
     """
-    if not isinstance(dataset, h5py.Dataset):
-        raise H5ToCborsError(f"{dataset.name} is a group, not an image dataset")
-    series = FrameSeries.of(check_image(dataset, ctx.points), ctx.points)
-    encoder = ctx.encoder(series, ctx.compression)
-    return StinsWriter(encoder, filename=ctx.filename, config=receiver_config(dataset))
+    images = open_images(obj, ctx.points, ctx.path, ctx.axes)
+    encoder = SeriesEncoder(images, [ctx.encoder(p, ctx.compression) for p in images.parts])
+    return StinsWriter(
+        encoder,
+        source=images.name,
+        filename=ctx.filename,
+        config=receiver_config(obj),
+        origin=origin_fields(ctx.input, images.name, images.indices, images.axes),
+    )
 
 
 RECEIVER_DATASETS = ("sequence_number",)
 """What the streaming-receiver writes beside `data` that is not configuration."""
 
 
-def receiver_config(dataset: h5py.Dataset) -> bytes | None:
+def receiver_config(obj: h5py.Group | h5py.Dataset) -> bytes | None:
     """The configuration frame for images from a detector group (NeXus `NXdetector`, as the
-    streaming-receiver marks it): its settings as JSON, or None (another kind of group, or
+    streaming-receiver marks it), or from a DECTRIS master's series (its detector settings,
+    `metadata.detector_settings`): the settings as JSON, or None (another kind of group, or
     no settings).
 
     Example:
         >>> receiver_config(f["/entry/instrument/eiger/data"])  # doctest: +SKIP
         b'{"count_time":0.1,"nimages":20,"photon_energy":8000.0,"trigger_mode":"exts"}'
     """
-    group = dataset.parent
+    if isinstance(obj, h5py.Group):
+        found = detector_settings(obj.file)
+        return json_frame(found) if found else None
+    dataset, group = obj, obj.parent
     try:
         nx_class = group.attrs.get("NX_class")
     except (OSError, KeyError, TypeError, ValueError):
@@ -145,8 +162,9 @@ def receiver_config(dataset: h5py.Dataset) -> bytes | None:
     return json_frame(settings) if settings else None
 
 
-def start_header(msg_number: int, filename: str) -> bytes:
-    """`Stream1Start(msg_number=..., filename=...).model_dump_json()`, byte for byte (tested).
+def start_header(msg_number: int, filename: str, extra: dict[str, object] | None = None) -> bytes:
+    """`Stream1Start(msg_number=..., filename=..., **extra).model_dump_json()`, byte for byte
+    (tested): extra fields follow the model's own.
 
     Written without pydantic: importing dranspose's models costs a tenth of a second.
 
@@ -154,7 +172,8 @@ def start_header(msg_number: int, filename: str) -> bytes:
         >>> start_header(0, "")
         b'{"msg_number":0,"htype":"header","filename":""}'
     """
-    return json_frame({"msg_number": msg_number, "htype": "header", "filename": filename})
+    fields = {"msg_number": msg_number, "htype": "header", "filename": filename}
+    return json_frame(fields | (extra or {}))
 
 
 def image_header(
@@ -307,6 +326,8 @@ class StinsInspector(StreamInspector):
             return
         self.order.add(event, htype)
         self._check_sequence("msg_number", header.get("msg_number"), event)
+        if htype == "header":
+            self.start(header)
         if htype == "image":
             self._image(event, header, frames, problem is None)
 

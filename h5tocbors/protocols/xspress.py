@@ -1,6 +1,7 @@
 """xspress3 spectra (typ `xspress`), as the xspress3 streamer sends them and dranspose records.
 
-A start message `{"htype":"header","filename":...,"overwritable":false}`; per frame one
+A start message `{"htype":"header","filename":...,"overwritable":false}` (and where the stream
+came from, `provenance`); per frame one
 message of exactly three frames: a JSON header, the raw C-order spectra (channels, bins),
 and the pickled list of that frame's per-channel meta arrays in the streamer's order;
 an end message `{"htype":"series_end"}`. `dranspose.middlewares.xspress.parse` gives the
@@ -26,12 +27,14 @@ from ..buffers import Buffer
 from ..core.encoding import FrameEncoder
 from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
+from ..hdf5.layout import FrameLayout
 from ..hdf5.resolve import is_image_dtype
-from . import FrameCounters, StreamContext
+from . import StreamContext, Writer
 from .jsonframe import json_frame, json_header
 from .members import member_dataset
 from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
+from .provenance import origin_fields
 from .rows import BlockRows
 from .stins import fast_path
 from .values import Comparer, bytes_difference, difference, frame_count_difference
@@ -59,7 +62,7 @@ PICKLE_PROTOCOL = 3
 
 
 @dataclass
-class XspressWriter:
+class XspressWriter(Writer):
     """The xspress messages of one xspress3 group.
 
     Example:
@@ -71,14 +74,9 @@ class XspressWriter:
     encoder: FrameEncoder
     meta: list[h5py.Dataset]
     filename: str
-    group: str
+    origin: dict[str, object] = field(default_factory=dict)
+    """Extra fields of the start message: where the stream came from (`provenance`)."""
     typ: str = TYP
-    counters: FrameCounters = field(default_factory=FrameCounters)
-
-    @property
-    def source(self) -> str:
-        """The xspress3 group."""
-        return self.group
 
     @property
     def fast_path(self) -> str:
@@ -90,7 +88,8 @@ class XspressWriter:
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         series = self.encoder.series
-        yield [json_frame({"htype": "header", "filename": self.filename, "overwritable": False})]
+        start = {"htype": "header", "filename": self.filename, "overwritable": False}
+        yield [json_frame(start | self.origin)]
         shape, dtype = list(series.frame_shape), series.dtype.name
         meta = [BlockRows(d) for d in self.meta]
         clock = meta[META.index("clock_ticks")]
@@ -168,12 +167,13 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Xspress
     assert data is not None
     frames, channels = data.shape[:2]
     meta = [member_dataset(group, name) for name, _ in expected_meta(group, frames, channels)]
-    series = FrameSeries.of(data, ctx.points)
+    series = FrameSeries.of(data, ctx.points, FrameLayout.first_axis(data.ndim))
     return XspressWriter(
         ctx.encoder(series, "none"),
         [m for m in meta if m is not None],
         filename=ctx.filename or os.path.abspath(group.file.filename),
-        group=group.name,
+        source=group.name,
+        origin=origin_fields(ctx.input, ctx.path or group.name, series.indices),
     )
 
 
@@ -198,7 +198,7 @@ class XspressInspector(StreamInspector):
     @property
     def details(self) -> list[str]:
         """What a summary shows beyond shape and type: the meta names."""
-        return [f"meta {', '.join(self.meta)}"] if self.meta else []
+        return ([f"meta {', '.join(self.meta)}"] if self.meta else []) + super().details
 
     def add(self, event: int, frames: list[bytes]) -> None:
         """Take the zmq frames of this stream in the next message (at `event`)."""
@@ -207,6 +207,8 @@ class XspressInspector(StreamInspector):
         self.order.add(event, htype)
         if header is None:
             self.order.note(f"event {event} has no xspress JSON header")
+        elif htype == "header":
+            self.start(header)
         elif htype == "image":
             self._image(event, header, frames)
         elif htype not in ("header", "series_end"):

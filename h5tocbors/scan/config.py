@@ -11,6 +11,7 @@ Example (a PandABlocks-client file and an Eiger detector written beside it):
 
     [streams.eiger]
     path = "/entry/data/data"
+    axes = "NHW"    # optional: how the image dataset is cut into frames (--axes)
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 import h5py
 
 from ..capture.names import STREAM_NAME
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, UsageError
+from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
 from ..protocols import Steps
 from .plan import ScanShape
@@ -37,7 +39,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOP_KEYS = {"points", "steps", "streams"}
-STREAM_KEYS = {"path", "protocol"}
+STREAM_KEYS = {"path", "protocol", "axes"}
 MAX_CONFIG_BYTES = 1 << 20
 
 
@@ -96,7 +98,7 @@ def load_config(path: str | os.PathLike[str]) -> ScanConfig:
 
     Example:
         >>> load_config("scan.toml").streams  # doctest: +SKIP
-        [StreamSpec(name='panda0', path='/', protocol='pcap-raw')]
+        [StreamSpec(name='panda0', path='/', protocol='pcap-raw', axes=None)]
     """
     p = Path(path)
     try:
@@ -153,7 +155,20 @@ def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
             f"{config.where(str(protocol))}: streams.{name}.protocol {protocol!r} is not one of "
             f"{', '.join(PROTOCOL_NAMES)}"
         )
-    return StreamSpec(name, path, protocol)
+    return StreamSpec(name, path, protocol, stream_axes(config, name, table.get("axes")))
+
+
+def stream_axes(config: ScanConfig, name: str, value: object) -> str | None:
+    """`axes = "HWN"` of a stream: checked, in capitals (see `hdf5.layout`)."""
+    if value is None:
+        return None
+    where = config.where(value.strip() if isinstance(value, str) and value.strip() else name)
+    if not isinstance(value, str):
+        raise H5ToCborsError(f'{where}: streams.{name}.axes must be a string like "HWN"')
+    try:
+        return parse_axes(value, f"streams.{name}.axes")
+    except UsageError as e:
+        raise H5ToCborsError(f"{where}: {e}") from e
 
 
 def count_value(config: ScanConfig, key: str, value: object) -> int | str | None:

@@ -86,6 +86,8 @@ def detector_stream(f: h5py.File, path: str, key: str) -> StreamSpec | None:
             if why is None:
                 return StreamSpec(key, path, module.NAME)
             reasons.append(f"{module.NAME}: {why}")
+        if stins.fits(obj) is None:  # an image series: a DECTRIS master's /entry/data
+            return StreamSpec(key, path, stins.NAME)
         if obj.get("frames", getlink=True) is not None:
             image = open_object(f, f"{path}/frames")
             if stins.fits(image) is None:

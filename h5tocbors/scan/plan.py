@@ -16,7 +16,7 @@ import h5py
 from ..core.events import Cadence, PlacedStream, Timeline, place
 from ..errors import H5ToCborsError, UsageError
 from ..hdf5.open import metadata_of
-from ..hdf5.resolve import find_dataset, open_object
+from ..hdf5.resolve import find_path, open_object
 from ..protocols import (
     MessageWriter,
     ProtocolModule,
@@ -49,48 +49,76 @@ class ScanShape:
 
 @dataclass
 class Source:
-    """A stream whose source and protocol are known, before it is placed on events."""
+    """A stream whose source and protocol are known, before it is placed on events: its
+    HDF5 object, its path in the input (as given, or as found by the stream's name), and
+    `axes`, which cut an image dataset into frames (None: as its shape and hints say)."""
 
     spec: StreamSpec
     obj: h5py.Group | h5py.Dataset
     module: ProtocolModule
+    path: str
+    axes: str | None = None
+
+    def context(self, ctx: StreamContext) -> StreamContext:
+        """`ctx` for this stream's writer."""
+        return replace(ctx, axes=self.axes, path=self.path)
 
 
-def choose(f: h5py.File, spec: StreamSpec, frames: slice | None = None) -> Source:
-    """The HDF5 object and protocol module of a stream; an image dataset found by name
-    must have the data of the frames `frames` selects."""
+def choose(f: h5py.File, spec: StreamSpec, axes: str | None = None) -> Source:
+    """The HDF5 object and protocol module of a stream: at its path, or the image dataset
+    (or image series) found by its name. Image datasets are cut into frames by
+    `spec.axes`, else `axes`; axes named for another protocol's stream are an error."""
+    axes = spec.axes or axes
     if spec.path is None:
-        return Source(spec, find_dataset(f, spec.name, frames), stins)
+        path = find_path(f, spec.name)
+        return Source(spec, open_object(f, path), stins, path, axes)
     obj = open_object(f, spec.path)
     with metadata_of(obj.file, obj.name):  # fits() reads the object's metadata
-        return _choose(f, spec, obj)
+        return _choose(f, spec, spec.path, obj, axes)
 
 
-def _choose(f: h5py.File, spec: StreamSpec, obj: h5py.Group | h5py.Dataset) -> Source:
-    """The protocol module of the stream `spec` names, whose source is `obj`."""
+def _choose(
+    f: h5py.File, spec: StreamSpec, path: str, obj: h5py.Group | h5py.Dataset, axes: str | None
+) -> Source:
+    """The source of a stream given by `path`, whose object is `obj`."""
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
-        why = module.fits(obj)
+        why = stins.fits(obj, axes) if module is stins else module.fits(obj)
         if why is not None:
             raise H5ToCborsError(
                 f"--stream {spec}: {spec.path} in {f.filename} is not a {module.NAME} source: {why}"
             )
-        return Source(spec, obj, module)
+        return source_of(spec, obj, module, axes)
     if isinstance(obj, h5py.Dataset):  # only images are datasets
-        why = stins.fits(obj)
+        why = stins.fits(obj, axes)
         if why is not None:
             raise H5ToCborsError(f"--stream {spec}: {spec.path} in {f.filename} is {why}")
-        return Source(spec, obj, stins)
+        return Source(spec, obj, stins, path, axes)
     reasons = []
     for module in MODULES:
         why = module.fits(obj)
         if why is None:
-            return Source(spec, obj, module)
+            return source_of(spec, obj, module, axes)
         reasons.append(f"{module.NAME}: {why}")
     raise H5ToCborsError(
         f"--stream {spec}: {spec.path} in {f.filename} fits no protocol ({'; '.join(reasons)}); "
         "name one with PATH:PROTOCOL"
     )
+
+
+def source_of(
+    spec: StreamSpec, obj: h5py.Group | h5py.Dataset, module: ProtocolModule, axes: str | None
+) -> Source:
+    """The source of a stream given by path; `--axes` given for it by name must be for an
+    image stream."""
+    if module is stins:
+        return Source(spec, obj, module, spec.path or "", axes)
+    if spec.axes is not None:
+        raise H5ToCborsError(
+            f"--axes {spec.name}={spec.axes}: stream {spec.name} ({obj.name} in "
+            f"{obj.file.filename}) has protocol {module.NAME}; --axes cuts image datasets only"
+        )
+    return Source(spec, obj, module, spec.path or "")
 
 
 def plan_streams(
@@ -105,7 +133,7 @@ def plan_streams(
     or `shape` given), the frames of every stream otherwise. A stream whose data count
     matches neither the points nor the steps is an error naming both.
     """
-    sources = [choose(f, spec, None if shape else ctx.points) for spec in specs]
+    sources = [choose(f, spec, ctx.axes) for spec in specs]
     scan = shape or next(
         (ScanShape(steps_of(s.obj)) for s in sources if s.module is contrast), None
     )
@@ -116,15 +144,15 @@ def plan_streams(
     timeline = Timeline(len(selected), Steps(tuple(ends_of(spans))))
     placed = []
     for s in sources:
-        writer, cadence = open_placed(s, ctx, scan, selected, spans)
-        placed.append(place(s.spec.name, writer, cadence, timeline, s.spec.path or ""))
+        writer, cadence = open_placed(s, s.context(ctx), scan, selected, spans)
+        placed.append(place(s.spec.name, writer, cadence, timeline, s.path))
     return placed
 
 
 def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStream]:
     """Streams with no scan around them: each frame (row) a point; all must have as many."""
-    writers = {s.spec.name: open_writer(s, ctx) for s in sources}
-    paths = {s.spec.name: s.spec.path or "" for s in sources}
+    writers = {s.spec.name: open_writer(s, s.context(ctx)) for s in sources}
+    paths = {s.spec.name: s.path for s in sources}
     counts = {name: len(w) - 2 for name, w in writers.items()}
     if len(set(counts.values())) > 1:
         listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
@@ -140,6 +168,7 @@ def open_placed(
     s: Source, ctx: StreamContext, scan: ScanShape, selected: range, spans: list[StepSpan]
 ) -> tuple[MessageWriter, Cadence]:
     """The writer of one stream of a scan, opened on the selected points, and its cadence."""
+    ctx = s.context(ctx)
     if s.module is contrast:
         return open_writer(s, replace(ctx, steps=spans)), "step"
     count = len(open_writer(s, replace(ctx, points=None))) - 2

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from ..capture.names import check_stream_name
 from ..errors import UsageError
+from ..hdf5.layout import parse_axes
 from ..protocols.registry import BY_NAME
 
 PROTOCOL_NAMES = tuple(BY_NAME)
 """The spellings of `--stream NAME=PATH:PROTOCOL`: stins, xspress, pcap-raw, contrast."""
+EVERY = "*"
+"""The key of `--axes AXES` (no name): every image stream that is not named."""
+Axes = str | Mapping[str, str]
+"""`--axes` in the Python API: the axes of every image stream (`"HWN"`), or axes by stream
+name (`{"velox": "HWN"}`; the key `"*"` for every other image stream)."""
 
 
 @dataclass(frozen=True)
@@ -19,12 +26,14 @@ class StreamSpec:
 
     Example:
         >>> StreamSpec.parse("panda0", "/entry/measurement/panda0:pcap-raw")
-        StreamSpec(name='panda0', path='/entry/measurement/panda0', protocol='pcap-raw')
+        StreamSpec(name='panda0', path='/entry/measurement/panda0', protocol='pcap-raw', axes=None)
     """
 
     name: str
     path: str | None = None
     protocol: str | None = None
+    axes: str | None = None
+    """How an image dataset is cut into frames (`HWN`; see `hdf5.layout`), if given."""
 
     @classmethod
     def parse(cls, name: str, target: str | None) -> StreamSpec:
@@ -44,3 +53,51 @@ class StreamSpec:
         if self.protocol:
             target += f":{self.protocol}"
         return f"{self.name}={target}" if target else self.name
+
+
+def parse_axes_options(texts: Sequence[str]) -> dict[str, str]:
+    """`--axes [NAME=]AXES` items into {name: axes}, `"*"` for those without a name.
+
+    Example:
+        >>> parse_axes_options(["velox=hwn", "NHW"])
+        {'velox': 'HWN', '*': 'NHW'}
+    """
+    axes: dict[str, str] = {}
+    for text in texts:
+        name, sep, spelling = text.rpartition("=")
+        key = check_stream_name(name) if sep else EVERY
+        if key in axes:
+            raise UsageError(f"--axes is given twice for {'stream ' + key if sep else 'all'}")
+        axes[key] = parse_axes(spelling, f"--axes {name}=" if sep else "--axes")
+    return axes
+
+
+def as_axes(axes: Axes | None) -> dict[str, str]:
+    """The API's `axes` (checked) as {name: axes}, `"*"` for every image stream not named."""
+    if axes is None:
+        return {}
+    if isinstance(axes, str):
+        return {EVERY: parse_axes(axes, "axes")}
+    return {
+        n if n == EVERY else check_stream_name(n): parse_axes(a, f"axes[{n!r}]")
+        for n, a in axes.items()
+    }
+
+
+def axes_for(axes: Mapping[str, str] | None, name: str) -> str | None:
+    """The axes given for stream `name`: by its name, else for every stream, else None."""
+    axes = axes or {}
+    return axes.get(name, axes.get(EVERY))
+
+
+def with_axes(specs: Sequence[StreamSpec], axes: Mapping[str, str]) -> list[StreamSpec]:
+    """`specs` with the axes named for them (`--axes NAME=AXES`); every name must be one of
+    theirs."""
+    names = [s.name for s in specs]
+    unknown = [n for n in axes if n != EVERY and n not in names]
+    if unknown:
+        raise UsageError(
+            f"--axes {unknown[0]}={axes[unknown[0]]}: no stream {unknown[0]} is converted "
+            f"(the streams are {', '.join(names)})"
+        )
+    return [replace(s, axes=axes[s.name]) if s.name in axes else s for s in specs]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import h5py
 
@@ -14,7 +15,7 @@ from ..protocols import StreamContext
 from .config import ScanConfig, load_config
 from .master import check_master, scan_streams
 from .plan import ScanShape, plan_streams, steps_of
-from .specs import StreamSpec
+from .specs import EVERY, StreamSpec, with_axes
 
 Streams = Mapping[str, str | None] | Sequence[str]
 """Stream names, or names mapped to `PATH[:PROTOCOL]` (None: found by name)."""
@@ -39,23 +40,29 @@ def open_streams(
     *,
     scan: bool = False,
     config: ScanConfig | None = None,
+    axes: Mapping[str, str] | None = None,
 ) -> list[PlacedStream]:
     """The placed streams of a conversion.
 
     Without `scan` or `config`, `streams` maps names to `PATH[:PROTOCOL]` (None: found by
     name). With them, the scan's streams are converted, or only those named in `streams`.
+    `axes` cuts image streams into frames: by stream name, `"*"` for the others (see
+    `specs.parse_axes_options`).
 
     Example:
         >>> [p.name for p in open_streams(f, {}, ctx, scan=True)]  # doctest: +SKIP
         ['contrast', 'pilatus', 'panda0', 'xspress3']
     """
+    axes = axes or {}
+    ctx = replace(ctx, axes=axes.get(EVERY, ctx.axes))
     if config is None and not scan:
         if not streams:
             raise UsageError(
                 "no stream given: name one with --stream NAME[=PATH], or convert a whole "
                 "scan with --scan"
             )
-        return plan_streams(f, [StreamSpec.parse(n, t) for n, t in streams.items()], ctx)
+        specs = [StreamSpec.parse(n, t) for n, t in streams.items()]
+        return plan_streams(f, with_axes(specs, axes), ctx)
     named = [n for n, target in streams.items() if target is None]
     if len(named) != len(streams):
         raise UsageError(
@@ -75,4 +82,4 @@ def open_streams(
             f"{f.filename} has no stream {', '.join(unknown)}; its streams are {', '.join(by_name)}"
         )
     specs = [by_name[n] for n in named] if named else available
-    return plan_streams(f, specs, ctx, shape)
+    return plan_streams(f, with_axes(specs, axes), ctx, shape)

@@ -11,47 +11,83 @@ import numpy as np
 
 from ..bshuf import single_openmp_thread
 from ..capture.read import read_messages
-from ..errors import shortened
-from ..hdf5.frames import FrameSeries
-from ..hdf5.resolve import resolve_dataset
+from ..errors import H5ToCborsError, shortened
+from ..hdf5.images import resolve_images
+from ..hdf5.series import ImageSeries
+from ..protocols.jsonframe import json_header
+from ..protocols.provenance import Origin
 from ..protocols.stins import TYP as STINS
 from ..protocols.stins import decode_stins, header_problem, image_dtype, stins_header
-
-
-@dataclass
-class StreamCheck:
-    """The outcome for one stream of one capture."""
-
-    capture: str
-    stream: str
-    dataset: str
-    frames: int
-    """Images in the capture."""
-    differing: int
-    """Images that differ from their source frame, fail to decode, or repeat one."""
-    missing: int
-    """Source frames that no image of the capture carries."""
-    first_difference: str | None
-    unit: str = "frames"
-    """What `frames` counts: images (STINS), or messages (every stream of a scan)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.differing == 0 and self.missing == 0 and self.frames > 0
+from ..scan.specs import axes_for
+from . import StreamCheck
 
 
 @dataclass(frozen=True)
 class Source:
     """A stream's source frames, with their count, shape and dtype read once (h5py is slow)."""
 
-    series: FrameSeries
+    series: ImageSeries
     count: int
     shape: tuple[int, ...]
     dtype: np.dtype
 
     @classmethod
-    def of(cls, series: FrameSeries) -> Source:
+    def of(cls, series: ImageSeries) -> Source:
         return cls(series, len(series), series.frame_shape, series.dtype)
+
+
+def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Origin]]:
+    """The typ and recorded origin of each stream whose start message (in the capture's
+    first message) says what it was made from (`protocols.provenance`)."""
+    first = next(read_messages(capture), None)  # the reader closes the file when dropped
+    found = {}
+    for name, stream in first.streams.items() if first is not None else ():
+        header = json_header(stream.frames)
+        origin = Origin.from_header(header) if header and header.get("htype") == "header" else None
+        if origin is not None:
+            found[name] = (stream.typ, origin)
+    return found
+
+
+def made_elsewhere(origin: Origin | None, f: h5py.File) -> str | None:
+    """The recorded input, when it is another file than `f` (moved data, found by the same
+    name, counts as the same), else None."""
+    if origin is None:
+        return None
+    try:
+        same = os.path.samefile(origin.input, f.filename)
+    except OSError:
+        same = os.path.basename(origin.input) == os.path.basename(f.filename)
+    return None if same else origin.input
+
+
+@dataclass(frozen=True)
+class Given:
+    """What the command line says of a stream's source (None: not said)."""
+
+    path: str | None
+    frames: slice | None
+    axes: str | None
+
+
+def recorded_images(
+    f: h5py.File,
+    capture: str | os.PathLike[str],
+    name: str,
+    given: Given,
+    origin: Origin | None,
+) -> ImageSeries:
+    """The source images of a stream: at the path given or recorded, or found by name; the
+    frames and axes given or recorded. A recorded source that is not there is named with
+    the record."""
+    if origin is None:
+        return resolve_images(f, name, given.path, given.frames, given.axes)
+    frames = origin.selection if given.frames is None else given.frames
+    axes = given.axes or origin.axes or None
+    try:
+        return resolve_images(f, name, given.path or origin.path, frames, axes)
+    except H5ToCborsError as e:
+        raise H5ToCborsError(f"{capture} stream {name} was made from {origin}: {e}") from e
 
 
 def verify_capture(
@@ -59,12 +95,17 @@ def verify_capture(
     capture: str | os.PathLike[str],
     datasets: Mapping[str, str | None],
     frames: slice | None = None,
+    axes: Mapping[str, str] | None = None,
 ) -> list[StreamCheck]:
     """Compare every STINS image of `capture` bit for bit with its source frame in `f`.
 
     Streams are resolved like `convert` does: `datasets` maps a stream name to a
-    dataset path, or the dataset is found by the stream's name. Memory holds one message
-    and the numbers of the frames seen, whatever the capture declares.
+    dataset path, or the dataset is found by the stream's name; `axes` cuts datasets into
+    frames by stream name (`"*"`: the others; see `scan.specs.parse_axes_options`). Where
+    the capture records what it was made from (`protocols.provenance`), that path, those
+    frames and axes are used, unless given. Memory holds one message (and one block of
+    frames, see `hdf5.slabs`) and the numbers of the frames seen, whatever the capture
+    declares.
 
     Example:
         >>> [c.ok for c in verify_capture(f, "out/pilatus.cbors", {})]  # doctest: +SKIP
@@ -78,13 +119,25 @@ def verify_capture(
         for name, stream in msg.streams.items():
             if stream.typ != STINS:
                 continue
-            if name not in sources:
-                # refuses sources that are missing: their fill values are not the data
-                dataset = resolve_dataset(f, name, datasets.get(name), frames)
-                sources[name] = Source.of(FrameSeries.of(dataset, frames))
-                checks[name] = StreamCheck(str(capture), name, dataset.name, 0, 0, 0, None)
-                seen[name] = set()
             header = stins_header(stream.frames)
+            if name not in sources:
+                start = header is not None and header.get("htype") == "header"
+                origin = Origin.from_header(header) if start else None
+                # refuses sources that are missing: their fill values are not the data
+                given = Given(datasets.get(name), frames, axes_for(axes, name))
+                images = recorded_images(f, capture, name, given, origin)
+                sources[name] = Source.of(images)
+                checks[name] = StreamCheck(
+                    str(capture),
+                    name,
+                    images.name,
+                    0,
+                    0,
+                    0,
+                    None,
+                    made_from=made_elsewhere(origin, f),
+                )
+                seen[name] = set()
             if header is not None and header.get("htype") != "image":
                 continue
             check = checks[name]

@@ -9,22 +9,23 @@ spectra and meta bit for bit, PandA values exactly, contrast values key by key.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import h5py
 
 from ..buffers import Buffer, read_range
 from ..capture.read import RawStream, read_messages
+from ..core.encoding import InputFile
+from ..core.events import PlacedStream
 from ..errors import H5ToCborsError, quoted
-from ..protocols import StreamContext
+from ..protocols import StreamContext, stins
 from ..protocols.registry import BY_TYP
 from ..protocols.values import Comparer
 from ..scan.config import ScanConfig
 from ..scan.streams import open_streams
-from .encoding import InputFile
-from .events import PlacedStream
-from .verify import StreamCheck
+from . import StreamCheck
+from .images import made_elsewhere, recorded_origins
 
 
 @dataclass
@@ -79,11 +80,12 @@ def verify_streams(
     config: ScanConfig | None = None,
     frames: slice | None = None,
     only: set[str] | None = None,
+    axes: Mapping[str, str] | None = None,
 ) -> list[StreamCheck]:
     """Compare every message of `captures` with the message `f` gives for it.
 
     Streams are planned as `convert` plans them from the same arguments (`streams`,
-    `scan`, `config`, `frames`); streams of the captures outside `only` are left alone.
+    `scan`, `config`, `frames`, `axes`); streams of the captures outside `only` are left alone.
 
     Example:
         >>> checks = verify_streams(f, ["out/contrast.cbors"], {}, scan=True)  # doctest: +SKIP
@@ -91,7 +93,8 @@ def verify_streams(
         [True]
     """
     ctx = StreamContext(InputFile().encoder, frames, "none", "")
-    plan = {p.name: p for p in open_streams(f, streams, ctx, scan=scan, config=config)}
+    placed = open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)
+    plan = {p.name: p for p in placed}
     checks: list[StreamCheck] = []
     for capture in captures:
         followed: dict[str, Follow] = {}
@@ -104,6 +107,34 @@ def verify_streams(
                     follow = followed[name] = start(f, capture, name, plan)
                 follow.add(msg.event_number, stream)
         checks.extend(follow.finish() for follow in followed.values())
+    return checks
+
+
+def verify_recorded(
+    f: h5py.File,
+    capture: str | os.PathLike[str],
+    skip: Collection[str],
+    frames: slice | None = None,
+) -> list[StreamCheck]:
+    """Compare the streams of `capture` other than STINS (checked by `verify_capture`) and
+    `skip` whose start message records what they were made from (an xspress3 group), with
+    what that source gives; `frames`, when given, replaces the recorded frames.
+
+    Example:
+        >>> [c.ok for c in verify_recorded(f, "out/xspress3.cbors", set())]  # doctest: +SKIP
+        [True]
+    """
+    checks: list[StreamCheck] = []
+    for name, (typ, origin) in recorded_origins(capture).items():
+        module = BY_TYP.get(typ)
+        if module is None or module is stins or name in skip:
+            continue
+        spec = {name: f"{origin.path}:{module.NAME}"}
+        selection = origin.selection if frames is None else frames
+        found = verify_streams(f, [capture], spec, frames=selection, only={name})
+        for check in found:
+            check.made_from = made_elsewhere(origin, f)
+        checks += found
     return checks
 
 

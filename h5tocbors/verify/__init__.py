@@ -1,0 +1,32 @@
+"""Proving captures exact against their HDF5 source: `images` decodes each STINS image and
+compares it with its source frame by frame number; `streams` makes every message of any
+protocol again, as `convert` plans it, and compares it with the capture's at the same event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class StreamCheck:
+    """The outcome for one stream of one capture."""
+
+    capture: str
+    stream: str
+    dataset: str
+    frames: int
+    """Images in the capture."""
+    differing: int
+    """Images that differ from their source frame, fail to decode, or repeat one."""
+    missing: int
+    """Source frames that no image of the capture carries."""
+    first_difference: str | None
+    unit: str = "frames"
+    """What `frames` counts: images (STINS), or messages (every stream of a scan)."""
+    made_from: str | None = None
+    """The input the capture says it was made from, when that is another file."""
+
+    @property
+    def ok(self) -> bool:
+        return self.differing == 0 and self.missing == 0 and self.frames > 0
