@@ -268,10 +268,12 @@ SIGNATURES = re.compile(
 def _checksummed(data: bytes) -> list[list[int]]:
     """[start, checksum offset] of each block that starts with a signature of HDF5's newer
     formats and ends in a checksum (Jenkins' lookup3 of the block before it) that matches."""
-    found = []
+    found: list[list[int]] = []
+    if data[8] < 2:  # superblock versions 0 and 1: the format without checksums
+        return found
     for match in SIGNATURES.finditer(data):
         start = match.start()
-        for end in range(start + 8, min(len(data) - 3, start + 8192)):
+        for end in range(start + 8, min(len(data) - 3, start + 4096)):
             if lookup3(data[start:end]) == int.from_bytes(data[end : end + 4], "little"):
                 found.append([start, end])
                 break

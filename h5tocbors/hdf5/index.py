@@ -43,7 +43,7 @@ def check_chunks(dset: h5py.Dataset) -> None:
 def check_unwritten(dset: h5py.Dataset, frame_axes: tuple[int, ...], selected: int) -> None:
     """Refuse to write out `selected` frames (along `frame_axes`) of `dset` when more than
     `MAX_UNWRITTEN` of them are not stored: a conversion would turn a few KB into days of
-    fill values. `verify` reads only the frames a capture has, and needs no such bound.
+    fill values. Plain `verify` reads only the frames a capture has: it needs no such bound.
 
     Example:
         >>> check_unwritten(f["/entry/data"], frame_axes=(0,), selected=20)  # doctest: +SKIP
