@@ -296,18 +296,13 @@ def lookup3(data: bytes) -> int:
         a = (a + int.from_bytes(data[k : k + 4], "little")) & m
         b = (b + int.from_bytes(data[k + 4 : k + 8], "little")) & m
         c = (c + int.from_bytes(data[k + 8 : k + 12], "little")) & m
-        a = ((a - c) & m) ^ rot(c, 4)
-        c = (c + b) & m
-        b = ((b - a) & m) ^ rot(a, 6)
-        a = (a + c) & m
-        c = ((c - b) & m) ^ rot(b, 8)
-        b = (b + a) & m
-        a = ((a - c) & m) ^ rot(c, 16)
-        c = (c + b) & m
-        b = ((b - a) & m) ^ rot(a, 19)
-        a = (a + c) & m
-        c = ((c - b) & m) ^ rot(b, 4)
-        b = (b + a) & m
+        for ra, rb, rc in ((4, 6, 8), (16, 19, 4)):  # lookup3's mix: two rounds
+            a = ((a - c) & m) ^ rot(c, ra)
+            c = (c + b) & m
+            b = ((b - a) & m) ^ rot(a, rb)
+            a = (a + c) & m
+            c = ((c - b) & m) ^ rot(b, rc)
+            b = (b + a) & m
         k += 12
     tail = bytes(data[k:]) + bytes(12 - (n - k))
     a = (a + int.from_bytes(tail[0:4], "little")) & m
@@ -419,7 +414,7 @@ def mutate_messages(data: bytes, rng: random.Random, marker: Path) -> bytes:
     out = bytearray()
     for event, streams in messages:
         parts = {n: StreamPart(t, [bytes(f) for f in fs]) for n, (t, fs) in streams.items()}
-        out += b"".join(bytes(b) for b in encode_message(event, parts, T0))  # type: ignore[arg-type]
+        out += b"".join(bytes(b) for b in encode_message(event, parts, T0))
     return bytes(out)
 
 

@@ -7,15 +7,18 @@ import os
 import pickle
 import pickletools
 from collections import OrderedDict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
+from h5tocbors.capture.encode import StreamPart, encode_message
 from h5tocbors.protocols import contrast, xspress
 from h5tocbors.protocols.pickles import MAX_DEPTH, RefusedPickle, dumps, loads
 
+from .conftest import run_cli
 from .numpy1_check import describe
 from .protocol_files import Boom, context, contrast_scan, messages
 
@@ -167,3 +170,21 @@ def test_shared_references_do_not_multiply_memory() -> None:
 def test_oversized_payload_is_refused_unread() -> None:
     with pytest.raises(RefusedPickle, match="larger than 10"):
         loads(b"\x80\x02" + b"N" * 20 + b".", max_bytes=10)
+
+
+def test_lengths_beyond_the_data_are_refused_before_anything_is_allocated(
+    tmp_path: Path,
+) -> None:
+    """A pickle of 120 bytes that declares a bytearray of 2**62 bytes: the unpickler tried to
+    allocate it, and Python printed "SystemError: deallocated bytearray object has exported
+    buffers" beside `inspect`'s output (found by the fuzz, `test_fuzz.py`)."""
+    data = b"\x80\x02}q\x00\x96" + (2**62 + 12345).to_bytes(8, "little") + b"x" * 100 + b"."
+    with pytest.raises(RefusedPickle, match="bytearray8, but only 101 remain"):
+        loads(data)
+    capture = tmp_path / "contrast.cbors"
+    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    message = encode_message(0, {"contrast": StreamPart("contrast", [data])}, started)
+    capture.write_bytes(b"".join(bytes(b) for b in message))
+    result = run_cli("inspect", "--events", capture)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "bytearray8" in result.stdout

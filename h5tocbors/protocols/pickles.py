@@ -240,6 +240,10 @@ def loads(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
         raise RefusedPickle(f"pickle of {len(data)} bytes is larger than {max_bytes}")
     budget = _Budget(len(data))
     try:
+        # every opcode parsed first, each length checked against the data: the unpickler
+        # allocates what a length declares before it reads (a bytearray of 2**62 bytes)
+        for _ in pickletools.genops(data):
+            pass
         obj = _StrictUnpickler(data, budget).load()
     except RefusedPickle:
         raise
