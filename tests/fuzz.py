@@ -215,7 +215,7 @@ def _layout(path: Path) -> tuple[list[list[int]], ...]:
     messages: list[list[int]] = []
 
     def visit(name: str, obj: object) -> None:
-        messages.extend(_header_messages(data, h5py.h5o.get_info(obj.id).addr))  # type: ignore[attr-defined]
+        messages.extend(_header_messages(data, h5py.h5o.get_info(obj.id).addr))
         if not isinstance(obj, h5py.Dataset) or obj.is_virtual or obj.external:
             return
         if obj.chunks is None:
@@ -673,7 +673,12 @@ FAMILIES = [
     ("fail", "a frame fails to read or decode"),
     ("cannot be opened", "a file it names cannot be opened"),
     ("refused", "a file it names is refused"),
+    ("frames to convert", "too many unwritten frames"),
     ("missing", "data missing"),
+    ("fewer than", "data missing"),
+    ("no image frames", "no images in the capture"),
+    ("matches neither", "frames that fit no scan cadence"),
+    ("but the scan has", "frames that fit no scan cadence"),
     ("does not exist", "data missing"),
     ("not available", "filter not available"),
     ("not a stream of", "a stream the source has not"),
