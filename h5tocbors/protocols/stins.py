@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import prod
 
 import bitshuffle
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..buffers import Buffer
-from ..core.encoding import FrameEncoder, SeriesEncoder
+from ..core.encoding import SeriesEncoder
 from ..errors import quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.images import open_images
@@ -32,7 +32,8 @@ from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import is_image_dtype, not_an_image, safe_shape
 from ..hdf5.series import is_series
 from ..hdf5.sources import data_sources
-from . import FrameCounters, StreamContext, Writer
+from . import StreamContext
+from .encoded import EncodedWriter
 from .jsonframe import json_frame, json_header
 from .metadata import collect_metadata, detector_settings
 from .order import StreamInspector
@@ -44,8 +45,8 @@ NAME = "stins"
 """The protocol's name in `--stream NAME=PATH:stins`."""
 
 
-@dataclass
-class StinsWriter(Writer):
+@dataclass(kw_only=True)
+class StinsWriter(EncodedWriter[SeriesEncoder]):
     """The STINS messages of one image series (one dataset's frames, or a DECTRIS master's
     data files joined).
 
@@ -53,34 +54,22 @@ class StinsWriter(Writer):
         >>> images = open_images(f["/entry/data"])  # doctest: +SKIP
         >>> parts = [FrameEncoder(p, "bslz4") for p in images.parts]  # doctest: +SKIP
         >>> enc = SeriesEncoder(images, parts)  # doctest: +SKIP
-        >>> [len(m) for m in StinsWriter(enc)]  # header, 2 images, end  # doctest: +SKIP
+        >>> w = StinsWriter(encoder=enc, source="/entry/data")  # doctest: +SKIP
+        >>> [len(m) for m in w]  # header, 2 images, end  # doctest: +SKIP
         [1, 2, 2, 1]
     """
 
-    encoder: SeriesEncoder
     filename: str = ""
     config: bytes | None = None
     """The start message's second frame: the detector's configuration as JSON."""
-    origin: dict[str, object] = field(default_factory=dict)
-    """Extra fields of the start message: where the stream came from (`provenance`)."""
     typ: str = TYP
-
-    @property
-    def fast_path(self) -> str:
-        """`passthrough` when stored chunks were copied, else why they were not."""
-        return fast_path(self.encoder, self.counters)
-
-    def __len__(self) -> int:
-        return len(self.encoder.series) + 2
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         series = self.encoder.series
         start = start_header(0, self.filename, self.origin)
         yield [start] if self.config is None else [start, self.config]
         shape, dtype = list(series.frame_shape), series.dtype.name
-        for k, payload in enumerate(self.encoder):
-            self.counters.frames += 1
-            self.counters.passthrough += payload.passthrough
+        for k, payload in self.payloads():
             header = image_header(k + 1, k, shape, dtype, self.encoder.compression)
             yield [header, payload.data]
         yield [end_header(len(series) + 1)]
@@ -103,13 +92,6 @@ def fits(obj: h5py.Group | h5py.Dataset, axes: str | None = None) -> str | None:
     return not_an_image(dtype, shape, layout_of(obj, shape, axes) if shape is not None else None)
 
 
-def fast_path(encoder: FrameEncoder | SeriesEncoder, counters: FrameCounters) -> str:
-    """`passthrough` when `encoder` copied stored payloads, else why it did not."""
-    if encoder.refusal:
-        return encoder.refusal
-    return "passthrough" if counters.passthrough else "nothing stored to pass through"
-
-
 def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
     """The STINS stream of an image dataset or image series: its frames cut as `ctx.axes`
     says (None: as its shape and NeXus hints say), picked by `ctx.points`, numbered over
@@ -123,7 +105,7 @@ def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWrit
     images = open_images(obj, ctx.points, ctx.path, ctx.axes)
     encoder = SeriesEncoder(images, [ctx.encoder(p, ctx.compression) for p in images.parts])
     return StinsWriter(
-        encoder,
+        encoder=encoder,
         source=images.name,
         filename=ctx.filename,
         config=receiver_config(obj),

@@ -29,14 +29,14 @@ from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
 from ..hdf5.layout import FrameLayout
 from ..hdf5.resolve import is_image_dtype
-from . import StreamContext, Writer
+from . import StreamContext
+from .encoded import EncodedWriter
 from .jsonframe import json_frame, json_header
 from .members import member_dataset
 from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
 from .provenance import origin_fields
 from .rows import BlockRows
-from .stins import fast_path
 from .values import Comparer, bytes_difference, difference, frame_count_difference
 
 TYP = "xspress"
@@ -61,8 +61,8 @@ PICKLE_PROTOCOL = 3
 """As the streamer's `send_pyobj` pickled (`\\x80\\x03` in real captures)."""
 
 
-@dataclass
-class XspressWriter(Writer):
+@dataclass(kw_only=True)
+class XspressWriter(EncodedWriter[FrameEncoder]):
     """The xspress messages of one xspress3 group.
 
     Example:
@@ -71,20 +71,9 @@ class XspressWriter(Writer):
         [1, 3, 3, 1]
     """
 
-    encoder: FrameEncoder
     meta: list[h5py.Dataset]
     filename: str
-    origin: dict[str, object] = field(default_factory=dict)
-    """Extra fields of the start message: where the stream came from (`provenance`)."""
     typ: str = TYP
-
-    @property
-    def fast_path(self) -> str:
-        """`passthrough` when stored spectra were copied, else why they were not."""
-        return fast_path(self.encoder, self.counters)
-
-    def __len__(self) -> int:
-        return len(self.encoder.series) + 2
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         series = self.encoder.series
@@ -93,10 +82,8 @@ class XspressWriter(Writer):
         shape, dtype = list(series.frame_shape), series.dtype.name
         meta = [BlockRows(d) for d in self.meta]
         clock = meta[META.index("clock_ticks")]
-        for k, payload in enumerate(self.encoder):
+        for k, payload in self.payloads():
             index = series.indices[k]
-            self.counters.frames += 1
-            self.counters.passthrough += payload.passthrough
             header = {
                 "htype": "image",
                 "exptime": int(clock.row(index)[0]) / CLOCK_HZ,
@@ -169,8 +156,8 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Xspress
     meta = [member_dataset(group, name) for name, _ in expected_meta(group, frames, channels)]
     series = FrameSeries.of(data, ctx.points, FrameLayout.first_axis(data.ndim))
     return XspressWriter(
-        ctx.encoder(series, "none"),
-        [m for m in meta if m is not None],
+        encoder=ctx.encoder(series, "none"),
+        meta=[m for m in meta if m is not None],
         filename=ctx.filename or os.path.abspath(group.file.filename),
         source=group.name,
         origin=origin_fields(ctx.input, ctx.path or group.name, series.indices),
