@@ -1,6 +1,8 @@
 """The seeded fuzz (`tests/fuzz.py`): a few hundred mutated HDF5 files and captures through
 every command, in worker processes. No run may end in a traceback, an "unexpected" error, a
-crash signal or a hang, nor leave an output after a failure.
+crash signal or a hang, nor leave an output after a failure. (Workers run the CLI in-process;
+a run that crashes one is run again through the console script, which must end it in one
+error line: it runs each command in a child process, `h5tocbors.commands.isolate`.)
 
 `FUZZ_RUNS=5000 FUZZ_SEED=11 pytest tests/test_fuzz.py -s` fuzzes more, with another seed,
 and prints how the runs ended (or `python -m tests.fuzz 5000 --seed 11`).

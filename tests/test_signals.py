@@ -136,3 +136,31 @@ def test_signal_keeps_existing_output(long_h5: Path, tmp_path: Path) -> None:
     assert proc.returncode == 143, stderr
     assert (out / "det.cbors").read_bytes() == b"old capture"
     assert [p.name for p in out.iterdir()] == ["det.cbors"]
+
+
+def test_killed_command_leaves_no_orphan(long_h5: Path, tmp_path: Path) -> None:
+    """The command runs in a child process (`commands.isolate`); SIGKILL to the process
+    that was started (`scancel`, a job killed by its scheduler) takes the child with it."""
+    proc = start(long_h5, tmp_path / "out")
+    try:
+        wait_for_temporary(proc, tmp_path / "out", "det")
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 1
+        proc.kill()
+        proc.communicate(timeout=DEADLINE)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    child = Path(f"/proc/{children[0]}")
+    deadline = time.monotonic() + DEADLINE
+    while child.exists() and "zombie" not in status_of(child) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not child.exists() or "zombie" in status_of(child)
+
+
+def status_of(proc: Path) -> str:
+    """The state line of /proc/PID/status ("" once the process is gone)."""
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        return next(line for line in (proc / "status").read_text().splitlines() if "State" in line)
+    return ""

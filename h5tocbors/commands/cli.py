@@ -10,6 +10,7 @@ import typer
 
 from .. import __version__
 from . import convert, inspect, ls, verify
+from .isolate import isolated
 from .options import EXIT_CODES
 from .reporting import EXIT_OK, EXIT_USAGE, fail
 
@@ -67,18 +68,23 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
+def command() -> int:
+    """`main`'s exit code."""
+    try:
+        main()
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return EXIT_OK
+
+
 def run() -> None:
-    """The console script: `main`, then exit without tearing down the interpreter.
+    """The console script: `main` in a child process (see `isolate`: a crash in HDF5 is one
+    error line), then exit without tearing down the interpreter.
 
     Every file is closed by then; skipping the teardown of numpy, h5py and pydantic saves
     a twentieth of a second per call, which counts when converting many small files.
     """
-    try:
-        main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    else:
-        code = EXIT_OK
+    code = isolated(command)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

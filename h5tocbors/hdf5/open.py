@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 
 from ..errors import H5ToCborsError
+from ..reading import note
 from .paths import ORIGIN, RefusedPath
 
 CHUNK_CACHE_BYTES = 64 * 1024 * 1024
@@ -65,6 +66,7 @@ def open_input(path: str | os.PathLike[str]) -> h5py.File:
             raise H5ToCborsError(f"input {p} is not an HDF5 file")
         real = os.path.realpath(p)
         name = p if real == os.path.abspath(p) else Path(real)
+        note(str(name))
         return h5py.File(name, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
     except FileNotFoundError as e:
         raise H5ToCborsError(f"input {p} does not exist") from e
@@ -79,6 +81,7 @@ def open_referenced(path: Path) -> h5py.File:
     try:
         if not h5py.is_hdf5(path):
             raise RefusedPath(f"{path} is not an HDF5 file", unsafe=False)
+        note(str(path))
         return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
     except OSError as e:
         raise RefusedPath(f"{path} cannot be opened: {e.strerror or e}", unsafe=False) from e
@@ -147,6 +150,7 @@ def metadata_of(f: h5py.File, where: str = "") -> Iterator[None]:
         h5tocbors.errors.H5ToCborsError: corrupt HDF5 metadata in run.h5 at /entry/data: ...
     """
     try:
+        note(f.filename, where)
         yield
     except H5ToCborsError:
         raise

@@ -1,0 +1,99 @@
+"""Commands run in a child process: a crash in HDF5 is one error line, exit 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from .conftest import run_cli
+
+SEL_ALL, SEL_HYPERSLABS = 3, 2
+RANK_AT = {1: 12, 2: 9, 3: 6}
+"""Where the rank sits in a serialized hyperslab selection after its type, by its version
+(after the version: v1 pad and length, v2 flags and length, v3 flags and size)."""
+
+
+def vds_with_rank(folder: Path, high_byte: int) -> Path:
+    """A virtual dataset whose mapping's hyperslab selection says rank 3 + high_byte << 24.
+
+    HDF5 decodes the mapping (in the file's global heap: source file and dataset names,
+    the source selection, then the virtual one) as it opens the dataset, and trusts the rank.
+    """
+    with h5py.File(folder / "src.h5", "w") as f:
+        f["data"] = np.arange(4 * 6 * 10, dtype=np.uint16).reshape(4, 6, 10)
+    layout = h5py.VirtualLayout(shape=(8, 6, 10), dtype=np.uint16)
+    layout[0:4] = h5py.VirtualSource("src.h5", "data", shape=(4, 6, 10))
+    path = folder / "vds.h5"
+    with h5py.File(path, "w") as f:
+        f.create_virtual_dataset("/entry/vds", layout, fillvalue=0)
+    data = bytearray(path.read_bytes())
+    names = data.index(b"src.h5\0data\0") + len(b"src.h5\0data\0")
+    source = int.from_bytes(data[names : names + 4], "little")
+    assert source == SEL_ALL, "the source selection of the whole dataset is 'all'"
+    virtual = names + 16  # type, version and 8 reserved bytes of 'all'
+    assert int.from_bytes(data[virtual : virtual + 4], "little") == SEL_HYPERSLABS
+    version = int.from_bytes(data[virtual + 4 : virtual + 8], "little")
+    rank = virtual + 4 + RANK_AT[version]
+    assert int.from_bytes(data[rank : rank + 4], "little") == 3
+    data[rank + 3] = high_byte
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_hdf5_crash_is_one_line(tmp_path: Path) -> None:
+    """A rank of 2**31 + 3 in a mapping overflows HDF5 2.0's stack as it opens the dataset
+    (SIGSEGV): `ls` and `convert` end in one line naming the file and dataset, exit 1."""
+    path = vds_with_rank(tmp_path, 0x80)
+    for args in (["ls", path], ["convert", path, "-s", "v=/entry/vds", "-o", tmp_path / "out"]):
+        result = run_cli(*args)
+        lines = result.stderr.splitlines()
+        assert result.returncode == 1, result.stderr
+        assert len(lines) == 1 and lines[0].startswith("h5tocbors: error: "), result.stderr
+        assert f"{path} at /entry/vds" in lines[0]
+        assert "corrupt HDF5 metadata" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+CHILD = """
+import os, signal, sys
+from h5tocbors import reading
+from h5tocbors.commands.isolate import isolated
+def command():
+    reading.note("x.h5", "/entry/a")
+    {action}
+    return 0
+os._exit(isolated(command))
+"""
+
+
+def isolated_run(action: str) -> subprocess.CompletedProcess[str]:
+    """Run `action` as a command in `isolated`, in a Python of its own."""
+    code = CHILD.format(action=action)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("signum", ["SIGSEGV", "SIGBUS", "SIGABRT"])
+def test_crash_names_what_was_read(signum: str) -> None:
+    result = isolated_run(f"os.kill(os.getpid(), signal.{signum})")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"h5tocbors: error: crashed ({signum}) reading x.h5 at /entry/a: "
+        "corrupt HDF5 metadata that HDF5 does not check\n"
+    )
+
+
+def test_exit_code_and_output_pass_through() -> None:
+    result = isolated_run("print('hello', flush=True); sys.exit(3)")
+    assert (result.returncode, result.stdout, result.stderr) == (3, "hello\n", "")
+
+
+def test_killed_child_kills_the_parent_alike() -> None:
+    """SIGKILL by the out-of-memory killer looks as it did without a child: status -9."""
+    result = isolated_run("os.kill(os.getpid(), signal.SIGKILL)")
+    assert result.returncode == -9
+    assert result.stderr == ""
