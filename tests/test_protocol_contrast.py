@@ -210,6 +210,10 @@ BAD = {
         lambda m: m.__setitem__("gain", 3.0),
         "/entry/measurement/gain in {master} is a single value, not one per step",
     ),
+    "a single value in a snapshot": (
+        lambda m: m.file["/entry/snapshots/pre_scan"].__setitem__("gain", 3.0),
+        "/entry/snapshots/pre_scan/gain in {master} is a single value, not one per step",
+    ),
     "compound values": (
         lambda m: m.__setitem__("pair", np.zeros(3, "i4,f8")),
         "/entry/measurement/pair in {master} has dtype [('f0', '<i4'), ('f1', '<f8')]",

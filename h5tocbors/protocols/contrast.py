@@ -255,6 +255,8 @@ def _value(group: h5py.Group, member: Member, points: int, steps: int, top: bool
 
 
 def _dataset_value(dataset: h5py.Dataset, points: int, steps: int, top: bool) -> Value:
+    if not dataset.ndim:  # the measurement's were refused by `_shape`; here a snapshot's
+        raise H5ToCborsError(f"{_where(dataset)} is a single value, not one per step")
     rows = BlockRows(dataset)
     count = dataset.shape[0]
     if _is_text(dataset):
