@@ -53,6 +53,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 60.0
 """Seconds one run may take before it counts as a hang (runs take milliseconds)."""
+STALL = 5
+"""Seconds the console script may make no progress, when it runs a case again."""
 KINDS = ("image", "scan", "capture")
 SHARE = {"image": 0.4, "scan": 0.15, "capture": 0.45}
 """How the mutated files split over the kinds (scan runs cost the most)."""
@@ -644,9 +646,9 @@ class Fuzz:
     findings: list[str] = field(default_factory=list)
     crashes: int = 0
     """Workers that died: the CLI crashed in-process."""
-    contained: int = 0
-    """Of those, runs that the console script ended in one error line (`contained`)."""
     hangs: int = 0
+    contained: int = 0
+    """Crashes and hangs that the console script ended in one error line (`contained`)."""
 
     def table(self) -> str:
         """How the runs of each kind ended: `image convert: 40 converted, 12 corrupt ...`."""
@@ -660,14 +662,15 @@ class Fuzz:
             for key, c in sorted(counts.items())
         ]
         lines.append(
-            f"crashes {self.crashes} ({self.contained} one error line from the console script), "
-            f"hangs {self.hangs}, findings {len(self.findings)}"
+            f"crashes {self.crashes}, hangs {self.hangs} ({self.contained} of them one error line "
+            f"from the console script), findings {len(self.findings)}"
         )
         return "\n".join(lines)
 
 
 FAMILIES = [
     ("crashed (SIG", "HDF5 crashed on corrupt metadata"),
+    ("no progress for", "HDF5 looped on corrupt metadata"),
     ("corrupt HDF5 metadata", "corrupt HDF5 metadata"),
     ("Unable to synchronously open file", "HDF5 cannot open the file"),
     ("not an HDF5 file", "not an HDF5 file"),
@@ -748,9 +751,10 @@ def problems(run: Run) -> list[str]:
 
 
 def contained(case: str, started: dict[str, Any], result: Fuzz) -> bool:
-    """Run again through the console script a run that crashed its worker (which runs the
-    CLI in-process): the script runs each command in a child process (`commands.isolate`),
-    so a crash in HDF5 must end there as one error line, exit 1. True when it did."""
+    """Run again through the console script a run that crashed or hung its worker (which
+    runs the CLI in-process): the script runs each command in a child process
+    (`commands.isolate`), so a crash in HDF5, or a loop in it (given `STALL` seconds here),
+    must end there as one error line, exit 1. True when it did."""
     args, label = started["args"], started["start"]
     out = Path(args[args.index("-o") + 1]) if label == "convert" else None
     proc = subprocess.run(
@@ -758,7 +762,7 @@ def contained(case: str, started: dict[str, Any], result: Fuzz) -> bool:
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
-        env=os.environ | {"OMP_NUM_THREADS": "1"},
+        env=os.environ | {"OMP_NUM_THREADS": "1", "H5TOCBORS_STALL_SECONDS": str(STALL)},
     )
     bad = CONTROL.search(proc.stdout)
     outputs = None if out is None else sorted(p.name for p in out.glob("*"))
@@ -871,8 +875,8 @@ class _Worker:
         else:
             result.crashes += 1
             problem = f"the worker died (exit {code}): {stderr}"
-            if "args" in self.run and contained(case, self.run, result):
-                problem = ""
+        if "args" in self.run and contained(case, self.run, result):
+            problem = ""
         args = " ".join(self.run.get("args", ["(making the files)"]))
         if problem:
             result.findings.append(f"{case} {args}: {problem}")

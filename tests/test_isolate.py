@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -71,10 +72,11 @@ os._exit(isolated(command))
 """
 
 
-def isolated_run(action: str) -> subprocess.CompletedProcess[str]:
+def isolated_run(action: str, stall: float = 60) -> subprocess.CompletedProcess[str]:
     """Run `action` as a command in `isolated`, in a Python of its own."""
     code = CHILD.format(action=action)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = os.environ | {"H5TOCBORS_STALL_SECONDS": str(stall)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
 
 
 @pytest.mark.parametrize("signum", ["SIGSEGV", "SIGBUS", "SIGABRT"])
@@ -92,8 +94,46 @@ def test_exit_code_and_output_pass_through() -> None:
     assert (result.returncode, result.stdout, result.stderr) == (3, "hello\n", "")
 
 
+def test_long_work_is_not_a_stall() -> None:
+    """Python code that runs (or waits) longer than the limit beats all along."""
+    result = isolated_run("import time; time.sleep(2.5); sum(range(10**7))", stall=1)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
 def test_killed_child_kills_the_parent_alike() -> None:
     """SIGKILL by the out-of-memory killer looks as it did without a child: status -9."""
     result = isolated_run("os.kill(os.getpid(), signal.SIGKILL)")
     assert result.returncode == -9
     assert result.stderr == ""
+
+
+def looping_heap(folder: Path) -> Path:
+    """A detector group whose string `mode` is stored in the global heap with a size of 36
+    bytes, not 4: HDF5 2.0 loops for ever as it loads the heap (first for the group's
+    `NX_class` attribute, whose string is in the same heap)."""
+    path = folder / "det.h5"
+    with h5py.File(path, "w") as f:
+        group = f.create_group("/entry/det")
+        group.attrs["NX_class"] = "NXdetector"
+        group["data"] = np.zeros((2, 6, 10), np.uint16)
+        group["mode"] = "exts"
+    data = bytearray(path.read_bytes())
+    heap = data.index(b"GCOL")
+    size = data.index(b"exts\0", heap) - 8  # the object's size precedes its data
+    assert int.from_bytes(data[size : size + 8], "little") == 4
+    data[size] = 36
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_hdf5_loop_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that makes no progress for H5TOCBORS_STALL_SECONDS (HDF5 looping inside one
+    call, Python's lock held) is stopped: one line naming the file, exit 1, no output."""
+    path = looping_heap(tmp_path)
+    monkeypatch.setenv("H5TOCBORS_STALL_SECONDS", "2")
+    result = run_cli("convert", path, "-s", "d=/entry/det/data", "-o", tmp_path / "out")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"h5tocbors: error: no progress for 2 s reading {path}")
+    assert not (tmp_path / "out").exists()

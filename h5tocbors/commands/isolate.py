@@ -1,13 +1,18 @@
-"""Each command in a child process, so that a crash in a C library is one line, not a death.
+"""Each command in a child process, so that a crash or a hang in a C library is one line.
 
 HDF5 parses metadata that h5tocbors cannot check beforehand, and a corrupt file can make it
-crash: a virtual dataset whose mapping declares a hyperslab selection of rank 384 overflows
-HDF5 2.0's stack as the dataset is opened (SIGSEGV). The console script forks: the child runs
-the command; the parent waits, passes on the stop signals sent to it alone (those from the
-terminal reach both), and turns a child killed by a crash signal into `h5tocbors: error:`
-naming the file the child was reading, and exit 1. A child killed otherwise (SIGKILL by the
-out-of-memory killer) kills the parent the same way, so the exit status is what it always
-was. The child dies with the parent (`PR_SET_PDEATHSIG`): `scancel` leaves no orphan.
+crash (a virtual dataset whose mapping declares a hyperslab selection of rank 2**31 + 3
+overflows HDF5 2.0's stack as the dataset is opened: SIGSEGV) or loop for ever (a global
+heap object of the wrong size, met as a string attribute is read). Neither returns to
+Python. The console script forks: the child runs the command; the parent waits, passes on
+the stop signals sent to it alone (those from the terminal reach both), and turns a child
+killed by a crash signal into `h5tocbors: error:` naming the file the child was reading,
+and exit 1. A thread of the child beats once a second; it cannot while the command holds
+Python's lock, which h5py holds in every HDF5 call, so a child that misses its beats for
+`STALL_SECONDS` is stuck in HDF5 and is killed, with the same kind of line. A child killed
+otherwise (SIGKILL by the out-of-memory killer) kills the parent the same way, so the exit
+status is what it always was. The child dies with the parent (`PR_SET_PDEATHSIG`):
+`scancel` leaves no orphan.
 
 Example:
     >>> code = isolated(lambda: 0)  # doctest: +SKIP
@@ -21,6 +26,8 @@ import mmap
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 
 from .. import reading
@@ -30,6 +37,9 @@ CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.S
 PASSED_ON = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
 WATCHED = PASSED_ON | {signal.SIGCHLD}
 PR_SET_PDEATHSIG = 1
+STALL_SECONDS = float(os.environ.get("H5TOCBORS_STALL_SECONDS", "60"))
+"""How long a command may go without a heartbeat: far more than any one HDF5 call takes."""
+BEAT_SECONDS = 1.0
 SENT_BY_A_PROCESS = 0
 """`si_code` at or below which a signal was sent by a process (`kill`, `sigqueue`, `tgkill`),
 not by the kernel (a terminal's Ctrl-C goes to the whole foreground process group)."""
@@ -53,8 +63,17 @@ def isolated(command: Callable[[], int]) -> int:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         die_with(parent)
         reading.share(page)
+        threading.Thread(target=heart, args=(page,), daemon=True, name="heartbeat").start()
         return command()
-    return outcome(supervise(child), page)
+    status, stalled = supervise(child, page)
+    return outcome(status, stalled, page)
+
+
+def heart(page: mmap.mmap) -> None:
+    """Beat in `page` once a second, as long as the process lives."""
+    while True:
+        reading.beat(page)
+        time.sleep(BEAT_SECONDS)
 
 
 def die_with(parent: int) -> None:
@@ -68,29 +87,43 @@ def die_with(parent: int) -> None:
         os._exit(EXIT_FAILED)
 
 
-def supervise(child: int) -> int:
-    """Wait for `child` to end, passing on the stop signals sent to this process alone;
-    returns its wait status."""
+def supervise(child: int, page: mmap.mmap) -> tuple[int, bool]:
+    """Wait for `child` to end, passing on the stop signals sent to this process alone,
+    and killing it when it stops beating; returns its wait status, and whether it stalled."""
+    seen, since, stalled = -1, time.monotonic(), False
     while True:
-        info = signal.sigwaitinfo(WATCHED)
+        info = signal.sigtimedwait(WATCHED, BEAT_SECONDS)
+        beats = reading.beats(page)
+        if beats != seen:
+            seen, since = beats, time.monotonic()
+        elif not stalled and time.monotonic() - since > STALL_SECONDS:
+            os.kill(child, signal.SIGKILL)
+            stalled = True
+        if info is None:
+            continue
         if info.si_signo != signal.SIGCHLD:
             if info.si_code <= SENT_BY_A_PROCESS:
                 os.kill(child, info.si_signo)
             continue
         done, status = os.waitpid(child, os.WNOHANG)
         if done == child:
-            return status
+            return status, stalled
 
 
-def outcome(status: int, page: mmap.mmap) -> int:
-    """The exit code for the child's wait `status`: its own, or 1 after a crash; a child
-    killed by any other signal kills this process with it."""
+def outcome(status: int, stalled: bool, page: mmap.mmap) -> int:
+    """The exit code for the child's wait `status`: its own, or 1 after a crash or a stall;
+    a child killed by any other signal kills this process with it."""
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status)
     signum = os.WTERMSIG(status)
+    what = reading.last(page) or "the input"
+    if stalled:
+        return fail(
+            f"no progress for {STALL_SECONDS:g} s reading {what}: corrupt HDF5 metadata that "
+            "HDF5 loops on (stopped; H5TOCBORS_STALL_SECONDS sets the limit)"
+        )
     if signum in CRASHES:
         name = signal.Signals(signum).name
-        what = reading.last(page) or "the input"
         return fail(
             f"crashed ({name}) reading {what}: corrupt HDF5 metadata that HDF5 does not check"
         )
