@@ -72,7 +72,7 @@ os._exit(isolated(command))
 """
 
 
-def isolated_run(action: str, stall: float = 60) -> subprocess.CompletedProcess[str]:
+def isolated_run(action: str, stall: float | str = 60) -> subprocess.CompletedProcess[str]:
     """Run `action` as a command in `isolated`, in a Python of its own."""
     code = CHILD.format(action=action)
     env = os.environ | {"H5TOCBORS_STALL_SECONDS": str(stall)}
@@ -98,6 +98,15 @@ def test_long_work_is_not_a_stall() -> None:
     """Python code that runs (or waits) longer than the limit beats all along."""
     result = isolated_run("import time; time.sleep(2.5); sum(range(10**7))", stall=1)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-5", "inf"])
+def test_a_stall_limit_that_is_no_time_is_a_usage_error(value: str) -> None:
+    result = isolated_run("pass", stall=value)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "h5tocbors: error: H5TOCBORS_STALL_SECONDS is not a positive number of seconds\n"
+    )
 
 
 def test_killed_child_kills_the_parent_alike() -> None:

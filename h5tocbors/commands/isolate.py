@@ -9,10 +9,10 @@ the stop signals sent to it alone (those from the terminal reach both), and turn
 killed by a crash signal into `h5tocbors: error:` naming the file the child was reading,
 and exit 1. A thread of the child beats once a second; it cannot while the command holds
 Python's lock, which h5py holds in every HDF5 call, so a child that misses its beats for
-`STALL_SECONDS` is stuck in HDF5 and is killed, with the same kind of line. A child killed
-otherwise (SIGKILL by the out-of-memory killer) kills the parent the same way, so the exit
-status is what it always was. The child dies with the parent (`PR_SET_PDEATHSIG`):
-`scancel` leaves no orphan.
+`H5TOCBORS_STALL_SECONDS` (default 60) is stuck in HDF5 and is killed, with the same kind
+of line. A child killed otherwise (SIGKILL by the out-of-memory killer) kills the parent
+the same way, so the exit status is what it always was. The child dies with the parent
+(`PR_SET_PDEATHSIG`): `scancel` leaves no orphan.
 
 Example:
     >>> code = isolated(lambda: 0)  # doctest: +SKIP
@@ -31,13 +31,13 @@ import time
 from collections.abc import Callable
 
 from .. import reading
-from .reporting import EXIT_FAILED, fail
+from .reporting import EXIT_FAILED, EXIT_USAGE, fail
 
 CRASHES = {signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT}
 PASSED_ON = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
 WATCHED = PASSED_ON | {signal.SIGCHLD}
 PR_SET_PDEATHSIG = 1
-STALL_SECONDS = float(os.environ.get("H5TOCBORS_STALL_SECONDS", "60"))
+STALL_VARIABLE, STALL_SECONDS = "H5TOCBORS_STALL_SECONDS", 60.0
 """How long a command may go without a heartbeat: far more than any one HDF5 call takes."""
 BEAT_SECONDS = 1.0
 SENT_BY_A_PROCESS = 0
@@ -49,10 +49,14 @@ def isolated(command: Callable[[], int]) -> int:
     """The exit code of `command()`, run in a child process where `fork` exists.
 
     In the child, `command`'s code is returned as is (the caller exits with it); in the
-    parent, the child's, or 1 after one error line when the child crashed.
+    parent, the child's, or 1 after one error line when the child crashed or stalled (2 when
+    `H5TOCBORS_STALL_SECONDS` is no time).
     """
     if not hasattr(os, "fork") or not hasattr(signal, "sigwaitinfo"):
         return command()
+    stall = stall_seconds()
+    if stall is None:
+        return fail(f"{STALL_VARIABLE} is not a positive number of seconds", EXIT_USAGE)
     page = mmap.mmap(-1, reading.PAGE)
     parent = os.getpid()
     for stream in (sys.stdout, sys.stderr):
@@ -65,8 +69,18 @@ def isolated(command: Callable[[], int]) -> int:
         reading.share(page)
         threading.Thread(target=heart, args=(page,), daemon=True, name="heartbeat").start()
         return command()
-    status, stalled = supervise(child, page)
-    return outcome(status, stalled, page)
+    status, stalled = supervise(child, page, stall)
+    return outcome(status, stalled and stall, page)
+
+
+def stall_seconds() -> float | None:
+    """The limit `H5TOCBORS_STALL_SECONDS` sets (default 60), or None if it is not one."""
+    text = os.environ.get(STALL_VARIABLE, "").strip()
+    try:
+        seconds = float(text) if text else STALL_SECONDS
+    except ValueError:
+        return None
+    return seconds if 0 < seconds < float("inf") else None
 
 
 def heart(page: mmap.mmap) -> None:
@@ -87,7 +101,7 @@ def die_with(parent: int) -> None:
         os._exit(EXIT_FAILED)
 
 
-def supervise(child: int, page: mmap.mmap) -> tuple[int, bool]:
+def supervise(child: int, page: mmap.mmap, stall: float) -> tuple[int, bool]:
     """Wait for `child` to end, passing on the stop signals sent to this process alone,
     and killing it when it stops beating; returns its wait status, and whether it stalled."""
     seen, since, stalled = -1, time.monotonic(), False
@@ -96,7 +110,7 @@ def supervise(child: int, page: mmap.mmap) -> tuple[int, bool]:
         beats = reading.beats(page)
         if beats != seen:
             seen, since = beats, time.monotonic()
-        elif not stalled and time.monotonic() - since > STALL_SECONDS:
+        elif not stalled and time.monotonic() - since > stall:
             os.kill(child, signal.SIGKILL)
             stalled = True
         if info is None:
@@ -110,17 +124,18 @@ def supervise(child: int, page: mmap.mmap) -> tuple[int, bool]:
             return status, stalled
 
 
-def outcome(status: int, stalled: bool, page: mmap.mmap) -> int:
-    """The exit code for the child's wait `status`: its own, or 1 after a crash or a stall;
-    a child killed by any other signal kills this process with it."""
+def outcome(status: int, stalled: float, page: mmap.mmap) -> int:
+    """The exit code for the child's wait `status`: its own, or 1 after a crash or after it
+    was stopped for making no progress for `stalled` seconds (0: it was not); a child killed
+    by any other signal kills this process with it."""
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status)
     signum = os.WTERMSIG(status)
     what = reading.last(page) or "the input"
     if stalled:
         return fail(
-            f"no progress for {STALL_SECONDS:g} s reading {what}: corrupt HDF5 metadata that "
-            "HDF5 loops on (stopped; H5TOCBORS_STALL_SECONDS sets the limit)"
+            f"no progress for {stalled:g} s reading {what}: corrupt HDF5 metadata that "
+            f"HDF5 loops on (stopped; {STALL_VARIABLE} sets the limit)"
         )
     if signum in CRASHES:
         name = signal.Signals(signum).name
