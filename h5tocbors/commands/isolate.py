@@ -8,7 +8,7 @@ Python. The console script forks: the child runs the command; the parent waits, 
 the stop signals sent to it alone (those from the terminal reach both), and turns a child
 killed by a crash signal into `h5tocbors: error:` naming the file the child was reading,
 and exit 1. A thread of the child beats once a second; it cannot while the command holds
-Python's lock, which h5py holds in every HDF5 call, so a child that misses its beats for
+Python's lock, which h5py keeps while HDF5 works, so a child that misses its beats for
 `H5TOCBORS_STALL_SECONDS` (default 60) is stuck in HDF5 and is killed, with the same kind
 of line. A child killed otherwise (SIGKILL by the out-of-memory killer) kills the parent
 the same way, so the exit status is what it always was. The child dies with the parent
