@@ -144,5 +144,16 @@ def test_hdf5_loop_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     lines = result.stderr.splitlines()
     assert result.returncode == 1, result.stderr
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"h5tocbors: error: no progress for 2 s reading {path}")
+    stopped = lines[0].startswith(f"h5tocbors: error: no progress for 2 s reading {path}")
+    assert stopped or f"corrupt HDF5 metadata in {path}" in lines[0]  # an HDF5 that checks
     assert not (tmp_path / "out").exists()
+
+
+def test_a_call_that_holds_the_lock_is_stopped() -> None:
+    """The same without HDF5: a regular expression that backtracks for hours in one call."""
+    result = isolated_run("import re; re.match(r'(a+)+$', 'a' * 64 + 'b')", stall=1)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "h5tocbors: error: no progress for 1 s reading x.h5 at /entry/a: corrupt HDF5 metadata "
+        "that HDF5 loops on (stopped; H5TOCBORS_STALL_SECONDS sets the limit)\n"
+    )
