@@ -52,7 +52,7 @@ def isolated(command: Callable[[], int]) -> int:
     parent, the child's, or 1 after one error line when the child crashed or stalled (2 when
     `H5TOCBORS_STALL_SECONDS` is no time).
     """
-    if not hasattr(os, "fork") or not hasattr(signal, "sigwaitinfo"):
+    if not hasattr(os, "fork") or not hasattr(signal, "sigtimedwait"):
         return command()
     stall = stall_seconds()
     if stall is None:
