@@ -162,6 +162,11 @@ def test_truncated_detector_needs_frames_for_the_common_part(tmp_path: Path, cli
     assert [record[e]["pilatus"]["frame"] for e in range(1, 16)] == list(range(15))
     assert set(record[16]) == STREAMS
 
+    # verify takes the common part from what the captures record (no --frames needed)
+    code, out_text, err = cli("verify", master, *sorted(out.glob("*.cbors")), "--scan")
+    assert (code, err) == (0, ""), err
+    assert out_text.count("identical") == len(STREAMS)
+
 
 def test_detector_matching_neither_points_nor_steps(tmp_path: Path, cli: Any) -> None:
     master = write_scan(tmp_path / "scan")

@@ -19,7 +19,7 @@ from ..scan.config import load_config
 from ..scan.specs import EVERY, StreamSpec, parse_axes_options
 from ..verify import StreamCheck
 from ..verify.images import verify_capture
-from ..verify.streams import verify_recorded, verify_streams
+from ..verify.streams import recorded_selection, verify_recorded, verify_streams
 from .options import EXIT_CODES, AxesOption, Debug, Frames, Json, counted, parse_streams
 from .reporting import reported, say
 
@@ -73,6 +73,8 @@ def verify_command(
         scan_config = load_config(config) if config is not None else None
         with open_input(input) as f:
             if scan or scan_config is not None:
+                if selection is None:  # as the captures say they were made (an aborted scan's part)
+                    selection = recorded_selection(files)
                 checks = verify_streams(
                     f, files, datasets, scan=scan, config=scan_config, frames=selection, axes=cut
                 )

@@ -110,6 +110,19 @@ def verify_streams(
     return checks
 
 
+def recorded_selection(captures: Sequence[str | os.PathLike[str]]) -> slice | None:
+    """The frames that every stream of `captures` that records its origin was made from
+    (a scan converted with `--frames 0:15`), or None when none records one or they differ.
+
+    Example:
+        >>> recorded_selection(["out/pilatus.cbors", "out/xspress3.cbors"])  # doctest: +SKIP
+        slice(0, 15, None)
+    """
+    origins = [origin for c in captures for _, origin in recorded_origins(c).values()]
+    same = len({origin.frames for origin in origins}) == 1
+    return origins[0].selection if same else None
+
+
 def verify_recorded(
     f: h5py.File,
     capture: str | os.PathLike[str],
