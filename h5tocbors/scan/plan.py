@@ -184,7 +184,7 @@ def open_placed(
         raise H5ToCborsError(
             f"stream {s.spec.name} ({s.obj.name}) has {count} frames, but the scan has "
             f"{scan.points} points in {steps} steps: its file is truncated (an aborted scan?); "
-            f"convert the common part with --frames 0:{count}"
+            f"select the common part with --frames 0:{count}"
         )
     raise H5ToCborsError(
         f"stream {s.spec.name} ({s.obj.name}) has {count} frames, which matches neither the "
