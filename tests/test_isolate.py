@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+
+from h5tocbors.commands.isolate import PAUSED_SECONDS
 
 from .conftest import run_cli
 
@@ -107,6 +111,27 @@ def test_a_stall_limit_that_is_no_time_is_a_usage_error(value: str) -> None:
     assert result.stderr == (
         "h5tocbors: error: H5TOCBORS_STALL_SECONDS is not a positive number of seconds\n"
     )
+
+
+def test_a_stopped_command_goes_on_after_it_is_continued() -> None:
+    """Ctrl-Z stops both processes; after `fg` the parent does not count the pause as a stall."""
+    code = CHILD.format(action="import time; time.sleep(3)")
+    env = os.environ | {"H5TOCBORS_STALL_SECONDS": "2"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGSTOP)
+    time.sleep(PAUSED_SECONDS + 1)
+    os.kill(proc.pid, signal.SIGCONT)  # the parent first: the child's last beat is 7 s old
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGCONT)
+    _, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stderr) == (0, "")
 
 
 def test_killed_child_kills_the_parent_alike() -> None:

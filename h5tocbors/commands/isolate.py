@@ -40,6 +40,11 @@ PR_SET_PDEATHSIG = 1
 STALL_VARIABLE, STALL_SECONDS = "H5TOCBORS_STALL_SECONDS", 60.0
 """How long a command may go without a heartbeat: far more than any one HDF5 call takes."""
 BEAT_SECONDS = 1.0
+PAUSED_SECONDS = 5.0
+"""A wait of the parent's this much longer than a beat: it was stopped (Ctrl-Z stops both)."""
+OVERRUN_SECONDS = 0.5
+"""A wait this much longer than its timeout was cut short by a stop; CPython 3.11's
+`sigtimedwait` then returns a siginfo it never filled in (its signal number is garbage)."""
 SENT_BY_A_PROCESS = 0
 """`si_code` at or below which a signal was sent by a process (`kill`, `sigqueue`, `tgkill`),
 not by the kernel (a terminal's Ctrl-C goes to the whole foreground process group)."""
@@ -105,17 +110,19 @@ def supervise(child: int, page: mmap.mmap, stall: float) -> tuple[int, bool]:
     """Wait for `child` to end, passing on the stop signals sent to this process alone,
     and killing it when it stops beating; returns its wait status, and whether it stalled."""
     seen, since, stalled = -1, time.monotonic(), False
+    woke = since
     while True:
         info = signal.sigtimedwait(WATCHED, BEAT_SECONDS)
-        beats = reading.beats(page)
-        if beats != seen:
-            seen, since = beats, time.monotonic()
-        elif not stalled and time.monotonic() - since > stall:
+        beats, now = reading.beats(page), time.monotonic()
+        if beats != seen or now - woke > PAUSED_SECONDS:  # or both were stopped (Ctrl-Z)
+            seen, since = beats, now
+        overran, woke = now - woke > BEAT_SECONDS + OVERRUN_SECONDS, now
+        if not stalled and now - since > stall:
             os.kill(child, signal.SIGKILL)
             stalled = True
-        if info is None:
-            continue
-        if info.si_signo != signal.SIGCHLD:
+        if info is None or overran or info.si_signo not in WATCHED:
+            pass  # a wait that a stop made outlast its timeout returns an unfilled siginfo
+        elif info.si_signo != signal.SIGCHLD:
             if info.si_code <= SENT_BY_A_PROCESS:
                 os.kill(child, info.si_signo)
             continue
