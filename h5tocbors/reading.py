@@ -23,20 +23,27 @@ PAGE = 4096
 BEATS = struct.Struct("<Q")
 """The page's first bytes: the heartbeat count; the note follows."""
 _page: mmap.mmap | None = None
+_noted: tuple[str, str] | None = None
 
 
 def share(page: mmap.mmap | None) -> None:
     """Note what is read in `page` from now on (None: nowhere)."""
-    global _page
-    _page = page
+    global _page, _noted
+    _page, _noted = page, None
 
 
 def note(filename: str, where: str = "") -> None:
-    """Note that `filename` (at the object `where`) is being read; a no-op unless shared."""
-    if _page is None:
+    """Note that `filename` (at the object `where`) is being read; a no-op unless shared.
+
+    Called for each chunk a frame is found in: it writes only what changed, no more.
+    """
+    global _noted
+    if _page is None or (filename, where) == _noted:
         return
+    _noted = (filename, where)
     text = (f"{filename} at {where}" if where else filename).encode(errors="replace")
-    _page[BEATS.size :] = text[: PAGE - BEATS.size - 1].ljust(PAGE - BEATS.size, b"\0")
+    text = text[: PAGE - BEATS.size - 1] + b"\0"
+    _page[BEATS.size : BEATS.size + len(text)] = text
 
 
 def last(page: mmap.mmap) -> str:

@@ -67,9 +67,10 @@ class FrameSeries:
         """Shape of one frame: the axes of the layout that are not frame axes."""
         return self.layout.frame_shape(self.dataset.shape)
 
-    @property
+    @cached_property
     def dtype(self) -> np.dtype:
-        """The little-endian dtype frames are delivered in."""
+        """The little-endian dtype frames are delivered in (asked of HDF5 once: every frame
+        that is encoded needs it)."""
         return little_endian(self.dataset.dtype)
 
     @property

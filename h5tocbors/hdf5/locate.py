@@ -31,17 +31,18 @@ class StoredBytes:
     """
 
     def __init__(self, dset: h5py.Dataset, fd: int | None) -> None:
-        self.file, self.name, self._id = dset.file, dset.name, dset.id
+        self.name, self._id = dset.name, dset.id
+        self.filename = dset.file.filename  # for each chunk's metadata_of: asking HDF5 costs
         self.fd = fd if dset.file.driver == "sec2" else None
         self._end = os.fstat(self.fd).st_size if self.fd is not None else 0
-        with metadata_of(self.file, self.name):
+        with metadata_of(self.filename, self.name):
             self.contiguous = dset.chunks is None
             self.start: int | None = self._id.get_offset() if self.contiguous else None
 
     def chunk(self, coord: tuple[int, ...]) -> Buffer | None:
         """The stored chunk at `coord`, or None when it is not stored as the filters say
         (unwritten, or a filter skipped)."""
-        with metadata_of(self.file, self.name):
+        with metadata_of(self.filename, self.name):
             info = self._id.get_chunk_info_by_coord(coord)
             if info.byte_offset is None or info.filter_mask != 0:
                 return None
@@ -55,7 +56,7 @@ class StoredBytes:
         assert self.fd is not None
         if offset + size > self._end:
             raise H5ToCborsError(
-                f"corrupt HDF5 metadata in {self.file.filename} at {self.name}: {what} is "
+                f"corrupt HDF5 metadata in {self.filename} at {self.name}: {what} is "
                 f"stored at bytes {offset}..{offset + size}, beyond the end of the file "
                 f"({self._end} bytes)"
             )

@@ -136,8 +136,10 @@ def raised_by_h5py(e: BaseException) -> bool:
 
 
 @contextmanager
-def metadata_of(f: h5py.File, where: str = "") -> Iterator[None]:
+def metadata_of(f: h5py.File | str, where: str = "") -> Iterator[None]:
     """Name a failure to read HDF5 metadata inside as a corrupt file, not as a bug.
+
+    `f` is the file, or its name where a caller in a loop keeps it (`f.filename` asks HDF5).
 
     Only errors that h5py raises count: the same exception raised by h5tocbors' own code
     is a bug, and stays one.
@@ -149,8 +151,9 @@ def metadata_of(f: h5py.File, where: str = "") -> Iterator[None]:
         ...
         h5tocbors.errors.H5ToCborsError: corrupt HDF5 metadata in run.h5 at /entry/data: ...
     """
+    filename = f if isinstance(f, str) else f.filename
     try:
-        note(f.filename, where)
+        note(filename, where)
         yield
     except H5ToCborsError:
         raise
@@ -159,4 +162,4 @@ def metadata_of(f: h5py.File, where: str = "") -> Iterator[None]:
             raise
         at = f" at {where}" if where else ""
         detail = e.args[0] if isinstance(e, KeyError) and e.args else e  # unquoted
-        raise H5ToCborsError(f"corrupt HDF5 metadata in {f.filename}{at}: {detail}") from e
+        raise H5ToCborsError(f"corrupt HDF5 metadata in {filename}{at}: {detail}") from e
