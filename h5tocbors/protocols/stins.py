@@ -16,11 +16,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from math import prod
 
-import bitshuffle
 import h5py
 import numpy as np
 import numpy.typing as npt
 
+from ..bshuf import decompress
 from ..buffers import Buffer
 from ..core.encoding import SeriesEncoder
 from ..errors import quoted, shortened
@@ -202,10 +202,7 @@ def decode_stins(
         block = default_block_bytes(dtype.itemsize) // dtype.itemsize
         if not bitshuffle_framing_ok(memoryview(payload), nelems, dtype.itemsize, block):
             raise ValueError("the payload is not a bitshuffle-LZ4 stream of that shape")
-        image: npt.NDArray[np.generic] = bitshuffle.decompress_lz4(
-            np.frombuffer(payload, np.uint8), shape, dtype
-        )
-        return image
+        return decompress(np.frombuffer(payload, np.uint8), shape, dtype, block)
     if compression == "none":
         return np.frombuffer(payload, dtype).reshape(shape)
     raise ValueError(f"unknown compression {quoted(compression)}")
