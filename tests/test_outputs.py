@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -18,7 +17,14 @@ from h5tocbors.capture.write import claim_and_replace, publish_new
 
 from .conftest import write_h5
 from .test_errors import assert_no_output, assert_one_error
-from .test_signals import DEADLINE, long_h5, start, wait_for_temporary  # noqa: F401
+from .test_signals import (  # noqa: F401
+    DEADLINE,
+    long_h5,
+    pause,
+    resume,
+    start,
+    wait_for_temporary,
+)
 
 Cli = Callable[..., tuple[int, str, str]]
 SHORT = ("--frames", "0:300")  # of long_h5: a fraction of a second, long enough to catch it
@@ -39,7 +45,7 @@ def parts(out: Path) -> list[str]:
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     """Wait for `proc` (continued if stopped); its exit code and stderr."""
-    proc.send_signal(signal.SIGCONT)
+    resume(proc)
     _, stderr = proc.communicate(timeout=DEADLINE)
     return proc.returncode, stderr
 
@@ -99,7 +105,7 @@ def test_a_live_conversions_temporary_is_kept(
     slow = start(long_h5, out, *SHORT)
     procs.append(slow)
     temporary = wait_for_temporary(slow, out, "det")
-    slow.send_signal(signal.SIGSTOP)
+    pause(slow)
     code, _, err = cli("convert", small_h5, "-s", "det", "-o", out, "-q")
     assert code == 0, err
     assert temporary.exists()
@@ -121,7 +127,7 @@ def test_several_streams_still_appear_all_or_nothing(
     slow = start(long_h5, out, "-s", "other=/entry/det/data", *SHORT)
     procs.append(slow)
     wait_for_temporary(slow, out, "other")
-    slow.send_signal(signal.SIGSTOP)
+    pause(slow)
     (out / "other.cbors").write_bytes(b"another run's capture")
     code, stderr = finish(slow)
     assert_one_error(code, stderr, 1, str(out / "other.cbors"), EXISTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -51,7 +52,8 @@ def default_sigint() -> None:
 
 
 def start(h5: Path, out: Path, *options: str) -> subprocess.Popen[str]:
-    """Start `h5tocbors convert H5 --stream det -o OUT [options]` in a subprocess."""
+    """Start `h5tocbors convert H5 --stream det -o OUT [options]` in a subprocess, in a
+    process group of its own (the command runs in a child of `proc`: see `pause`)."""
     command = [str(BIN / "h5tocbors"), "convert", str(h5), "--stream", "det", "-o", str(out)]
     return subprocess.Popen(
         [*command, *options],
@@ -59,7 +61,20 @@ def start(h5: Path, out: Path, *options: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         preexec_fn=default_sigint,
+        start_new_session=True,
     )
+
+
+def pause(proc: subprocess.Popen[str]) -> None:
+    """Stop a started conversion: its process group, as Ctrl-Z does (SIGSTOP cannot be passed
+    on, and the work is done by a child of `proc`)."""
+    os.killpg(proc.pid, signal.SIGSTOP)
+
+
+def resume(proc: subprocess.Popen[str]) -> None:
+    """Let a paused conversion go on."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGCONT)
 
 
 def wait_for_temporary(

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +16,11 @@ import hdf5plugin
 import numpy as np
 import pytest
 
-from .conftest import BIN
 from .test_errors import assert_no_output, assert_one_error
+from .test_signals import DEADLINE, pause, resume, start, wait_for_temporary
 
 FRAMES = 20_000  # tiny frames, one thread: a conversion of about a second
 SHAPE = (16, 16)
-DEADLINE = 60.0
 
 
 def make_input(path: Path, storage: str) -> int:
@@ -43,19 +39,6 @@ def make_input(path: Path, storage: str) -> int:
         return int(min(dset.id.get_chunk_info(i).byte_offset for i in range(100)))
 
 
-def wait_for_temporary(proc: subprocess.Popen[str], out: Path) -> None:
-    """Poll until the temporary `.det.cbors.*.part` exists (outputs are opened before any
-    frame is read); fails if the process ends first."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"exited with {proc.returncode} before writing: {proc.communicate()}")
-        if out.is_dir() and any(out.glob(".det.cbors.*.part")):
-            return
-        time.sleep(0.001)
-    pytest.fail("no temporary appeared")
-
-
 @pytest.mark.parametrize(
     ("storage", "compression"),
     [("contiguous", "bslz4"), ("gzip", "bslz4"), ("bslz4", "bslz4"), ("contiguous", "none")],
@@ -68,18 +51,12 @@ def test_input_truncated_during_the_conversion(
     h5 = tmp_path / "scan.h5"
     cut = make_input(h5, storage)
     out = tmp_path / "out"
-    command = [str(BIN / "h5tocbors"), "convert", str(h5), "--stream", "det", "-o", str(out)]
-    proc = subprocess.Popen(
-        [*command, "-j", "1", "--compression", compression],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start(h5, out, "-j", "1", "--compression", compression)
     try:
-        wait_for_temporary(proc, out)
-        proc.send_signal(signal.SIGSTOP)
+        wait_for_temporary(proc, out, "det")
+        pause(proc)
         os.truncate(h5, cut + 1000)
-        proc.send_signal(signal.SIGCONT)
+        resume(proc)
         _, stderr = proc.communicate(timeout=DEADLINE)
     finally:
         with contextlib.suppress(ProcessLookupError):
