@@ -20,7 +20,7 @@ from .passthrough import passthrough_refusal
 from .resolve import dtype_name, not_an_image, safe_shape
 from .series import PART, is_series, series_order, series_parts, series_stream_name
 from .sources import DataSource, data_sources
-from .walk import BrokenLink, Entry, follow, link_paths, linked_group_paths, walk_datasets
+from .walk import BrokenLink, Entry, follow, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
 LAYOUTS = {
@@ -181,12 +181,11 @@ def dangling(entry: Entry) -> DatasetInfo:
     )
 
 
-def list_datasets(f: h5py.File) -> list[DatasetInfo]:
-    """Every dataset of `f` reachable by hard, soft or external links, once each, and every
-    link that leads nowhere, in path order."""
+def list_datasets(f: h5py.File, paths: list[str]) -> list[DatasetInfo]:
+    """Every dataset of `f` at `paths` (`listed_paths`: reachable by hard, soft or external
+    links), once each, and every link that leads nowhere, in path order."""
     infos = []
-    paths = link_paths(f)
-    for entry in walk_datasets(f, paths + linked_group_paths(f, paths)):
+    for entry in walk_datasets(f, paths):
         info = describe(entry.path, entry.dataset) if entry.dataset is not None else dangling(entry)
         info.links = entry.links
         infos.append(info)

@@ -137,6 +137,19 @@ class Entry:
     """Why the link at `path` leads to no dataset (dangling, or refused)."""
 
 
+def listed_paths(f: h5py.File) -> list[str]:
+    """Every path a listing shows: `link_paths`, then those inside linked groups
+    (`linked_group_paths`). Walking them visits every link and opens every linked file:
+    `ls` does it once, for its datasets and its streams.
+
+    Example:
+        >>> listed_paths(f)[:3]  # doctest: +SKIP
+        ['entry', 'entry/measurement', 'entry/measurement/xspress3']
+    """
+    paths = link_paths(f)
+    return paths + linked_group_paths(f, paths)
+
+
 MAX_LINKED_GROUPS = 64
 """Groups in other files that a listing descends into (a contrast master links a few)."""
 

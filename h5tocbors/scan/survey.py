@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import h5py
 
 from ..errors import H5ToCborsError
-from ..hdf5.walk import follow, link_paths, linked_group_paths
+from ..hdf5.walk import follow
 from ..protocols import contrast, pcap_raw, xspress
 from .master import MEASUREMENT, detector_stream, is_master, measurement_keys
 
@@ -25,17 +25,17 @@ class StreamSource:
     scan: str | None = None
 
 
-def survey(f: h5py.File) -> list[StreamSource]:
-    """Every group of `f` (and of the files its links lead to) that a protocol other than
-    STINS makes a stream of, and what `--scan` makes of a contrast master's entries.
+def survey(f: h5py.File, paths: list[str]) -> list[StreamSource]:
+    """Every group of `f` at `paths` (`listed_paths`: in `f` and the files its links lead
+    to) that a protocol other than STINS makes a stream of, and what `--scan` makes of a
+    contrast master's entries.
 
     Example:
-        >>> [(s.path, s.protocol, s.scan) for s in survey(f)][:2]  # doctest: +SKIP
+        >>> [(s.path, s.protocol, s.scan) for s in survey(f, listed_paths(f))][:2]  # doctest: +SKIP
         [('/entry', 'contrast', 'contrast'), ('/entry/measurement/panda0', 'pcap-raw', 'panda0')]
     """
     found: dict[str, StreamSource] = {}
-    paths = link_paths(f)
-    for path in ["", *paths, *linked_group_paths(f, paths)]:
+    for path in ["", *paths]:
         try:
             group = follow(f, "/" + path)
         except (H5ToCborsError, *HDF5_ERRORS):
