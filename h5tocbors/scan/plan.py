@@ -144,7 +144,7 @@ def plan_streams(
     timeline = Timeline(len(selected), Steps(tuple(ends_of(spans))))
     placed = []
     for s in sources:
-        writer, cadence = open_placed(s, s.context(ctx), scan, selected, spans)
+        writer, cadence = open_placed(s, ctx, scan, selected, spans)
         placed.append(place(s.spec.name, writer, cadence, timeline, s.path))
     return placed
 
@@ -167,17 +167,26 @@ def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStr
 def open_placed(
     s: Source, ctx: StreamContext, scan: ScanShape, selected: range, spans: list[StepSpan]
 ) -> tuple[MessageWriter, Cadence]:
-    """The writer of one stream of a scan, opened on the selected points, and its cadence."""
+    """The writer of one stream of a scan, opened on the selected points, and its cadence.
+
+    The writer of all its frames tells their count; it is the one returned when all are
+    selected (a scan converted whole), else one on the selection is opened.
+    """
     ctx = s.context(ctx)
     if s.module is contrast:
         return open_writer(s, replace(ctx, steps=spans)), "step"
-    count = len(open_writer(s, replace(ctx, points=None))) - 2
+    whole = open_writer(s, replace(ctx, points=None))
+    count = len(whole) - 2
     steps = len(scan.steps)
     if count == scan.points or (count != steps and selected.stop <= count < scan.points):
+        if selected == range(count):
+            return whole, "point"
         points = slice(selected.start, selected.stop)
         return open_writer(s, replace(ctx, points=points)), "point"
     if count == steps:
         first = spans[0].index if spans else 0
+        if (first, len(spans)) == (0, count):
+            return whole, "step"
         points = slice(first, first + len(spans))
         return open_writer(s, replace(ctx, points=points)), "step"
     if count < scan.points:
