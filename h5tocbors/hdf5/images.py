@@ -7,8 +7,9 @@ import h5py
 
 from ..errors import H5ToCborsError
 from .frames import FrameSeries
-from .resolve import check_image, find_path, image_series, not_an_image, open_object
+from .resolve import find_path, image_series, not_an_image, open_object
 from .series import ImageSeries, ordered_parts, series_parts
+from .sources import check_sources
 
 
 def open_images(
@@ -22,7 +23,7 @@ def open_images(
     frames as `axes` say (see `layout`; None: as its shape and NeXus hints say).
 
     A series must be whole (every data file there, no image missing or repeated); the data
-    of every selected frame must be there (see `resolve.check_image`).
+    of every selected frame must be there (see `sources.check_sources`).
 
     Example:
         >>> images = open_images(f["/entry/data"], slice(98, 102))  # doctest: +SKIP
@@ -45,10 +46,8 @@ def open_images(
             raise H5ToCborsError(f"{part.dataset.name} in {part.dataset.file.filename}: {refusal}")
         whole.append(FrameSeries.of(part.dataset, None, part.layout))
     images = ImageSeries.join(name or obj.name, whole, selection)
-    for selected in images.parts:
-        indices = selected.indices
-        stop = indices.stop if indices.stop >= 0 else None
-        check_image(selected.dataset, slice(indices.start, stop, indices.step), axes=axes)
+    for selected in images.parts:  # each part was checked as an image above: now its data
+        check_sources(selected.dataset, selected.indices, layout=selected.layout)
     return images
 
 

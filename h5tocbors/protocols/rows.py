@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from ..errors import H5ToCborsError
 from ..hdf5.frames import little_endian
-from ..hdf5.index import check_chunks, check_unwritten
+from ..hdf5.index import check_unwritten
 from ..hdf5.open import load_filters
 
 BLOCK_BYTES = 1 << 20
@@ -62,8 +62,7 @@ class BlockRows:
     _block: npt.NDArray[np.generic] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.dataset.ndim:
-            check_chunks(self.dataset)
+        if self.dataset.ndim:  # the chunk index checked against the shape, by the way
             check_unwritten(self.dataset, (0,), len(self.dataset))
 
     @property
