@@ -23,12 +23,19 @@ import numpy.typing as npt
 import zstandard
 
 from ..bshuf import decompress
-from .filters import BITSHUFFLE_FILTER, DEFLATE, SHUFFLE, ZSTD, filters, is_external
+from .filters import (
+    BITSHUFFLE_FILTER,
+    BITSHUFFLE_LZ4,
+    BITSHUFFLE_ZSTD,
+    DEFLATE,
+    SHUFFLE,
+    ZSTD,
+    bitshuffle_mode,
+    filters,
+    is_external,
+)
 from .frames import FrameSeries
 from .passthrough import HEADER
-
-BITSHUFFLE_CODECS = {"lz4": 2, "zstd": 3}
-"""The compression modes of the HDF5 bitshuffle filter that are decoded here (client value 4)."""
 
 Decode = Callable[[bytes | memoryview], npt.NDArray[np.generic]]
 """Stored chunk -> the chunk's array (chunk shape, stored dtype); ValueError if it is damaged."""
@@ -150,10 +157,10 @@ def bitshuffle_decoder(
     values: tuple[int, ...], shape: tuple[int, ...], dtype: np.dtype
 ) -> Decode | None:
     """A decoder for chunks of the HDF5 bitshuffle filter with client values `values`."""
-    mode = values[4] if len(values) > 4 else 0
-    if mode not in BITSHUFFLE_CODECS.values():
+    mode = bitshuffle_mode(values)
+    if mode not in (BITSHUFFLE_LZ4, BITSHUFFLE_ZSTD):
         return None
-    zstd = mode == BITSHUFFLE_CODECS["zstd"]
+    zstd = mode == BITSHUFFLE_ZSTD
     nelems = prod(shape)
 
     def decode(raw: bytes | memoryview) -> npt.NDArray[np.generic]:

@@ -48,7 +48,23 @@ FILTER_NAMES = {
     32033: "htj2k",
 }
 """Filter ids as registered with the HDF Group (its list of registered filter plugins)."""
-BITSHUFFLE_MODES = {0: "bitshuffle", 2: "bitshuffle-lz4", 3: "bitshuffle-zstd"}
+BITSHUFFLE_LZ4, BITSHUFFLE_ZSTD = 2, 3
+"""The compression modes of the HDF5 bitshuffle filter (its client value 4; 0: none)."""
+BITSHUFFLE_MODES = {
+    0: "bitshuffle",
+    BITSHUFFLE_LZ4: "bitshuffle-lz4",
+    BITSHUFFLE_ZSTD: "bitshuffle-zstd",
+}
+
+
+def bitshuffle_mode(values: tuple[int, ...]) -> int:
+    """The compression mode in the bitshuffle filter's client `values` (0 when not given).
+
+    Example:
+        >>> bitshuffle_mode((0, 3, 4, 0, 2)), bitshuffle_mode((0, 3, 4))
+        (2, 0)
+    """
+    return values[4] if len(values) > 4 else 0
 
 
 def filters(dset: h5py.Dataset) -> list[tuple[int, tuple[int, ...]]]:
@@ -70,7 +86,7 @@ def filter_name(code: int, values: tuple[int, ...] = ()) -> str:
         ('blosc', 'bitshuffle-lz4', 'filter-40000')
     """
     if code == BITSHUFFLE_FILTER:
-        mode = values[4] if len(values) > 4 else 0
+        mode = bitshuffle_mode(values)
         return BITSHUFFLE_MODES.get(mode, f"bitshuffle-{mode}")
     return FILTER_NAMES.get(code, f"filter-{code}")
 

@@ -15,11 +15,17 @@ import struct
 from dataclasses import dataclass
 
 from ..buffers import Buffer, nbytes, read_range, slice_of
-from .filters import BITSHUFFLE_FILTER, describe_filters, filters, is_external
+from .filters import (
+    BITSHUFFLE_FILTER,
+    BITSHUFFLE_LZ4,
+    bitshuffle_mode,
+    describe_filters,
+    filters,
+    is_external,
+)
 from .frames import FrameSeries
 from .locate import StoredFrames
 
-BITSHUFFLE_LZ4 = 2
 HEADER = struct.Struct(">QI")
 
 
@@ -67,7 +73,7 @@ def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str 
     if len(pipeline) != 1 or pipeline[0][0] != BITSHUFFLE_FILTER:
         return f"filters are {describe_filters(pipeline)}, not bitshuffle alone"
     values = pipeline[0][1]
-    if len(values) < 5 or values[4] != BITSHUFFLE_LZ4:
+    if bitshuffle_mode(values) != BITSHUFFLE_LZ4:
         return "bitshuffle without LZ4 (e.g. zstd)"
     itemsize = dset.dtype.itemsize
     if values[3] not in (0, default_block_bytes(itemsize) // itemsize):
