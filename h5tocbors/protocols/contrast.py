@@ -41,7 +41,7 @@ import h5py
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from . import Steps, StepSpan, StreamContext, Writer
-from .members import OPEN_ERRORS, member_class, member_dataset, member_names
+from .members import OPEN_ERRORS, checked_member, member_class, member_dataset, member_names
 from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
 from .rows import BlockRows
@@ -104,17 +104,14 @@ def _tree(
         if budget[0] < 0:
             raise H5ToCborsError(f"{_where(group)}: more than {MAX_MEMBERS} members in all")
         link = group.get(name, getlink=True)
-        kind = None if isinstance(link, h5py.ExternalLink) else member_class(group, name)
+        found = None if isinstance(link, h5py.ExternalLink) else checked_member(group, name)
         member: Member
         if isinstance(link, h5py.ExternalLink):
             member = link
-        elif kind is h5py.Dataset:
-            dataset = member_dataset(group, name)
-            assert dataset is not None
-            member = dataset
-        elif kind is h5py.Group:
-            sub = group[name]
-            member = _link_list(sub) or _tree(sub, ancestors, budget)
+        elif isinstance(found, h5py.Dataset):
+            member = found
+        elif isinstance(found, h5py.Group):
+            member = _link_list(found) or _tree(found, ancestors, budget)
         else:
             raise H5ToCborsError(f"{_where(group, name)} is a link that leads nowhere")
         members.append((name, member))

@@ -47,6 +47,22 @@ def member_class(group: h5py.Group, name: str) -> type | None:
     return next((kind for kind in (h5py.Dataset, h5py.Group) if isinstance(found, kind)), None)
 
 
+def checked_member(group: h5py.Group, name: str) -> Object | None:
+    """`member`, a dataset among them refused when its data is missing (`checked`)."""
+    found = member(group, name)
+    checked(found)
+    return found
+
+
+def checked(found: Object | None) -> h5py.Dataset | None:
+    """`found` when it is a dataset whose external raw files and virtual sources are all
+    there (else `H5ToCborsError`), None when it is no dataset."""
+    if not isinstance(found, h5py.Dataset):
+        return None
+    check_sources(found)
+    return found
+
+
 def member_dataset(group: h5py.Group, name: str) -> h5py.Dataset | None:
     """The dataset `name` in `group`, or None when there is no dataset of that name.
 
@@ -57,8 +73,4 @@ def member_dataset(group: h5py.Group, name: str) -> h5py.Dataset | None:
         >>> member_dataset(f["/entry/instrument/xspress3"], "data").shape  # doctest: +SKIP
         (20, 4, 4096)
     """
-    found = member(group, name)
-    if not isinstance(found, h5py.Dataset):
-        return None
-    check_sources(found)
-    return found
+    return checked(member(group, name))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import H5ToCborsError
 from ..hdf5.walk import BrokenLink
-from .members import OPEN_ERRORS, member, member_class, member_dataset
+from .members import OPEN_ERRORS, checked_member, member
 from .values import is_plain_number
 
 MAX_ELEMENTS = 64
@@ -44,14 +44,13 @@ def collect_metadata(
         if name in skip or not isinstance(group.get(name, getlink=True), h5py.HardLink):
             continue
         try:
-            kind = member_class(group, name)
-            if kind is h5py.Group and nested and depth < MAX_DEPTH:
-                inner = collect_metadata(group[name], depth=depth + 1)
+            obj = checked_member(group, name)
+            if isinstance(obj, h5py.Group) and nested and depth < MAX_DEPTH:
+                inner = collect_metadata(obj, depth=depth + 1)
                 if inner:
                     found[name] = inner
-            elif kind is h5py.Dataset:
-                dataset = member_dataset(group, name)
-                value = None if dataset is None else setting(dataset)
+            elif isinstance(obj, h5py.Dataset):
+                value = setting(obj)
                 if value is not None:
                     found[name] = value
         except (*OPEN_ERRORS, H5ToCborsError):

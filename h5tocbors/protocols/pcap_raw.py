@@ -28,7 +28,7 @@ from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from ..hdf5.selection import select_frames
 from . import StreamContext, Writer
-from .members import member_class, member_dataset, member_names
+from .members import checked, member, member_names
 from .order import StreamInspector
 from .rows import BlockRows
 from .values import Comparer, difference, is_plain_number
@@ -103,7 +103,8 @@ def panda_fields(group: h5py.Group) -> tuple[list[Field], str | None]:
     Its datasets are the fields; groups beside them (another detector's data in a
     PandABlocks-client file) are not looked at.
     """
-    names = [n for n in member_names(group) if member_class(group, n) is not h5py.Group]
+    members = {n: member(group, n) for n in member_names(group)}
+    names = [n for n, obj in members.items() if not isinstance(obj, h5py.Group)]
     if not names:
         return [], "no datasets"
     unparsed = [n for n in names if not FIELD.fullmatch(n)]
@@ -113,7 +114,7 @@ def panda_fields(group: h5py.Group) -> tuple[list[Field], str | None]:
         )
     fields: list[Field] = []
     for name in names:
-        dataset = member_dataset(group, name) if member_class(group, name) else None
+        dataset = checked(members[name])
         wire = wire_type(dataset.dtype) if dataset is not None else None
         if dataset is None or dataset.ndim != 1 or wire is None:
             what = f"{dataset.shape} {dataset.dtype}" if dataset is not None else "not a dataset"

@@ -104,6 +104,13 @@ def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
         >>> fits(f["/entry/measurement/panda0"])  # doctest: +SKIP
         'no data dataset'
     """
+    found = parts(obj)
+    return found if isinstance(found, str) else None
+
+
+def parts(obj: h5py.Group | h5py.Dataset) -> tuple[h5py.Dataset, list[h5py.Dataset]] | str:
+    """The `data` of an xspress3 group and its meta datasets in the pickled list's order
+    (`window_counts` last, where there is one), each opened once; or why it is not one."""
     if not isinstance(obj, h5py.Group):
         return "a dataset, not a group with data and the xspress3 meta datasets"
     data = member_dataset(obj, "data")
@@ -114,28 +121,19 @@ def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
     frames, channels = data.shape[:2]
     if frames == 0 or channels == 0:
         return f"data {data.shape} holds no spectra"
-    missing = [name for name in META if member_dataset(obj, name) is None]
+    found = {name: member_dataset(obj, name) for name in (*META, WINDOW_COUNTS)}
+    missing = [name for name in META if found[name] is None]
     if missing:
         return f"no {', '.join(missing)} beside data (the xspress3 meta datasets)"
-    for name, shape in expected_meta(obj, frames, channels):
-        meta = member_dataset(obj, name)
-        assert meta is not None
-        if meta.shape != shape or not is_image_dtype(meta.dtype):
+    shapes = {name: (frames, channels) for name in META} | {WINDOW_COUNTS: (frames, 2, channels)}
+    meta = [(name, d) for name, d in found.items() if d is not None]
+    for name, dataset in meta:
+        if dataset.shape != shapes[name] or not is_image_dtype(dataset.dtype):
             return (
-                f"{name} is {meta.shape} {meta.dtype}, not numbers of shape {shape} "
+                f"{name} is {dataset.shape} {dataset.dtype}, not numbers of shape {shapes[name]} "
                 f"(frames, channels of data {data.shape})"
             )
-    return None
-
-
-def expected_meta(
-    group: h5py.Group, frames: int, channels: int
-) -> list[tuple[str, tuple[int, ...]]]:
-    """The meta datasets of `group` in the pickled list's order, with their expected shapes."""
-    shapes: list[tuple[str, tuple[int, ...]]] = [(name, (frames, channels)) for name in META]
-    if member_dataset(group, WINDOW_COUNTS) is not None:
-        shapes.append((WINDOW_COUNTS, (frames, 2, channels)))
-    return shapes
+    return data, [d for _, d in meta]
 
 
 def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> XspressWriter:
@@ -144,20 +142,16 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Xspress
     The start message's `filename` is `ctx.filename`, or else the absolute name of the
     file holding the group, as the streamer announces the file it writes.
     """
-    problem = fits(group)
-    if problem is not None:
+    found = parts(group)
+    if isinstance(found, str):
         raise H5ToCborsError(
-            f"{group.name} in {group.file.filename} is not an xspress3 group: {problem}"
+            f"{group.name} in {group.file.filename} is not an xspress3 group: {found}"
         )
-    assert isinstance(group, h5py.Group)
-    data = member_dataset(group, "data")
-    assert data is not None
-    frames, channels = data.shape[:2]
-    meta = [member_dataset(group, name) for name, _ in expected_meta(group, frames, channels)]
+    data, meta = found
     series = FrameSeries.of(data, ctx.points, FrameLayout.first_axis(data.ndim))
     return XspressWriter(
         encoder=ctx.encoder(series, "none"),
-        meta=[m for m in meta if m is not None],
+        meta=meta,
         filename=ctx.filename or os.path.abspath(group.file.filename),
         source=group.name,
         origin=origin_fields(ctx.input, ctx.path or group.name, series.indices),
