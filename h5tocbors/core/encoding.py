@@ -138,12 +138,12 @@ Fetched = Payload | RowFrame | npt.NDArray[np.generic]
 class FrameEncoder:
     """Encode a series frame by frame, passing stored payloads through where possible.
 
-    With `fd`, the input file opened read-only, passed-through payloads are file ranges
-    the kernel copies, and stored chunks are read with `pread` on the worker threads,
-    without HDF5. Chunks that hold many frames are decoded once for all of them. With
-    `jobs` > 1, frames are decoded and compressed on that many threads, in order; the
-    payloads are the same as with one. `input`, when given, is checked for changes once
-    the last frame is done.
+    With `input`, the file that holds the series opened read-only, passed-through payloads
+    are file ranges the kernel copies, and stored chunks are read with `pread` on the worker
+    threads, without HDF5; `input` is checked for changes once the last frame is done.
+    Chunks that hold many frames are decoded once for all of them. With `jobs` > 1, frames
+    are decoded and compressed on that many threads, in order; the payloads are the same
+    as with one.
 
     Example:
         >>> enc = FrameEncoder(FrameSeries.of(f["/entry/data"]), "bslz4")  # doctest: +SKIP
@@ -153,7 +153,6 @@ class FrameEncoder:
 
     series: FrameSeries
     compression: Compression
-    fd: int | None = None
     jobs: int = 1
     input: InputFile | None = None
     refusal: str | None = field(init=False)
@@ -163,15 +162,16 @@ class FrameEncoder:
 
     def __post_init__(self) -> None:
         series = self.series
+        fd = self.fd
         check_unwritten(series.dataset, series.layout.frame_axes, len(series))
         self.refusal = passthrough_refusal(self.series, self.compression)
         self.decoder = chunk_decoder(self.series)
         self.stored = (
-            StoredPayloads(StoredFrames(self.series, self.fd), self.compression)
+            StoredPayloads(StoredFrames(self.series, fd), self.compression)
             if self.refusal is None
             else None
         )
-        rows = StoredRows(self.series, self.fd) if self.decoder is not None else None
+        rows = StoredRows(self.series, fd) if self.decoder is not None else None
         row_bytes = rows.frames_per_row * self.series.frame_nbytes if rows else 0
         self.rows = (
             rows
@@ -185,6 +185,11 @@ class FrameEncoder:
         alone = self.rows is not None and self.rows.frames_per_row == 1
         shared = decodes_in_place(self.series) and not (alone and self.compression != "none")
         self._scratch = None if shared else Scratch()
+
+    @property
+    def fd(self) -> int | None:
+        """The input file's descriptor, where stored bytes are read from (None: through HDF5)."""
+        return self.input.fd if self.input is not None else None
 
     def fetch(self, k: int) -> Fetched:
         """What the main thread reads for frame k: a stored payload, where to find the frame
@@ -340,13 +345,8 @@ class InputFile:
     def encoder(self, series: FrameSeries, compression: Compression) -> FrameEncoder:
         """A `FrameEncoder` for `series`, reading stored bytes directly where it can: from
         this file, or from the linked file its dataset is in."""
-        source = self.reading(series.dataset.file)
         return FrameEncoder(
-            series,
-            compression,
-            fd=source.fd if source else None,
-            jobs=self.jobs,
-            input=source,
+            series, compression, jobs=self.jobs, input=self.reading(series.dataset.file)
         )
 
     def reading(self, f: h5py.File) -> InputFile | None:
