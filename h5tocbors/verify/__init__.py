@@ -27,6 +27,15 @@ class StreamCheck:
     made_from: str | None = None
     """The input the capture says it was made from, when that is another file."""
 
+    def count(self, event: int, problem: str | None) -> None:
+        """Count one message of the capture, at `event`, and what is wrong with it (None:
+        nothing); the first problem is kept."""
+        self.frames += 1
+        if problem is not None:
+            self.differing += 1
+            if self.first_difference is None:
+                self.first_difference = f"event {event}: {problem}"
+
     @property
     def ok(self) -> bool:
         return self.differing == 0 and self.missing == 0 and self.frames > 0

@@ -140,17 +140,12 @@ def verify_capture(
                 seen[name] = set()
             if header is not None and header.get("htype") != "image":
                 continue
-            check = checks[name]
-            check.frames += 1
             problem = (
                 compare(sources[name], header, stream.frames, seen[name])
                 if header is not None
                 else "no STINS JSON header"
             )
-            if problem is not None:
-                check.differing += 1
-                if check.first_difference is None:
-                    check.first_difference = f"event {msg.event_number}: {problem}"
+            checks[name].count(msg.event_number, problem)
     for name, check in checks.items():
         check.missing = sources[name].count - len(seen[name])
         if check.missing and check.first_difference is None:

@@ -43,12 +43,7 @@ class Follow:
 
     def add(self, event: int, stream: RawStream) -> None:
         """Compare the capture's next message of this stream with the expected one."""
-        self.check.frames += 1
-        problem = self._problem(event, stream)
-        if problem is not None:
-            self.check.differing += 1
-            if self.check.first_difference is None:
-                self.check.first_difference = f"event {event}: {problem}"
+        self.check.count(event, self._problem(event, stream))
 
     def _problem(self, event: int, stream: RawStream) -> str | None:
         if stream.typ != self.placed.writer.typ:
