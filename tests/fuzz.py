@@ -559,6 +559,23 @@ class Run:
     """A pickle ran code (wrote its marker file)."""
 
 
+def observed(
+    case: str,
+    label: str,
+    args: list[str],
+    code: int,
+    stdout: str,
+    stderr: str,
+    out: Path | None,
+) -> Run:
+    """A run as it ended: its code and stderr, a raw control character in its stdout, and
+    for a `convert` what its output directory `out` holds."""
+    bad = CONTROL.search(stdout)
+    outputs = None if out is None else sorted(p.name for p in out.glob("*"))
+    shown = repr(stdout[bad.start() : bad.start() + 20]) if bad else None
+    return Run(case, label, args, code, stderr, shown, outputs)
+
+
 def case_runs(
     corpus: dict[str, Any], root: Path, case: tuple[str, int], seed: int, work: Path
 ) -> Iterator[tuple[str, list[str], Path | None]]:
@@ -615,19 +632,9 @@ def worker(root: Path, seed: int, todo: list[tuple[str, int]]) -> None:
                 before = before or digest(work / "in")
                 print(json.dumps({"start": label, "args": args}), file=report)
                 code, stdout, stderr = run_cli(args)
-                bad = CONTROL.search(stdout)
-                outputs = None if out is None else sorted(p.name for p in out.glob("*"))
-                run = Run(
-                    case,
-                    label,
-                    args,
-                    code,
-                    stderr,
-                    repr(stdout[bad.start() : bad.start() + 20]) if bad else None,
-                    outputs,
-                    digest(work / "in") != before,
-                    (work / "pwned").exists(),
-                )
+                run = observed(case, label, args, code, stdout, stderr, out)
+                run.changed = digest(work / "in") != before
+                run.pwned = (work / "pwned").exists()
                 print(json.dumps(run.__dict__), file=report)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -649,6 +656,14 @@ class Fuzz:
     hangs: int = 0
     contained: int = 0
     """Crashes and hangs that the console script ended in one error line (`contained`)."""
+
+    def record(self, run: Run, how: str = "") -> bool:
+        """Keep `run`, and each of its problems as a finding; True when it had none."""
+        self.runs.append(run)
+        found = problems(run)
+        for problem in found:
+            self.findings.append(f"{run.case} {' '.join(run.args)}{how}: {problem}: {run.stderr}")
+        return not found
 
     def table(self) -> str:
         """How the runs of each kind ended: `image convert: 40 converted, 12 corrupt ...`."""
@@ -764,16 +779,10 @@ def contained(case: str, started: dict[str, Any], result: Fuzz) -> bool:
         timeout=RUN_TIMEOUT,
         env=os.environ | {"OMP_NUM_THREADS": "1", "H5TOCBORS_STALL_SECONDS": str(STALL)},
     )
-    bad = CONTROL.search(proc.stdout)
-    outputs = None if out is None else sorted(p.name for p in out.glob("*"))
-    run = Run(case, label, args, proc.returncode, proc.stderr, bad and repr(bad[0]), outputs)
-    result.runs.append(run)
-    found = problems(run)
-    for problem in found:
-        result.findings.append(f"{case} {' '.join(args)} (by the script): {problem}: {run.stderr}")
-    if not found:
-        result.contained += 1
-    return not found
+    run = observed(case, label, args, proc.returncode, proc.stdout, proc.stderr, out)
+    clean = result.record(run, " (by the script)")
+    result.contained += clean
+    return clean
 
 
 def fuzz(
@@ -853,10 +862,7 @@ class _Worker:
             self.run, self.started = line, time.monotonic()
         else:
             self.started = None
-            run = Run(**line)
-            result.runs.append(run)
-            for problem in problems(run):
-                result.findings.append(f"{run.case} {' '.join(run.args)}: {problem}: {run.stderr}")
+            result.record(Run(**line))
 
     def finish(self, result: Fuzz) -> _Worker | None:
         """Collect the worker; a crash or hang is a finding, and the rest goes on anew."""
