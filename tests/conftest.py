@@ -7,7 +7,7 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -57,21 +57,17 @@ def decode_frame(msg: InternalWorkerMessage, stream: str) -> np.ndarray:
     return np.frombuffer(buf, dtype=header["type"]).reshape(header["shape"])
 
 
-def run_cli(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[str]:
-    """Run the installed `h5tocbors` command in a subprocess."""
-    return subprocess.run(
-        [str(BIN / "h5tocbors"), *map(str, args)], capture_output=True, text=True, timeout=300
-    )
-
-
-def run_limited(
-    *args: str | os.PathLike[str], cpu_seconds: int | None = None, address_space: int | None = None
+def run_cli(
+    *args: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    cpu_seconds: int | None = None,
+    address_space: int | None = None,
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
-    """`run_cli` under resource limits: CPU seconds, address space in bytes (`setrlimit`).
-
-    A command that builds what a hostile file declares is then killed or runs out of
-    memory on its own, instead of hanging the suite or the machine.
-    """
+    """Run the installed `h5tocbors` command in a subprocess, with extra environment
+    variables `env`, and resource limits where given: CPU seconds, address space in bytes
+    (`setrlimit`; a command that builds what a hostile file declares is then killed or runs
+    out of memory on its own, instead of hanging the suite or the machine)."""
 
     def limit() -> None:
         if cpu_seconds is not None:
@@ -79,19 +75,32 @@ def run_limited(
         if address_space is not None:
             resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
-    env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [str(BIN / "h5tocbors"), *map(str, args)],
         capture_output=True,
         text=True,
         preexec_fn=limit,
-        env=env,
-        timeout=600,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
     )
 
 
+def run_limited(
+    *args: str | os.PathLike[str], cpu_seconds: int | None = None, address_space: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`run_cli` under resource limits, on one thread (threads reserve address space)."""
+    one_thread = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    return run_cli(
+        *args, env=one_thread, cpu_seconds=cpu_seconds, address_space=address_space, timeout=600
+    )
+
+
+Cli = Callable[..., tuple[int, str, str]]
+"""The `cli` fixture's type: run the CLI in-process, get (exit code, stdout, stderr)."""
+
+
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run the CLI in-process: returns (exit code, stdout, stderr)."""
 
     def run(*args: str | os.PathLike[str]) -> tuple[int, str, str]:
@@ -102,6 +111,18 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
         return (code if isinstance(code, int) else 0), out, err
 
     return run
+
+
+def listing(cli: Cli, path: Path) -> dict[str, dict[str, Any]]:
+    """`h5tocbors ls --json PATH`, which must succeed, by dataset path."""
+    code, out, err = cli("ls", "--json", path)
+    assert (code, err) == (0, ""), err
+    return {d["path"]: d for d in json.loads(out)}
+
+
+def decoded_frames(path: Path | str, stream: str) -> list[np.ndarray]:
+    """The images of a STINS capture's data messages, decoded as a worker decodes them."""
+    return [decode_frame(m, stream) for m in read_capture(path)[1:-1]]
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from h5tocbors import convert
 from h5tocbors.core.batch import parse_shard, plan_outputs, take_shard
 from h5tocbors.errors import H5ToCborsError, UsageError
 
-from .conftest import decode_frame, read_capture
-
-Cli = Callable[..., tuple[int, str, str]]
+from .conftest import Cli, decode_frame, read_capture
 
 
 def scan(path: Path, frames: int = 3, seed: int = 0) -> Path:

@@ -13,12 +13,10 @@ import h5py
 import numpy as np
 import pytest
 
-from .conftest import run_cli, run_limited
+from .conftest import Cli, run_cli, run_limited
 from .fuzz import _checksummed, _header_messages, lookup3
 from .protocol_files import contrast_scan
 from .test_errors import assert_no_output, assert_one_error
-
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -13,9 +13,8 @@ import hdf5plugin
 import numpy as np
 import pytest
 
-from .conftest import BIN, run_cli, write_h5
+from .conftest import BIN, Cli, run_cli, write_h5
 
-Cli = Callable[..., tuple[int, str, str]]
 PREFIX = "h5tocbors: error: "
 
 

@@ -8,7 +8,6 @@ areaDetector Pilatus image (one (195, 487) NXdata signal), a NeXus spectrum, an 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,10 @@ from h5tocbors.hdf5.layout import FrameLayout, layout_of, parse_axes
 from h5tocbors.hdf5.resolve import find_dataset
 from h5tocbors.hdf5.slabs import MAX_ROW_BYTES, SLAB_BYTES, Slabs
 
-from .conftest import decode_frame, read_capture, stins_header
+from .conftest import Cli, decode_frame, decoded_frames, listing, read_capture, stins_header
 from .test_replay_e2e import assert_stins_series, replay
 from .test_replay_e2e import convert as run_convert
 
-Cli = Callable[..., tuple[int, str, str]]
 DETECTOR = "/entry/instrument/detector/data"
 STACK = "/Data/Image/0/Data"
 RNG = np.random.default_rng(9)
@@ -59,18 +57,6 @@ def nexus_image(path: Path, *, link: str = "soft", bytes_attrs: bool = False) ->
     return path
 
 
-def listing(cli: Cli, path: Path) -> dict[str, dict[str, Any]]:
-    code, out, err = cli("ls", "--json", path)
-    assert (code, err) == (0, ""), err
-    return {d["path"]: d for d in json.loads(out)}
-
-
-def images(capture: Path, stream: str) -> list[np.ndarray]:
-    """The decoded images of a capture, as a worker decodes them."""
-    messages = read_capture(capture)
-    return [decode_frame(m, stream) for m in messages[1:-1]]
-
-
 @pytest.mark.parametrize("link", ["soft", "hard"])
 @pytest.mark.parametrize("bytes_attrs", [False, True], ids=["str", "bytes"])
 def test_nxdata_signal_image_is_one_frame(
@@ -81,7 +67,7 @@ def test_nxdata_signal_image_is_one_frame(
     code, out, err = cli("convert", h5, "-s", f"pilatus={DETECTOR}", "-o", tmp_path / "out")
     assert code == 0, err
     assert "pilatus: STINS, 1 frame from" in out and "[passed through]" in out
-    (image,) = images(tmp_path / "out/pilatus.cbors", "pilatus")
+    (image,) = decoded_frames(tmp_path / "out/pilatus.cbors", "pilatus")
     assert image.shape == (195, 487) and np.array_equal(image, PILATUS)
     code, out, err = cli("verify", h5, tmp_path / "out/pilatus.cbors", "-s", f"pilatus={DETECTOR}")
     assert code == 0, err
@@ -143,7 +129,7 @@ def test_dataset_attributes_mark_2d_images(
     code, out, err = cli("convert", h5, "-s", "det", "-o", tmp_path / "out", "--json")
     assert code == 0, err
     assert json.loads(out)["streams"][0]["frames"] == frames
-    decoded = images(tmp_path / "out/det.cbors", "det")
+    decoded = decoded_frames(tmp_path / "out/det.cbors", "det")
     assert np.array_equal(np.concatenate(decoded).reshape(PILATUS.shape), PILATUS)
     assert listing(cli, h5)["/entry/det/data"]["axes"] == axes
 
@@ -200,7 +186,7 @@ def test_hwn_stack_with_axes(cli: Cli, tmp_path: Path, storage: str) -> None:
     assert code == 0, err
     assert "12 frames" in text
     assert "[encoded (frames along axis 2 (--axes HWN), read with HDF5 hyperslabs)]" in text
-    decoded = images(out / "haadf.cbors", "haadf")
+    decoded = decoded_frames(out / "haadf.cbors", "haadf")
     assert [d.shape for d in decoded] == [(40, 30)] * 12
     for k, image in enumerate(decoded):
         assert np.array_equal(image, STACK_HWN[:, :, k]), k
@@ -224,7 +210,7 @@ def test_hwn_frame_selection_and_python_api(tmp_path: Path) -> None:
     h5 = write_stack(tmp_path / "velox.h5", chunks=(40, 30, 4), compression="gzip")
     result = convert(h5, {"haadf": STACK}, tmp_path / "out", axes="HWN", frames=slice(3, 11, 3))
     assert result.streams[0].frames == 3
-    decoded = images(tmp_path / "out/haadf.cbors", "haadf")
+    decoded = decoded_frames(tmp_path / "out/haadf.cbors", "haadf")
     assert all(np.array_equal(a, STACK_HWN[:, :, k]) for a, k in zip(decoded, (3, 6, 9)))
 
     messages = list(iter_messages(h5, "haadf", STACK, axes="HWN"))
@@ -284,12 +270,12 @@ def test_rgb_preview_is_one_colour_frame(cli: Cli, tmp_path: Path) -> None:
     code, text, err = cli("convert", h5, "-s", "preview", "-o", out)
     assert code == 0, err
     assert "preview: STINS, 1 frame from /entry/preview/rgb" in text
-    (image,) = images(out / "preview.cbors", "preview")
+    (image,) = decoded_frames(out / "preview.cbors", "preview")
     assert image.shape == (512, 512, 3) and np.array_equal(image, RGB)
     code, text, err = cli("convert", h5, "-s", "movie", "-o", out)
     assert code == 0, err
     assert "movie: STINS, 4 frames from /entry/movie/rgba" in text
-    decoded = images(out / "movie.cbors", "movie")
+    decoded = decoded_frames(out / "movie.cbors", "movie")
     assert len(decoded) == 4 and all(np.array_equal(a, b) for a, b in zip(decoded, RGBA_FRAMES))
     code, text, err = cli("verify", h5, out / "preview.cbors", out / "movie.cbors")
     assert code == 0, err
@@ -298,7 +284,9 @@ def test_rgb_preview_is_one_colour_frame(cli: Cli, tmp_path: Path) -> None:
     # asked for: the colour axis counts frames
     code, _, err = cli("convert", h5, "-s", "preview", "--axes", "HWN", "-o", tmp_path / "o2")
     assert code == 0, err
-    assert [a.shape for a in images(tmp_path / "o2/preview.cbors", "preview")] == [(512, 512)] * 3
+    assert [a.shape for a in decoded_frames(tmp_path / "o2/preview.cbors", "preview")] == [
+        (512, 512)
+    ] * 3
 
 
 @pytest.mark.parametrize(
@@ -364,7 +352,7 @@ def test_axes_in_a_scan_config(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, _, err = cli("convert", h5, "--config", config, "-o", out)
     assert code == 0, err
-    assert np.array_equal(images(out / "haadf.cbors", "haadf")[7], STACK_HWN[:, :, 7])
+    assert np.array_equal(decoded_frames(out / "haadf.cbors", "haadf")[7], STACK_HWN[:, :, 7])
     code, _, err = cli("verify", h5, out / "haadf.cbors", "--config", config)
     assert code == 0, err
 
@@ -398,7 +386,7 @@ def test_frames_read_from_missing_virtual_sources_are_refused(cli: Cli, tmp_path
     assert code == 1 and "reads frame 6 (and maybe others) from part1.h5:data" in err
     code, _, err = cli(*base, "--frames", "0:6", "-o", tmp_path / "b")
     assert code == 0, err
-    decoded = images(tmp_path / "b/stack.cbors", "stack")
+    decoded = decoded_frames(tmp_path / "b/stack.cbors", "stack")
     assert all(np.array_equal(a, STACK_HWN[:, :, k]) for k, a in enumerate(decoded))
 
 

@@ -6,7 +6,6 @@ import gzip
 import io
 import json
 import pickle
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,10 @@ import pytest
 from h5tocbors import convert
 from h5tocbors.capture.encode import StreamPart, encode_message
 
-from .conftest import REPO
+from .conftest import REPO, Cli
 
 REFERENCE = REPO / "tests" / "data" / "dump_xrd.cbors"
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture

@@ -160,12 +160,14 @@ def looping_heap(folder: Path) -> Path:
     return path
 
 
-def test_hdf5_loop_is_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hdf5_loop_is_stopped(tmp_path: Path) -> None:
     """A command that makes no progress for H5TOCBORS_STALL_SECONDS (HDF5 looping inside one
     call, Python's lock held) is stopped: one line naming the file, exit 1, no output."""
     path = looping_heap(tmp_path)
-    monkeypatch.setenv("H5TOCBORS_STALL_SECONDS", "2")
-    result = run_cli("convert", path, "-s", "d=/entry/det/data", "-o", tmp_path / "out")
+    out = tmp_path / "out"
+    result = run_cli(
+        "convert", path, "-s", "d=/entry/det/data", "-o", out, env={"H5TOCBORS_STALL_SECONDS": "2"}
+    )
     lines = result.stderr.splitlines()
     assert result.returncode == 1, result.stderr
     assert len(lines) == 1, result.stderr

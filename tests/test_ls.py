@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import h5py
 import hdf5plugin
 import numpy as np
 import pytest
 
-from .conftest import BIN, REPO
-
-Cli = Callable[..., tuple[int, str, str]]
+from .conftest import BIN, REPO, Cli, listing
 
 
 @pytest.fixture
@@ -47,12 +42,6 @@ def scan(tmp_path: Path) -> Path:
         f.create_dataset("ext", (2, 4, 4), "u1", external=[("raw.bin", 0, 32)])
     (tmp_path / "part1.h5").unlink()
     return path
-
-
-def listing(cli: Cli, path: Path) -> dict[str, dict[str, Any]]:
-    code, out, err = cli("ls", "--json", path)
-    assert (code, err) == (0, "")
-    return {d["path"]: d for d in json.loads(out)}
 
 
 def test_storage_and_filters(cli: Cli, scan: Path) -> None:

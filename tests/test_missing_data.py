@@ -8,19 +8,15 @@ dataset over a dangling external link; interleaved sources; a scan grid.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
 import pytest
 
-from .conftest import decode_frame, read_capture
+from .conftest import Cli, decoded_frames, listing
 from .test_errors import assert_no_output, assert_one_error
 
-Cli = Callable[..., tuple[int, str, str]]
 FRAMES = np.arange(1, 6 * 4 * 5 + 1, dtype=np.uint16).reshape(6, 4, 5)
 
 
@@ -38,13 +34,7 @@ def vds(
 
 
 def captured(path: Path, stream: str = "data") -> np.ndarray:
-    return np.stack([decode_frame(m, stream) for m in read_capture(path)[1:-1]])
-
-
-def listing(cli: Cli, path: Path) -> dict[str, dict[str, Any]]:
-    code, out, err = cli("ls", "--json", path)
-    assert (code, err) == (0, "")
-    return {d["path"]: d for d in json.loads(out)}
+    return np.stack(decoded_frames(path, stream))
 
 
 def test_nxmx_over_a_dataset_of_its_own_file_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from h5tocbors.capture.temporary import create_locked, release, remove_abandoned
 from h5tocbors.capture.write import claim_and_replace, publish_new
 
-from .conftest import write_h5
+from .conftest import Cli, write_h5
 from .test_errors import assert_no_output, assert_one_error
 from .test_signals import (  # noqa: F401
     DEADLINE,
@@ -26,7 +26,6 @@ from .test_signals import (  # noqa: F401
     wait_for_temporary,
 )
 
-Cli = Callable[..., tuple[int, str, str]]
 SHORT = ("--frames", "0:300")  # of long_h5: a fraction of a second, long enough to catch it
 EXISTS = "exists; use --force to replace it"
 

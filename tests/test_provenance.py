@@ -4,7 +4,6 @@ accept; `verify` then needs neither --stream nor --frames."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -19,10 +18,8 @@ from h5tocbors import convert, iter_messages
 from h5tocbors.protocols.provenance import Origin, frames_text, text
 from h5tocbors.protocols.stins import start_header
 
-from .conftest import read_capture
+from .conftest import Cli, read_capture
 from .protocol_files import xspress_group
-
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.mark.parametrize(

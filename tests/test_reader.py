@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from dranspose.ingester import Dumper
 from h5tocbors.capture import read
 from h5tocbors.capture.read import CaptureError, read_messages
 
-from .conftest import BIN, REPO, run_limited
+from .conftest import REPO, run_cli, run_limited
 
 HEADER = b'{"msg_number":0,"htype":"header","filename":""}'
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc)
@@ -272,9 +271,7 @@ def test_gzip_sizes_are_not_trusted(tmp_path: Path) -> None:
 def test_json_of_a_refused_capture(tmp_path: Path) -> None:
     path = tmp_path / "bad.cbors"
     path.write_bytes(START + msg(2**70, {}))
-    result = subprocess.run(
-        [str(BIN / "h5tocbors"), "inspect", "--json", str(path)], capture_output=True, text=True
-    )
+    result = run_cli("inspect", "--json", path)
     assert result.returncode == 1 and "unexpected" not in result.stderr
     (f,) = json.loads(result.stdout)["files"]
     assert f["intact"] is False and f["messages"] == 1

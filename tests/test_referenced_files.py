@@ -8,21 +8,15 @@ let HDF5 open it first.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
 import pytest
 
-from .conftest import BIN, decode_frame, read_capture
+from .conftest import Cli, decoded_frames, listing, run_cli
 from .test_errors import assert_no_output, assert_one_error
 
-Cli = Callable[..., tuple[int, str, str]]
 FRAMES = np.arange(6 * 4 * 5, dtype=np.uint8).reshape(6, 4, 5)
 SECRET = FRAMES + 100  # what a file outside the input's folder holds
 
@@ -69,12 +63,6 @@ def input_with(run: Path, kind: str, name: str) -> Path:
             layout[:] = h5py.VirtualSource(name, "/data", shape=FRAMES.shape)
             f.create_virtual_dataset("/entry/det/data", layout, fillvalue=0)
     return path
-
-
-def listing(cli: Cli, path: Path) -> dict[str, dict[str, Any]]:
-    code, out, err = cli("ls", "--json", path)
-    assert (code, err) == (0, "")
-    return {d["path"]: d for d in json.loads(out)}
 
 
 @pytest.mark.parametrize("kind", ["raw", "link", "virtual"])
@@ -127,7 +115,7 @@ def test_files_in_the_folder_or_below_are_read(
     out = tmp_path / "out"
     code, _, err = cli("convert", h5, "--stream", "det", "-o", out, "-q")
     assert code == 0, err
-    frames = [decode_frame(m, "det") for m in read_capture(out / "det.cbors")[1:-1]]
+    frames = decoded_frames(out / "det.cbors", "det")
     assert np.array_equal(np.stack(frames), FRAMES)
     code, _, err = cli("verify", h5, out / "det.cbors")
     assert code == 0, err
@@ -172,19 +160,6 @@ def test_the_input_itself_through_a_symlink(cli: Cli, site: Path, tmp_path: Path
     assert code == 0, err
 
 
-def run_with(
-    env: dict[str, str], *args: str | os.PathLike[str]
-) -> subprocess.CompletedProcess[str]:
-    """The installed command with extra environment variables (HDF5 reads some at start)."""
-    return subprocess.run(
-        [str(BIN / "h5tocbors"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-
-
 @pytest.mark.parametrize(
     ("kind", "variable", "file"),
     [
@@ -200,15 +175,14 @@ def test_folders_the_user_names_in_hdf5_variables(
     found there is read, and it is the file that h5tocbors checked."""
     h5 = input_with(site, kind, file)
     out = tmp_path / "out"
-    result = run_with(
-        {variable: str(site.parent / "elsewhere")}, "convert", h5, "-s", "det", "-o", out
-    )
+    env = {variable: str(site.parent / "elsewhere")}
+    result = run_cli("convert", h5, "-s", "det", "-o", out, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    frames = [decode_frame(m, "det") for m in read_capture(out / "det.cbors")[1:-1]]
+    frames = decoded_frames(out / "det.cbors", "det")
     assert np.array_equal(np.stack(frames), SECRET)
 
     # without the variable, the same name is looked for beside the input only
-    result = run_with({}, "convert", h5, "-s", "det", "-o", tmp_path / "out2")
+    result = run_cli("convert", h5, "-s", "det", "-o", tmp_path / "out2", timeout=120)
     assert_one_error(result.returncode, result.stderr, 1, file, "missing", str(site))
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, Cli
 from .scan_files import PILATUS, XSPRESS3, write_scan, write_step_scan
-
-Cli = Callable[..., tuple[int, str, str]]
 
 
 def fails(cli: Cli, out: Path, *args: object) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +21,18 @@ from h5tocbors.core.encoding import InputFile, Payload, open_beside
 from h5tocbors.hdf5.frames import FrameSeries
 from h5tocbors.hdf5.open import open_input
 
-from .conftest import decode_frame, read_capture, run_cli, stins_header
+from .conftest import Cli, decoded_frames, read_capture, run_cli, stins_header
 from .dectris_files import SETTINGS, dectris_master, images
 from .protocol_files import contrast_scan
 from .test_errors import assert_no_output, assert_one_error
 
-Cli = Callable[..., tuple[int, str, str]]
 ALL = images(range(1, 10))
 
 
 def frames_of(capture: Path, stream: str = "eiger") -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The decoded images of a STINS capture and their headers."""
-    msgs = read_capture(capture)
-    headers = [stins_header(m, stream) for m in msgs]
-    return np.stack([decode_frame(m, stream) for m in msgs[1:-1]]), headers
+    headers = [stins_header(m, stream) for m in read_capture(capture)]
+    return np.stack(decoded_frames(capture, stream)), headers
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,9 +15,8 @@ from h5tocbors import convert
 from h5tocbors.capture.encode import StreamPart, encode_message
 from h5tocbors.capture.read import read_messages
 
-from .conftest import run_limited
+from .conftest import Cli, run_limited
 
-Cli = Callable[..., tuple[int, str, str]]
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 

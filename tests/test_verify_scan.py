@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -13,10 +12,9 @@ import pytest
 from h5tocbors.capture.encode import StreamPart, encode_message
 from h5tocbors.capture.read import read_messages
 
+from .conftest import Cli
 from .scan_files import PILATUS, XSPRESS3, write_scan
 from .test_replay_e2e import convert
-
-Cli = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture(scope="module")
