@@ -185,12 +185,6 @@ def decodes_in_place(series: FrameSeries) -> bool:
     return not any(code in copying for code in codes)
 
 
-def chunk_shape(series: FrameSeries) -> tuple[int, ...]:
-    """The shape of the stored pieces: the dataset's chunks, or one frame when contiguous."""
-    dset = series.dataset
-    return tuple(dset.chunks or (1,) * (dset.ndim - len(series.frame_shape)) + series.frame_shape)
-
-
 def chunk_decoder(series: FrameSeries) -> Decode | None:
     """A function that decodes one stored chunk of `series` (one frame's bytes when the
     dataset is contiguous) into an array of the chunk's shape and stored dtype, or None.
@@ -206,7 +200,7 @@ def chunk_decoder(series: FrameSeries) -> Decode | None:
     dset = series.dataset
     if dset.is_virtual or is_external(dset) or not series.layout.leading:
         return None
-    shape, stored = chunk_shape(series), dset.dtype
+    shape, stored = series.chunk_shape, dset.dtype
     pipeline = filters(dset) if dset.chunks is not None else []
     if [code for code, _ in pipeline] == [BITSHUFFLE_FILTER]:
         return bitshuffle_decoder(pipeline[0][1], shape, stored)

@@ -79,6 +79,14 @@ class FrameSeries:
         return prod(self.frame_shape) * self.dtype.itemsize
 
     @cached_property
+    def chunk_shape(self) -> tuple[int, ...]:
+        """The shape of the stored pieces: the dataset's chunks, or one frame when contiguous."""
+        chunks = self.dataset.chunks
+        return tuple(
+            chunks or (1,) * (self.dataset.ndim - len(self.frame_shape)) + self.frame_shape
+        )
+
+    @cached_property
     def lead_shape(self) -> tuple[int, ...]:
         """The lengths of the frame axes (h5py's `shape` costs a call into HDF5 each time)."""
         return self.layout.lead_shape(self.dataset.shape)

@@ -51,6 +51,13 @@ class StoredBytes:
         # the offset counts the userblock too: it is from the start of the file
         return self.range(info.byte_offset, info.size, f"chunk {list(coord)}")
 
+    def frame(self, index: int, nbytes: int) -> FileRange | None:
+        """The `index`-th frame of `nbytes` of a contiguous dataset (C order over the frame
+        axes), or None when there are none: unallocated (all fill value), or no file."""
+        if self.start is None or self.fd is None:
+            return None
+        return self.range(self.start + index * nbytes, nbytes, "the data")
+
     def range(self, offset: int, size: int, what: str) -> FileRange:
         """`size` bytes at `offset` of the file, which must hold them."""
         assert self.fd is not None
@@ -82,17 +89,14 @@ class StoredFrames:
 
     def __post_init__(self) -> None:
         self._stored = StoredBytes(self.series.dataset, self.fd)
-        self.frame_bytes = prod(self.series.frame_shape) * self.series.dtype.itemsize
+        self.frame_bytes = self.series.frame_nbytes
         self._zeros = (0,) * len(self.series.frame_shape)
 
     def __call__(self, k: int) -> Buffer | None:
         stored = self._stored
         if not stored.contiguous:
             return stored.chunk(self.series.position(k) + self._zeros)
-        if stored.start is None or stored.fd is None:
-            return None  # unallocated (all fill value), or no file to read from
-        index = self.series.indices[k]
-        return stored.range(stored.start + index * self.frame_bytes, self.frame_bytes, "the data")
+        return stored.frame(self.series.indices[k], self.frame_bytes)
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ class StoredRows:
         self._stored = StoredBytes(dset, fd)
         self._lead = series.lead_shape
         frame = series.frame_shape
-        self.chunks: tuple[int, ...] = dset.chunks or (1,) * len(self._lead) + frame
+        self.chunks = series.chunk_shape
         self._frame_chunks = self.chunks[len(self._lead) :]
         self._origins = list(
             itertools.product(*(range(0, n, max(c, 1)) for n, c in zip(frame, self._frame_chunks)))
@@ -195,13 +199,11 @@ class StoredRows:
     def _contiguous_piece(
         self, start: tuple[int, ...], shape: tuple[int, ...]
     ) -> tuple[Piece, ...] | None:
-        stored = self._stored
-        if stored.start is None or stored.fd is None:
-            return None  # unallocated (all fill value), or no file to read from
         index = 0
         for p, n in zip(start, self._lead):  # C order over the leading axes
             index = index * n + p
-        frame_bytes = prod(self.series.frame_shape) * self.series.dataset.dtype.itemsize
+        data = self._stored.frame(index, self.series.frame_nbytes)
+        if data is None:
+            return None
         whole = tuple(slice(0, n) for n in shape)
-        data = stored.range(stored.start + index * frame_bytes, frame_bytes, "the data")
         return (Piece(data, whole, whole),)
