@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..protocols import Problems
-from ..protocols.registry import Inspector, inspector_for
+from ..protocols import Inspector, Problems
+from ..protocols.registry import inspector_for
 from .read import CaptureError, RawMessage, read_messages
 
 MAX_PROBLEMS = Problems.limit

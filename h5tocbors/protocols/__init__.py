@@ -173,6 +173,22 @@ class Problems:
         return self.kept + more
 
 
+class Inspector(Protocol):
+    """Follows one stream of a known `typ` through a capture (`inspect`)."""
+
+    frames: int
+    shape: list[int] | None
+    type: str | None
+    compression: str | None
+
+    @property
+    def details(self) -> list[str]: ...
+
+    def add(self, event: int, frames: list[bytes]) -> None: ...
+
+    def finish(self) -> list[str]: ...
+
+
 class ProtocolModule(Protocol):
     """What each protocol module (`stins`, `xspress`, `contrast`, `pcap_raw`) provides."""
 
@@ -196,4 +212,12 @@ class ProtocolModule(Protocol):
 
     def comparer(self) -> Comparer:
         """Compares a capture's messages with those the writer makes again (for `verify`)."""
+        ...
+
+    def inspector(self, name: str) -> Inspector:
+        """Follows stream `name` through a capture (for `inspect`)."""
+        ...
+
+    def describe(self, frames: list[bytes]) -> str:
+        """One message's frames in a few words (for `inspect --events`)."""
         ...

@@ -455,7 +455,12 @@ def _load(frames: list[bytes]) -> dict[str, object] | str:
     return message
 
 
-def describe_contrast(frames: list[bytes]) -> str:
+def inspector(name: str) -> ContrastInspector:
+    """Follows stream `name` through a capture, for `inspect`."""
+    return ContrastInspector(name)
+
+
+def describe(frames: list[bytes]) -> str:
     """`started scannr=8`, `running dt=0.1 sx, sy, pseudo`, `finished scannr=8`, or why not."""
     message = _load(frames)
     if isinstance(message, str):

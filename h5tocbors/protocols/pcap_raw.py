@@ -324,7 +324,12 @@ def _field_name(line: str) -> str | None:
     return f"{parts[0]}.{parts[2]} {parts[1]}"
 
 
-def describe_pcap_raw(frames: list[bytes]) -> str:
+def inspector(name: str) -> PcapRawInspector:
+    """Follows stream `name` through a capture, for `inspect`."""
+    return PcapRawInspector(name)
+
+
+def describe(frames: list[bytes]) -> str:
     """`header arm_time=... fields=3`, `row 3 values`, `END 10 Disarmed`, or `unparsable`."""
     try:
         (text,) = (f.decode("ascii") for f in frames)

@@ -343,7 +343,12 @@ class StinsInspector(StreamInspector):
             self._frame = value
 
 
-def describe_stins(frames: list[bytes]) -> str:
+def inspector(name: str) -> StinsInspector:
+    """Follows stream `name` through a capture, for `inspect`."""
+    return StinsInspector(name)
+
+
+def describe(frames: list[bytes]) -> str:
     """`header`, `image frame=3 msg_number=4`, `series_end msg_number=21`, or `unparsable`."""
     header = stins_header(frames)
     htype = header.get("htype") if header is not None else None

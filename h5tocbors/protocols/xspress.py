@@ -248,7 +248,12 @@ def _nbytes(shape: object, dtype: object) -> int | None:
     return None if dt.hasobject or dt.kind not in "biuf" else prod(shape) * dt.itemsize
 
 
-def describe_xspress(frames: list[bytes]) -> str:
+def inspector(name: str) -> XspressInspector:
+    """Follows stream `name` through a capture, for `inspect`."""
+    return XspressInspector(name)
+
+
+def describe(frames: list[bytes]) -> str:
     """`header`, `image frame=3 [4, 4096] uint32`, `series_end`, or `unparsable`."""
     header = json_header(frames)
     if header is None or "htype" not in header:
