@@ -20,7 +20,7 @@ import pytest
 from dranspose.event import InternalWorkerMessage
 from dranspose.replay import get_internals
 
-from h5tocbors.commands.cli import main
+from h5tocbors.commands.cli import command
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
@@ -104,11 +104,9 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
     """Run the CLI in-process: returns (exit code, stdout, stderr)."""
 
     def run(*args: str | os.PathLike[str]) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as exit_info:
-            main([str(a) for a in args])
+        code = command([str(a) for a in args])
         out, err = capsys.readouterr()
-        code = exit_info.value.code
-        return (code if isinstance(code, int) else 0), out, err
+        return code, out, err
 
     return run
 

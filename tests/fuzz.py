@@ -94,8 +94,6 @@ def build_corpus(root: Path) -> dict[str, Any]:
     import hdf5plugin
     import numpy as np
 
-    from h5tocbors.commands.cli import main
-
     rng = np.random.default_rng(7)
     frames = rng.poisson(3.0, (4, 6, 10)).astype(np.uint16)
 
@@ -148,7 +146,7 @@ def build_corpus(root: Path) -> dict[str, Any]:
     for name, args in images.items():
         h5 = root / "images" / name / f"{name}.h5"
         out = h5.parent / "out"
-        _cli(main, ["convert", str(h5), *args, "-o", str(out), "-q"])
+        _cli(["convert", str(h5), *args, "-o", str(out), "-q"])
         streams = [a for a in args if a not in ("-c", "none")]
         outs = sorted(out.glob("*.cbors"))
         check = ["INPUT", *(_at(root, c) for c in outs), *streams]
@@ -165,7 +163,7 @@ def build_corpus(root: Path) -> dict[str, Any]:
     scan.mkdir()
     master = contrast_scan(scan, lines=2, per_line=3, panda_file=True)
     out = scan / "out"
-    _cli(main, ["convert", str(master), "--scan", "-o", str(out), "-q"])
+    _cli(["convert", str(master), "--scan", "-o", str(out), "-q"])
     outs = sorted(out.glob("*.cbors"))
     for path in sorted(scan.glob("*.h*5")):
         at = path.relative_to(root).as_posix()
@@ -199,12 +197,11 @@ def _at(root: Path, path: Path) -> str:
     return "@" + path.relative_to(root).as_posix()
 
 
-def _cli(main: Any, args: list[str]) -> None:
+def _cli(args: list[str]) -> None:
     """Run the CLI in-process; the corpus must convert."""
-    try:
-        main(args)
-    except SystemExit as e:
-        assert not e.code, f"h5tocbors {' '.join(args)} failed"
+    from h5tocbors.commands.cli import command
+
+    assert command(args) == 0, f"h5tocbors {' '.join(args)} failed"
 
 
 def _layout(path: Path) -> tuple[list[list[int]], ...]:
@@ -482,7 +479,7 @@ def hostile_pickles(marker: Path) -> list[bytes]:
 def run_cli(args: list[str]) -> tuple[int, str, str]:
     """The CLI in this process, stdout and stderr caught at their file descriptors (what a
     C library prints counts too): (exit code, stdout, stderr)."""
-    from h5tocbors.commands.cli import main
+    from h5tocbors.commands.cli import command
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         sys.stdout.flush()
@@ -490,11 +487,8 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
         saved = os.dup(1), os.dup(2)
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
-        code: int = 0
         try:
-            main(args)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            code = command(args)
         except BaseException as e:  # escaped the CLI: a finding, shown as such
             import traceback
 

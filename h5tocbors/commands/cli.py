@@ -68,10 +68,15 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-def command() -> int:
-    """`main`'s exit code."""
+def command(argv: list[str] | None = None) -> int:
+    """`main(argv)`'s exit code (the CLI in this process).
+
+    Example:
+        >>> command(["--version"])  # doctest: +SKIP
+        0
+    """
     try:
-        main()
+        main(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return EXIT_OK
