@@ -42,11 +42,15 @@ def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Or
     first = next(read_messages(capture), None)  # the reader closes the file when dropped
     found = {}
     for name, stream in first.streams.items() if first is not None else ():
-        header = json_header(stream.frames)
-        origin = Origin.from_header(header) if header and header.get("htype") == "header" else None
+        origin = start_origin(json_header(stream.frames))
         if origin is not None:
             found[name] = (stream.typ, origin)
     return found
+
+
+def start_origin(header: dict[str, object] | None) -> Origin | None:
+    """The origin a start message's header records (`protocols.provenance`), or None."""
+    return Origin.from_header(header) if header and header.get("htype") == "header" else None
 
 
 def made_elsewhere(origin: Origin | None, f: h5py.File) -> str | None:
@@ -121,8 +125,7 @@ def verify_capture(
                 continue
             header = stins_header(stream.frames)
             if name not in sources:
-                start = header is not None and header.get("htype") == "header"
-                origin = Origin.from_header(header) if start else None
+                origin = start_origin(header)
                 # refuses sources that are missing: their fill values are not the data
                 given = Given(datasets.get(name), frames, axes_for(axes, name))
                 images = recorded_images(f, capture, name, given, origin)
