@@ -119,19 +119,28 @@ def image_series(
     dataset whose data is missing is refused, not read as fill values.
     """
     where = where or f"{dset.name} in {dset.file.filename}"
-    with metadata_of(dset.file, dset.name):
-        dtype = dset.dtype
-    sources = data_sources(dset)
-    shape = safe_shape(dset, sources)
+    sources, shape, layout, refusal = image_shape(dset, axes)
     if shape is None:
         check_sources(dset, None, sources)  # raises: an unlimited mapping's source is missing
-    layout = layout_of(dset, shape, axes) if shape is not None else None
-    refusal = not_an_image(dtype, shape, layout)
     if refusal is not None:
         raise H5ToCborsError(f"{where}: {refusal}")
     series = FrameSeries.of(dset, frames, layout)
     check_sources(dset, series.indices, sources, series.layout)
     return series
+
+
+def image_shape(
+    dset: h5py.Dataset, axes: str | None = None
+) -> tuple[list[DataSource], tuple[int, ...] | None, FrameLayout | None, str | None]:
+    """`dset`'s data sources, its shape (None: it lies in sources that are missing), its
+    frames cut as `axes` says (None: as its shape and hints say), and why it is no image
+    series (None when it is one)."""
+    with metadata_of(dset.file, dset.name):
+        dtype = dset.dtype
+    sources = data_sources(dset)
+    shape = safe_shape(dset, sources)
+    layout = layout_of(dset, shape, axes) if shape is not None else None
+    return sources, shape, layout, not_an_image(dtype, shape, layout)
 
 
 def find_dataset(

@@ -26,12 +26,9 @@ from ..core.encoding import SeriesEncoder
 from ..errors import quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.images import open_images
-from ..hdf5.layout import layout_of
-from ..hdf5.open import metadata_of
 from ..hdf5.passthrough import default_block_bytes
-from ..hdf5.resolve import is_image_dtype, not_an_image, safe_shape
+from ..hdf5.resolve import image_shape, is_image_dtype
 from ..hdf5.series import is_series
-from ..hdf5.sources import data_sources
 from . import StreamContext
 from .encoded import EncodedWriter
 from .jsonframe import json_frame, json_header
@@ -86,10 +83,7 @@ def fits(obj: h5py.Group | h5py.Dataset, axes: str | None = None) -> str | None:
     """
     if not isinstance(obj, h5py.Dataset):
         return None if is_series(obj) else "a group, not an image dataset nor an image series"
-    with metadata_of(obj.file, obj.name):
-        dtype = obj.dtype
-    shape = safe_shape(obj, data_sources(obj))
-    return not_an_image(dtype, shape, layout_of(obj, shape, axes) if shape is not None else None)
+    return image_shape(obj, axes)[3]
 
 
 def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> StinsWriter:
