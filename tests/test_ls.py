@@ -140,3 +140,64 @@ def test_stream_argument_is_quoted_for_a_shell(cli: Cli, tmp_path: Path) -> None
     result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (out / "my_det_s.cbors").exists()
+
+
+def typed_dataset(f: h5py.File, name: str, tid: h5py.h5t.TypeID, shape: tuple[int, ...]) -> None:
+    """A dataset of an HDF5 type made with h5py's low-level API (one numpy may lack)."""
+    h5py.h5d.create(f.id, name.encode(), tid, h5py.h5s.create_simple(shape))
+
+
+@pytest.fixture
+def odd_types(tmp_path: Path) -> Path:
+    """Healthy datasets of types numpy lacks or names by size, beside an image stack (as
+    in PyTables' float.h5 and times-nested-be.h5)."""
+    quad = h5py.h5t.IEEE_F64LE.copy()
+    quad.set_size(16)
+    quad.set_precision(128)
+    quad.set_fields(127, 112, 15, 0, 112)
+    quad.set_ebias(16383)
+    nested = h5py.h5t.create(h5py.h5t.COMPOUND, 12)
+    nested.insert(b"t", 0, h5py.h5t.UNIX_D32BE)
+    nested.insert(b"x", 4, h5py.h5t.IEEE_F64BE)
+    path = tmp_path / "types.h5"
+    with h5py.File(path, "w") as f:
+        f["images"] = np.zeros((3, 8, 8), np.uint16)
+        typed_dataset(f, "quadprecision", quad, (4,))
+        typed_dataset(f, "time", h5py.h5t.UNIX_D32LE.copy(), (3,))
+        typed_dataset(f, "nested", nested, (3,))
+        typed_dataset(f, "long_double", h5py.h5t.NATIVE_LDOUBLE.copy(), (2, 8, 8))
+        typed_dataset(f, "vectors", h5py.h5t.array_create(h5py.h5t.IEEE_F64LE, (3,)), (5, 4, 4))
+    return path
+
+
+def test_types_numpy_lacks_are_listed_and_named(cli: Cli, odd_types: Path) -> None:
+    ds = listing(cli, odd_types)
+    assert ds["/images"]["stream"] == "--stream images=/images"
+    for path, dtype in [
+        ("/quadprecision", "128-bit float (quadruple precision)"),
+        ("/time", "HDF5 time (32-bit)"),
+        ("/nested", "compound"),
+    ]:
+        assert (ds[path]["dtype"], ds[path]["image"]) == (dtype, False)
+        assert (
+            ds[path]["note"] == f"{dtype} data: numpy has no such type, so h5tocbors cannot read it"
+        )
+    assert ds["/vectors"]["dtype"] == "array of 3 float64"
+    assert ds["/long_double"]["dtype"] == "80-bit extended float (long double)"
+    assert not ds["/long_double"]["image"]
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/time", "HDF5 time (32-bit) data: numpy has no such type"),
+        ("/long_double", "80-bit extended float (long double) data: STINS images carry numbers"),
+        ("/vectors", "array of 3 float64 data"),
+    ],
+)
+def test_convert_refuses_odd_types_by_name(
+    cli: Cli, odd_types: Path, tmp_path: Path, path: str, named: str
+) -> None:
+    code, _, err = cli("convert", odd_types, "-o", tmp_path / "out", "--stream", f"x={path}")
+    assert code == 1 and named in err and "unexpected" not in err
+    assert not (tmp_path / "out" / "x.cbors").exists()

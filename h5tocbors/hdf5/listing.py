@@ -10,16 +10,18 @@ from math import prod
 from typing import Any
 
 import h5py
+import numpy as np
 
 from ..capture.names import STREAM_NAME
 from .filters import filter_names
 from .frames import FrameSeries
-from .layout import FRAME, FrameLayout, layout_of
+from .layout import FRAME, FrameLayout
 from .open import metadata_of
 from .passthrough import passthrough_refusal
-from .resolve import dtype_name, not_an_image, safe_shape
+from .resolve import image_shape, is_number
 from .series import PART, is_series, series_order, series_parts, series_stream_name
-from .sources import DataSource, data_sources
+from .sources import DataSource
+from .types import NoNumpyType, dtype_name, hdf5_type_name, numpy_dtype
 from .walk import BrokenLink, Entry, follow, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
@@ -117,21 +119,19 @@ def sources_of(checked: list[DataSource]) -> list[Source]:
 
 def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
     """Describe one dataset."""
-    checked = data_sources(dset)
+    checked, shape, cut, refusal = image_shape(dset)
     with metadata_of(dset.file, dset.name):
         dcpl = dset.id.get_create_plist()
         layout = LAYOUTS.get(dcpl.get_layout(), "unknown")
         if layout == "contiguous" and dcpl.get_external_count() > 0:
             layout = "external"
-        dtype = dset.dtype
-        shape = safe_shape(dset, checked)
-        cut = layout_of(dset, shape) if shape is not None else None
-        refusal = (
-            not_an_image(dtype, shape, cut)
-            if shape is not None
-            else "its extent lies in sources that are missing or refused"
-        )
-        if shape is not None and len(shape) < 2 and refusal and dtype.kind in "uifb":
+        try:
+            dtype: np.dtype | None = numpy_dtype(dset)
+        except NoNumpyType:
+            dtype = None
+        if shape is None:
+            refusal = "its extent lies in sources that are missing or refused"
+        elif len(shape) < 2 and refusal and dtype is not None and is_number(dtype):
             refusal = f"{len(shape)}-D"
         missing = next((s for s in checked if s.problem), None)
         image = refusal is None and missing is None
@@ -148,7 +148,7 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
         return DatasetInfo(
             path=path,
             shape=None if shape is None else list(shape),
-            dtype=dtype_name(dtype),
+            dtype=dtype_name(dtype) if dtype is not None else hdf5_type_name(dset.id.get_type()),
             layout=layout,
             chunks=list(chunks) if chunks else None,
             filters=filter_names(dset) if layout == "chunked" else [],

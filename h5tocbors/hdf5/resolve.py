@@ -14,6 +14,7 @@ from .layout import FrameLayout, layout_of
 from .open import metadata_of
 from .series import series_group
 from .sources import DataSource, check_sources, data_sources, unsized
+from .types import NoNumpyType, dtype_name, numpy_dtype
 from .walk import BrokenLink, Entry, follow, link_paths, walk_datasets
 
 MAX_LISTED = 8
@@ -23,17 +24,14 @@ MAX_FRAME_BYTES = 1 << 30
 
 
 def is_image_dtype(dtype: np.dtype) -> bool:
-    """True for the numeric dtypes a STINS stream can carry (unsigned, signed, float, bool)."""
+    """True for the numeric dtypes a STINS stream can carry (unsigned, signed, float, bool;
+    up to 64 bits: numpy's `float128` is another format on another machine)."""
+    return is_number(dtype) and dtype.itemsize <= 8
+
+
+def is_number(dtype: np.dtype) -> bool:
+    """True for plain numbers of any size (unsigned, signed, float, bool)."""
     return dtype.kind in "uifb" and dtype.fields is None and dtype.subdtype is None
-
-
-def dtype_name(dtype: np.dtype) -> str:
-    """`uint16`, `>u2` for big-endian, `complex128`, `string`, `compound`, ..."""
-    if h5py.check_string_dtype(dtype) is not None:
-        return "string"
-    if dtype.fields is not None:
-        return "compound"
-    return dtype.str if dtype.byteorder == ">" else dtype.name
 
 
 def not_an_image(
@@ -47,6 +45,8 @@ def not_an_image(
         'complex128 data: STINS images must be real numbers'
     """
     if not is_image_dtype(dtype):
+        if is_number(dtype):
+            return f"{dtype_name(dtype)} data: STINS images carry numbers of at most 64 bits"
         return f"{dtype_name(dtype)} data: STINS images must be real numbers"
     if shape is None:
         return None
@@ -135,11 +135,13 @@ def image_shape(
     """`dset`'s data sources, its shape (None: it lies in sources that are missing), its
     frames cut as `axes` says (None: as its shape and hints say), and why it is no image
     series (None when it is one)."""
-    with metadata_of(dset.file, dset.name):
-        dtype = dset.dtype
     sources = data_sources(dset)
     shape = safe_shape(dset, sources)
     layout = layout_of(dset, shape, axes) if shape is not None else None
+    try:
+        dtype = numpy_dtype(dset)
+    except NoNumpyType as e:
+        return sources, shape, layout, str(e)
     return sources, shape, layout, not_an_image(dtype, shape, layout)
 
 
@@ -231,8 +233,10 @@ def _candidate(entry: Entry) -> tuple[Candidate | None, str | None]:
     if entry.dataset is None:
         return None, entry.problem
     dset = entry.dataset
-    with metadata_of(dset.file, dset.name):
-        dtype = dset.dtype
+    try:
+        dtype = numpy_dtype(dset)
+    except NoNumpyType as e:
+        return None, str(e)
     shape = safe_shape(dset, data_sources(dset))
     if shape is None:
         return None, "its extent lies in sources that are missing or refused"
