@@ -201,3 +201,25 @@ def test_convert_refuses_odd_types_by_name(
     code, _, err = cli("convert", odd_types, "-o", tmp_path / "out", "--stream", f"x={path}")
     assert code == 1 and named in err and "unexpected" not in err
     assert not (tmp_path / "out" / "x.cbors").exists()
+
+
+def test_no_stream_offered_that_convert_refuses(cli: Cli, tmp_path: Path) -> None:
+    """Empty datasets (PyTables indexes, NWB) and data behind a filter with no plugin here
+    (mafisc, bitgroom, jpeg) were offered a --stream that convert always refuses."""
+    path = tmp_path / "refused.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("empty", (0, 8, 8), "u2", chunks=(1, 8, 8), maxshape=(None, 8, 8))
+        f.create_dataset("rows", (0, 8), "f4")
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((1, 8, 8))
+        dcpl.set_filter(32002, h5py.h5z.FLAG_OPTIONAL, ())  # mafisc: written unfiltered
+        space = h5py.h5s.create_simple((3, 8, 8))
+        h5py.h5d.create(f.id, b"mafisc", h5py.h5t.STD_U16LE, space, dcpl)
+        f["mafisc"][...] = np.ones((3, 8, 8), np.uint16)
+    ds = listing(cli, path)
+    for name in ("empty", "rows", "mafisc"):
+        assert (ds[f"/{name}"]["stream"], ds[f"/{name}"]["image"]) == (None, False)
+        code, _, err = cli("convert", path, "-o", tmp_path / name, "--stream", f"x=/{name}")
+        assert code == 1 and err.startswith("h5tocbors: error:")
+    assert ds["/empty"]["note"] == ds["/rows"]["note"] == "empty: no frames"
+    assert ds["/mafisc"]["note"].startswith("filter 32002 (mafisc) is not available")

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from ..capture.names import STREAM_NAME
-from .filters import filter_names
+from .filters import filter_names, filters_refusal
 from .frames import FrameSeries
 from .layout import FRAME, FrameLayout
 from .open import metadata_of
@@ -133,6 +133,8 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             refusal = "its extent lies in sources that are missing or refused"
         elif len(shape) < 2 and refusal and dtype is not None and is_number(dtype):
             refusal = f"{len(shape)}-D"
+        elif refusal is None and cut is not None:
+            refusal = unconvertible(dset, shape, cut)
         missing = next((s for s in checked if s.problem), None)
         image = refusal is None and missing is None
         cut = cut if image else None
@@ -160,6 +162,14 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             note=note,
             **frames_of(cut, shape),
         )
+
+
+def unconvertible(dset: h5py.Dataset, shape: tuple[int, ...], layout: FrameLayout) -> str | None:
+    """Why `convert` would refuse an image dataset that `ls` could otherwise offer: it is
+    empty, or a filter of its data is not available here."""
+    if prod(layout.lead_shape(shape)) == 0:
+        return "empty: no frames"
+    return filters_refusal(dset)
 
 
 def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict[str, Any]:
