@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from .conftest import BIN, REPO, Cli, listing
+from .scan_files import write_xspress3
 
 
 @pytest.fixture
@@ -223,3 +224,27 @@ def test_no_stream_offered_that_convert_refuses(cli: Cli, tmp_path: Path) -> Non
         assert code == 1 and err.startswith("h5tocbors: error:")
     assert ds["/empty"]["note"] == ds["/rows"]["note"] == "empty: no frames"
     assert ds["/mafisc"]["note"].startswith("filter 32002 (mafisc) is not available")
+
+
+def test_suggested_stream_names_are_unique(cli: Cli, tmp_path: Path) -> None:
+    """Every Delmic acquisition was `ImageData=`, an xspress3 group and its `data` both
+    `xspress3=`: pasting two suggestions gave "given twice"."""
+    path = tmp_path / "delmic.h5"
+    with h5py.File(path, "w") as f:
+        for i in range(2):
+            f[f"Acquisition{i}/ImageData/Image"] = np.zeros((3, 8, 8), np.uint16)
+    write_xspress3(tmp_path / "xspress3.h5", frames=3)
+    streams = [d["stream"] for d in listing(cli, path).values() if d["stream"]]
+    assert streams == [
+        "--stream Acquisition0_ImageData=/Acquisition0/ImageData/Image",
+        "--stream Acquisition1_ImageData=/Acquisition1/ImageData/Image",
+    ]
+    xspress = listing(cli, tmp_path / "xspress3.h5")
+    group, data = (xspress[f"/entry/instrument/xspress3{p}"]["stream"] for p in ("", "/data"))
+    assert group.startswith("--stream xspress3=/entry/instrument/xspress3")
+    assert data == "--stream xspress3_data=/entry/instrument/xspress3/data"
+    names = [shlex.split(s)[1] for s in streams]
+    code, _, err = cli(
+        "convert", path, "-o", tmp_path / "out", *(a for n in names for a in ("-s", n))
+    )
+    assert (code, err) == (0, "")

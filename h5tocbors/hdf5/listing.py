@@ -89,8 +89,18 @@ def stream_name(path: str) -> str:
     """
     parts = [p for p in path.split("/") if p]
     name = parts[-2] if len(parts) > 1 and parts[-1].lower() in GENERIC_NAMES else parts[-1]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "stream"
+    name = safe_name(name)
     return name if STREAM_NAME.match(name) else "stream"
+
+
+def safe_name(text: str) -> str:
+    """`text` with what a stream name cannot hold replaced by `_`.
+
+    Example:
+        >>> safe_name("pilatus 1M")
+        'pilatus_1M'
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".") or "stream"
 
 
 def stream_argument(path: str, protocol: str = "", name: str | None = None) -> str:
@@ -101,8 +111,12 @@ def stream_argument(path: str, protocol: str = "", name: str | None = None) -> s
         >>> stream_argument("/entry/pilatus 1M/data")
         "--stream 'pilatus_1M=/entry/pilatus 1M/data'"
     """
-    target = f"{path}:{protocol}" if protocol else path
-    return f"--stream {shlex.quote(f'{name or stream_name(path)}={target}')}"
+    return argument(name or stream_name(path), f"{path}:{protocol}" if protocol else path)
+
+
+def argument(name: str, target: str) -> str:
+    """`--stream NAME=TARGET`, quoted for a shell."""
+    return f"--stream {shlex.quote(f'{name}={target}')}"
 
 
 def sources_of(checked: list[DataSource]) -> list[Source]:
