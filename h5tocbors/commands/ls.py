@@ -133,6 +133,8 @@ def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
         note = d.stream or d.note
         if d.image and d.note and not d.fast_path:
             note += f"  ({d.note})"
+        if d.hint:
+            note += f"  (tiny {d.hint})"
         if d.links:
             note += "  also at " + ", ".join(d.links)
         if d.scan:

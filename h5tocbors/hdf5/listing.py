@@ -15,7 +15,7 @@ import numpy as np
 from ..capture.names import STREAM_NAME
 from .filters import filter_names, filters_refusal
 from .frames import FrameSeries
-from .layout import FRAME, FrameLayout
+from .layout import FRAME, FrameLayout, tiny_frames
 from .open import metadata_of
 from .passthrough import passthrough_refusal
 from .resolve import image_shape, is_number
@@ -78,6 +78,8 @@ class DatasetInfo:
     frame_shape: list[int] | None = None
     axes: str | None = None
     """The role of each axis, as `--axes` spells it: `NHW`, `HW` (one frame), `NHWC`."""
+    hint: str | None = None
+    """For tiny frames, the `--axes` that would cut images (`layout.tiny_frames`)."""
 
 
 def stream_name(path: str) -> str:
@@ -195,6 +197,7 @@ def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict
         "frames": prod(layout.lead_shape(shape)),
         "frame_shape": list(frame),
         "axes": layout.axes,
+        "hint": tiny_frames(shape, layout),
     }
 
 

@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from ..errors import H5ToCborsError
 from .frames import FrameSeries
-from .layout import FrameLayout, layout_of
+from .layout import FrameLayout, layout_of, tiny_frames
 from .open import METADATA_ERRORS, metadata_of
 from .selection import select_frames
 from .sources import data_sources, unsized
@@ -313,6 +313,13 @@ class ImageSeries:
     def axes(self) -> str:
         """The frame layout of its datasets, as `--axes` spells it (`NHW`)."""
         return self.parts[0].layout.axes
+
+    @property
+    def hint(self) -> str:
+        """For the tiny frames of one dataset, the `--axes` that would cut images; else ""."""
+        part = self.parts[0]
+        hint = tiny_frames(part.dataset.shape, part.layout) if len(self.parts) == 1 else None
+        return hint or ""
 
     @cached_property
     def _ends(self) -> list[int]:
