@@ -475,7 +475,7 @@ def test_dimension_labels_pick_the_image_axes(cli: Cli, tmp_path: Path) -> None:
     ds = listing(cli, labelled(tmp_path / "odemis.h5"))
     assert (ds["/stack"]["axes"], ds["/stack"]["frames"]) == ("HWN", 12)
     assert ds["/Acquisition0/ImageData/Image"]["axes"] == "NNNHW"
-    code, out, err = cli("convert", tmp_path / "odemis.h5", "-s", "stack", "-o", tmp_path / "out")
+    code, _, err = cli("convert", tmp_path / "odemis.h5", "-s", "stack", "-o", tmp_path / "out")
     assert code == 0, err
     frames = decoded_frames(tmp_path / "out/stack.cbors", "stack")
     assert len(frames) == 12 and np.array_equal(frames[5], STACK_HWN[:, :, 5])

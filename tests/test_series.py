@@ -21,8 +21,8 @@ from h5tocbors.core.encoding import InputFile, Payload, open_beside
 from h5tocbors.hdf5.frames import FrameSeries
 from h5tocbors.hdf5.open import open_input
 
-from .conftest import Cli, decoded_frames, read_capture, run_cli, stins_header
-from .dectris_files import SETTINGS, dectris_master, images
+from .conftest import Cli, decoded_frames, listing, read_capture, run_cli, stins_header
+from .dectris_files import SETTINGS, SHAPE, dectris_master, images
 from .protocol_files import contrast_scan
 from .test_errors import assert_no_output, assert_one_error
 
@@ -240,3 +240,23 @@ def test_end_to_end_and_dranspose_reads_it(master: Path, tmp_path: Path) -> None
         parse(m.streams["eiger"])
     verified = run_cli("verify", master, tmp_path / "out" / "eiger.cbors")
     assert verified.returncode == 0, verified.stderr
+
+
+def test_calibration_arrays_are_one_image_never_the_data(
+    cli: Cli, master: Path, tmp_path: Path
+) -> None:
+    """A master's flatfield and pixel_mask were a frame per row, and with a data file
+    missing the error offered them in place of the data."""
+    ds = listing(cli, master)
+    specific = "/entry/instrument/detector/detectorSpecific"
+    for name in ("flatfield", "pixel_mask"):
+        d = ds[f"{specific}/{name}"]
+        assert (d["frames"], d["axes"], d["frame_shape"]) == (1, "HW", list(SHAPE))
+    (tmp_path / "run_data_000002.h5").unlink()
+    for stream in ("eiger", "detector"):
+        code, _, err = cli("convert", master, "-s", stream, "-o", tmp_path / "out")
+        assert code == 1 and "no image dataset" in err, err
+        assert "flatfield" not in err and "pixel_mask" not in err, err
+    code, _, err = cli("convert", master, "-s", "pixel_mask", "-o", tmp_path / "out")
+    assert (code, err) == (0, "")
+    assert len(decoded_frames(tmp_path / "out/pixel_mask.cbors", "pixel_mask")) == 1

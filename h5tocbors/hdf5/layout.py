@@ -5,8 +5,9 @@ are taken in C order), `H`, `W` and `C` (rows, columns, colour) make up each fra
 the dataset's order. Without `--axes`, the dataset's shape and its NeXus hints decide:
 
 - 2-D marked as an image (`interpretation="image"`, the `signal` of an NXdata group,
-  `signal=1`): one frame, `HW`; other 2-D data and `interpretation="spectrum"`: a frame
-  per row, `NW`;
+  `signal=1`) or a detector's per-pixel array (`CALIBRATION`: a DECTRIS master's
+  `flatfield`, `pixel_mask`): one frame, `HW`; other 2-D data (spectra over points, as
+  often as images) and `interpretation="spectrum"`: a frame per row, `NW`;
 - 3 or more dimensions whose last axis is 3 or 4 after two axes of 8 or more (RGB,
   RGBA; or `interpretation="rgb-image"`, `"rgba-image"`): the colour images over the
   leading axes, `HWC`, `NHWC`, ...;
@@ -31,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from math import prod
 
@@ -47,6 +49,9 @@ IMAGE = "HWC"
 COLOURS = (3, 4)
 MIN_PIXELS = 8
 """A last axis of 3 or 4 is colour only after two axes at least this long."""
+CALIBRATION = frozenset({"pixel_mask", "flatfield", "flatfield_error", "flatfield_errors"})
+"""Names of a detector's per-pixel arrays (NeXus NXdetector, DECTRIS `detectorSpecific`):
+2-D, they are one image; never the data a stream is looked for."""
 MAX_ATTR_BYTES = 1024
 """NeXus hints are short attributes; longer ones are not read."""
 ROOT_LEVELS = 2
@@ -231,11 +236,23 @@ def image_mark(dset: h5py.Dataset, interpretation: str | None) -> str:
     """Why a 2-D dataset is one image: its NeXus hint, or "" when it has none."""
     if interpretation == "image":
         return 'interpretation="image"'
+    if is_calibration(dset.name or ""):
+        return "a detector's per-pixel array"
     nxdata = signal_of(dset)
     if nxdata is not None:
         return f"the signal of NXdata {nxdata}"
     signal = text_attr(dset, "signal")
     return "signal=1" if signal is not None and signal.strip() == "1" else ""
+
+
+def is_calibration(path: str) -> bool:
+    """True for the path of a detector's per-pixel array (`CALIBRATION`).
+
+    Example:
+        >>> is_calibration("/entry/instrument/detector/detectorSpecific/pixel_mask")
+        True
+    """
+    return posixpath.basename(path) in CALIBRATION
 
 
 def text_attr(obj: h5py.HLObject, name: str) -> str | None:

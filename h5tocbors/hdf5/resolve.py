@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import H5ToCborsError
 from .frames import FrameSeries
-from .layout import FrameLayout, layout_of
+from .layout import FrameLayout, is_calibration, layout_of
 from .open import metadata_of
 from .series import series_group
 from .sources import DataSource, check_sources, data_sources, unsized
@@ -172,13 +172,15 @@ def find_path(f: h5py.File, name: str) -> str:
     """
     every = link_paths(f)
     found, refused = image_candidates(f, [p for p in every if name in p.split("/")])
+    found = [c for c in found if not is_calibration(c.path) or c.path.endswith(f"/{name}")]
     best = max((c.rank for c in found), default=0)
     candidates = [c for c in found if c.rank == best]
     if not candidates:
         why = "; ".join(refused) or (
             f"no dataset of 2 or more dimensions has a group or dataset called {name!r} in its path"
         )
-        images = sorted(image_candidates(f, every)[0])
+        found = image_candidates(f, every)[0]
+        images = sorted(c for c in found if not is_calibration(c.path))
         listed = ", ".join(f"{c.path} {c.shape}" for c in images[:MAX_LISTED])
         more = f" and {len(images) - MAX_LISTED} more" if len(images) > MAX_LISTED else ""
         there = f"; its image datasets: {listed}{more}" if images else "; it has no image dataset"
