@@ -20,6 +20,7 @@ from h5tocbors.buffers import FileRange
 from h5tocbors.core.encoding import InputFile, Payload, open_beside
 from h5tocbors.hdf5.frames import FrameSeries
 from h5tocbors.hdf5.open import open_input
+from h5tocbors.hdf5.walk import follow
 
 from .conftest import Cli, decoded_frames, listing, read_capture, run_cli, stins_header
 from .dectris_files import SETTINGS, SHAPE, dectris_master, images
@@ -260,3 +261,15 @@ def test_calibration_arrays_are_one_image_never_the_data(
     code, _, err = cli("convert", master, "-s", "pixel_mask", "-o", tmp_path / "out")
     assert (code, err) == (0, "")
     assert len(decoded_frames(tmp_path / "out/pixel_mask.cbors", "pixel_mask")) == 1
+
+
+def test_linked_files_are_opened_once_per_input(master: Path) -> None:
+    """ls opened each data file five times (its link, the series, the walk); the files an
+    input leads to are now opened once, and closed with it."""
+    path = "/entry/data/data_000001"
+    with open_input(master) as f:
+        first, again = follow(f, path), follow(f, path)
+        assert first.file.id.id == again.file.id.id
+    assert not first.id.valid
+    with open_input(master) as f:
+        assert follow(f, path).id.valid
