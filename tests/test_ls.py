@@ -143,7 +143,7 @@ def test_stream_argument_is_quoted_for_a_shell(cli: Cli, tmp_path: Path) -> None
     assert (out / "my_det_s.cbors").exists()
 
 
-def typed_dataset(f: h5py.File, name: str, tid: h5py.h5t.TypeID, shape: tuple[int, ...]) -> None:
+def typed_dataset(f: h5py.Group, name: str, tid: h5py.h5t.TypeID, shape: tuple[int, ...]) -> None:
     """A dataset of an HDF5 type made with h5py's low-level API (one numpy may lack)."""
     h5py.h5d.create(f.id, name.encode(), tid, h5py.h5s.create_simple(shape))
 
@@ -248,3 +248,17 @@ def test_suggested_stream_names_are_unique(cli: Cli, tmp_path: Path) -> None:
         "convert", path, "-o", tmp_path / "out", *(a for n in names for a in ("-s", n))
     )
     assert (code, err) == (0, "")
+
+
+def test_a_protocol_group_with_a_type_numpy_lacks(cli: Cli, tmp_path: Path) -> None:
+    """A PandA-like group with an HDF5 time field: `ls` failed with "unexpected TypeError"
+    while looking for streams, and convert called the file corrupt."""
+    path = tmp_path / "panda.h5"
+    with h5py.File(path, "w") as f:
+        group = f.create_group("panda")
+        group["A.B_Value"] = np.arange(4.0)
+        typed_dataset(group, "C.D_Value", h5py.h5t.UNIX_D32LE.copy(), (4,))
+    ds = listing(cli, path)
+    assert ds["/panda/C.D_Value"]["dtype"] == "HDF5 time (32-bit)" and "/panda" not in ds
+    code, _, err = cli("convert", path, "-s", "p=/panda:pcap-raw", "-o", tmp_path / "out")
+    assert code == 1 and "/panda/C.D_Value" in err and "HDF5 time (32-bit) data" in err, err

@@ -273,3 +273,15 @@ def test_linked_files_are_opened_once_per_input(master: Path) -> None:
     assert not first.id.valid
     with open_input(master) as f:
         assert follow(f, path).id.valid
+
+
+def test_a_data_file_of_a_type_numpy_lacks(cli: Cli, master: Path, tmp_path: Path) -> None:
+    """A series' data file whose images are of HDF5's time type was corrupt metadata."""
+    part = tmp_path / "run_data_000002.h5"
+    part.unlink()
+    with h5py.File(part, "w") as f:
+        group = f.create_group("entry/data")
+        space = h5py.h5s.create_simple((3, *SHAPE))
+        h5py.h5d.create(group.id, b"data", h5py.h5t.UNIX_D32LE.copy(), space)
+    code, _, err = cli("convert", master, "-s", "eiger=/entry/data", "-o", tmp_path / "out")
+    assert code == 1 and "run_data_000002.h5 (data_000002): HDF5 time (32-bit) data" in err, err

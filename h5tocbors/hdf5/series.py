@@ -34,6 +34,7 @@ from .layout import FrameLayout, layout_of, tiny_frames
 from .open import METADATA_ERRORS, metadata_of
 from .selection import select_frames
 from .sources import data_sources, unsized
+from .types import NoNumpyType, numpy_dtype
 from .walk import BrokenLink, follow
 
 PART = re.compile(r"data_(\d{6,})")
@@ -139,9 +140,13 @@ def _part(name: str, file: str, target: str, dset: h5py.Dataset, axes: str | Non
         part = Part(name, file, target, dset)
         problem = f"{part.label}: its extent lies in sources that are missing or refused"
         return replace(part, problem=problem)
+    try:
+        dtype = numpy_dtype(dset)
+    except NoNumpyType as e:
+        part = Part(name, file, target, dset)
+        return replace(part, problem=f"{part.label}: {e}")
     with metadata_of(dset.file, dset.name):
         shape: tuple[int, ...] = dset.shape
-        dtype = dset.dtype
         numbers = [dset.attrs.get(key) for key in IMAGE_NUMBERS]
     part = Part(name, file, target, dset, shape, dtype, layout_of(dset, shape, axes))
     if any(n is None for n in numbers):

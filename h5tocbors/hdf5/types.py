@@ -10,6 +10,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from ..errors import H5ToCborsError
 from .open import metadata_of
 
 CLASSES = {
@@ -30,8 +31,9 @@ EXTENDED, QUAD = 63, 112
 IEEE quadruple precision."""
 
 
-class NoNumpyType(Exception):
-    """A dataset whose element type numpy has no equivalent for; the message names it."""
+class NoNumpyType(H5ToCborsError):
+    """A dataset whose element type numpy has no equivalent for; the message names it (not
+    the dataset: callers say where)."""
 
 
 def float_name(bits: int, mantissa: int) -> str:
