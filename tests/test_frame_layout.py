@@ -466,6 +466,7 @@ def labelled(path: Path) -> Path:
         for i, label in enumerate(["y", "x", "t"]):
             stack.dims[i].label = label
         f["velox"] = np.zeros((16, 20, 1), np.float32)
+        f["per_channel"] = np.zeros((100, 4), np.float32)  # rows: values per point, no hint
     return path
 
 
@@ -489,7 +490,7 @@ def test_tiny_frames_get_the_axes_that_cut_images(cli: Cli, tmp_path: Path) -> N
     spot = "/Acquisition0/ImageData/Image"
     assert ds[spot]["hint"] == "frames of 2x3: --axes HWNNN makes 6 frames 16x16"
     assert ds["/velox"]["hint"] == "frames of 20x1: --axes HWN makes 1 frame 16x20"
-    assert ds["/stack"]["hint"] is None
+    assert ds["/stack"]["hint"] is None and ds["/per_channel"]["hint"] is None
     code, out, err = cli("convert", h5, "-s", f"spot={spot}", "-o", tmp_path / "out")
     assert code == 0, err
     assert "spot: tiny frames of 2x3: --axes HWNNN makes 6 frames 16x16" in out

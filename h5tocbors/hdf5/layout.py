@@ -209,8 +209,8 @@ def labelled_axes(dset: h5py.Dataset, ndim: int) -> str | None:
 
 
 def tiny_frames(shape: tuple[int, ...], layout: FrameLayout) -> str | None:
-    """A hint when frames are tiny (fewer than `MIN_FRAME_PIXELS`, or an axis of 1) and
-    many: the `--axes` that cuts images from the two longest axes, and what it makes;
+    """A hint when images (not rows: values per point) are tiny (fewer than
+    `MIN_FRAME_PIXELS`, or an axis of 1) and many: the `--axes` that cuts images from the two longest axes, and what it makes;
     None when frames are not tiny, or `--axes` chose them.
 
     Example:
@@ -220,7 +220,7 @@ def tiny_frames(shape: tuple[int, ...], layout: FrameLayout) -> str | None:
         'frames of 20x1: --axes HWN makes 1 frame 16x20'
     """
     frame = layout.frame_shape(shape)
-    tiny = prod(frame) < MIN_FRAME_PIXELS or 1 in frame
+    tiny = len(frame) > 1 and (prod(frame) < MIN_FRAME_PIXELS or 1 in frame)  # not rows
     if layout.why == "--axes" or not tiny or prod(layout.lead_shape(shape)) < 2:
         return None
     h, w = sorted(sorted(range(len(shape)), key=lambda i: -shape[i])[:2])
