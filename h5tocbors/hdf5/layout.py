@@ -210,8 +210,9 @@ def labelled_axes(dset: h5py.Dataset, ndim: int) -> str | None:
 
 def tiny_frames(shape: tuple[int, ...], layout: FrameLayout) -> str | None:
     """A hint when images (not rows: values per point) are tiny (fewer than
-    `MIN_FRAME_PIXELS`, or an axis of 1) and many: the `--axes` that cuts images from the two longest axes, and what it makes;
-    None when frames are not tiny, or `--axes` chose them.
+    `MIN_FRAME_PIXELS`, or an axis of 1) and many: the `--axes` that cuts images from the
+    two longest axes, and what it makes; None when frames are not tiny, or `--axes` chose
+    them.
 
     Example:
         >>> tiny_frames((256, 256, 1, 2, 3), FrameLayout("NNNHW"))
