@@ -453,3 +453,48 @@ def test_hints_from_hostile_files_are_read_safely(tmp_path: Path) -> None:
         for path in ("/far/data/image", "/long/data/image", "/odd/data/image"):
             assert layout_of(f[path], PILATUS.shape).axes == "NW", path
         assert layout_of(f["/many/interpretation"], PILATUS.shape).axes == "NW"
+
+
+def labelled(path: Path) -> Path:
+    """An Odemis-style (C, T, Z, Y, X) streak-camera spot (images over C and T, Y and X a
+    2x3 spot grid), a (Y, X, T) stack labelled so, and a Velox-style (16, 20, 1) image."""
+    with h5py.File(path, "w") as f:
+        spot = f.create_dataset("Acquisition0/ImageData/Image", data=np.zeros((16, 16, 1, 2, 3)))
+        for i, label in enumerate("CTZYX"):
+            spot.dims[i].label = label
+        stack = f.create_dataset("stack", data=STACK_HWN)
+        for i, label in enumerate(["y", "x", "t"]):
+            stack.dims[i].label = label
+        f["velox"] = np.zeros((16, 20, 1), np.float32)
+        f["per_channel"] = np.zeros((100, 4), np.float32)  # rows: values per point, no hint
+    return path
+
+
+def test_dimension_labels_pick_the_image_axes(cli: Cli, tmp_path: Path) -> None:
+    """`DIMENSION_LABELS` Y and X are each frame's rows and columns: a (Y, X, T) stack was
+    40 frames of 30x12."""
+    ds = listing(cli, labelled(tmp_path / "odemis.h5"))
+    assert (ds["/stack"]["axes"], ds["/stack"]["frames"]) == ("HWN", 12)
+    assert ds["/Acquisition0/ImageData/Image"]["axes"] == "NNNHW"
+    code, _, err = cli("convert", tmp_path / "odemis.h5", "-s", "stack", "-o", tmp_path / "out")
+    assert code == 0, err
+    frames = decoded_frames(tmp_path / "out/stack.cbors", "stack")
+    assert len(frames) == 12 and np.array_equal(frames[5], STACK_HWN[:, :, 5])
+
+
+def test_tiny_frames_get_the_axes_that_cut_images(cli: Cli, tmp_path: Path) -> None:
+    """256 frames of 2x3 (a 1.6 MB Odemis file became 65,536 such frames) and Velox's
+    16 frames of 20x1 came with no hint; `ls` and convert's summary now name the --axes."""
+    h5 = labelled(tmp_path / "odemis.h5")
+    ds = listing(cli, h5)
+    spot = "/Acquisition0/ImageData/Image"
+    assert ds[spot]["hint"] == "frames of 2x3: --axes HWNNN makes 6 frames 16x16"
+    assert ds["/velox"]["hint"] == "frames of 20x1: --axes HWN makes 1 frame 16x20"
+    assert ds["/stack"]["hint"] is None and ds["/per_channel"]["hint"] is None
+    code, out, err = cli("convert", h5, "-s", f"spot={spot}", "-o", tmp_path / "out")
+    assert code == 0, err
+    assert "spot: tiny frames of 2x3: --axes HWNNN makes 6 frames 16x16" in out
+    code, out, err = cli(
+        "convert", h5, "-s", f"spot={spot}", "--axes", "HWNNN", "-o", tmp_path / "o2"
+    )
+    assert code == 0 and "tiny frames" not in out and "6 frames" in out

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from .conftest import BIN, REPO, Cli, listing
+from .scan_files import write_xspress3
 
 
 @pytest.fixture
@@ -140,3 +141,124 @@ def test_stream_argument_is_quoted_for_a_shell(cli: Cli, tmp_path: Path) -> None
     result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (out / "my_det_s.cbors").exists()
+
+
+def typed_dataset(f: h5py.Group, name: str, tid: h5py.h5t.TypeID, shape: tuple[int, ...]) -> None:
+    """A dataset of an HDF5 type made with h5py's low-level API (one numpy may lack)."""
+    h5py.h5d.create(f.id, name.encode(), tid, h5py.h5s.create_simple(shape))
+
+
+@pytest.fixture
+def odd_types(tmp_path: Path) -> Path:
+    """Healthy datasets of types numpy lacks or names by size, beside an image stack (as
+    in PyTables' float.h5 and times-nested-be.h5)."""
+    quad = h5py.h5t.IEEE_F64LE.copy()
+    quad.set_size(16)
+    quad.set_precision(128)
+    quad.set_fields(127, 112, 15, 0, 112)
+    quad.set_ebias(16383)
+    nested = h5py.h5t.create(h5py.h5t.COMPOUND, 12)
+    nested.insert(b"t", 0, h5py.h5t.UNIX_D32BE)
+    nested.insert(b"x", 4, h5py.h5t.IEEE_F64BE)
+    path = tmp_path / "types.h5"
+    with h5py.File(path, "w") as f:
+        f["images"] = np.zeros((3, 8, 8), np.uint16)
+        typed_dataset(f, "quadprecision", quad, (4,))
+        typed_dataset(f, "time", h5py.h5t.UNIX_D32LE.copy(), (3,))
+        typed_dataset(f, "nested", nested, (3,))
+        typed_dataset(f, "long_double", h5py.h5t.NATIVE_LDOUBLE.copy(), (2, 8, 8))
+        typed_dataset(f, "vectors", h5py.h5t.array_create(h5py.h5t.IEEE_F64LE, (3,)), (5, 4, 4))
+    return path
+
+
+def test_types_numpy_lacks_are_listed_and_named(cli: Cli, odd_types: Path) -> None:
+    ds = listing(cli, odd_types)
+    assert ds["/images"]["stream"] == "--stream images=/images"
+    for path, dtype in [
+        ("/quadprecision", "128-bit float (quadruple precision)"),
+        ("/time", "HDF5 time (32-bit)"),
+        ("/nested", "compound"),
+    ]:
+        assert (ds[path]["dtype"], ds[path]["image"]) == (dtype, False)
+        assert (
+            ds[path]["note"] == f"{dtype} data: numpy has no such type, so h5tocbors cannot read it"
+        )
+    assert ds["/vectors"]["dtype"] == "array of 3 float64"
+    assert ds["/long_double"]["dtype"] == "80-bit extended float (long double)"
+    assert not ds["/long_double"]["image"]
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/time", "HDF5 time (32-bit) data: numpy has no such type"),
+        ("/long_double", "80-bit extended float (long double) data: STINS images carry numbers"),
+        ("/vectors", "array of 3 float64 data"),
+    ],
+)
+def test_convert_refuses_odd_types_by_name(
+    cli: Cli, odd_types: Path, tmp_path: Path, path: str, named: str
+) -> None:
+    code, _, err = cli("convert", odd_types, "-o", tmp_path / "out", "--stream", f"x={path}")
+    assert code == 1 and named in err and "unexpected" not in err
+    assert not (tmp_path / "out" / "x.cbors").exists()
+
+
+def test_no_stream_offered_that_convert_refuses(cli: Cli, tmp_path: Path) -> None:
+    """Empty datasets (PyTables indexes, NWB) and data behind a filter with no plugin here
+    (mafisc, bitgroom, jpeg) were offered a --stream that convert always refuses."""
+    path = tmp_path / "refused.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("empty", (0, 8, 8), "u2", chunks=(1, 8, 8), maxshape=(None, 8, 8))
+        f.create_dataset("rows", (0, 8), "f4")
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((1, 8, 8))
+        dcpl.set_filter(32002, h5py.h5z.FLAG_OPTIONAL, ())  # mafisc: written unfiltered
+        space = h5py.h5s.create_simple((3, 8, 8))
+        h5py.h5d.create(f.id, b"mafisc", h5py.h5t.STD_U16LE, space, dcpl)
+        f["mafisc"][...] = np.ones((3, 8, 8), np.uint16)
+    ds = listing(cli, path)
+    for name in ("empty", "rows", "mafisc"):
+        assert (ds[f"/{name}"]["stream"], ds[f"/{name}"]["image"]) == (None, False)
+        code, _, err = cli("convert", path, "-o", tmp_path / name, "--stream", f"x=/{name}")
+        assert code == 1 and err.startswith("h5tocbors: error:")
+    assert ds["/empty"]["note"] == ds["/rows"]["note"] == "empty: no frames"
+    assert ds["/mafisc"]["note"].startswith("filter 32002 (mafisc) is not available")
+
+
+def test_suggested_stream_names_are_unique(cli: Cli, tmp_path: Path) -> None:
+    """Every Delmic acquisition was `ImageData=`, an xspress3 group and its `data` both
+    `xspress3=`: pasting two suggestions gave "given twice"."""
+    path = tmp_path / "delmic.h5"
+    with h5py.File(path, "w") as f:
+        for i in range(2):
+            f[f"Acquisition{i}/ImageData/Image"] = np.zeros((3, 8, 8), np.uint16)
+    write_xspress3(tmp_path / "xspress3.h5", frames=3)
+    streams = [d["stream"] for d in listing(cli, path).values() if d["stream"]]
+    assert streams == [
+        "--stream Acquisition0_ImageData=/Acquisition0/ImageData/Image",
+        "--stream Acquisition1_ImageData=/Acquisition1/ImageData/Image",
+    ]
+    xspress = listing(cli, tmp_path / "xspress3.h5")
+    group, data = (xspress[f"/entry/instrument/xspress3{p}"]["stream"] for p in ("", "/data"))
+    assert group.startswith("--stream xspress3=/entry/instrument/xspress3")
+    assert data == "--stream xspress3_data=/entry/instrument/xspress3/data"
+    names = [shlex.split(s)[1] for s in streams]
+    code, _, err = cli(
+        "convert", path, "-o", tmp_path / "out", *(a for n in names for a in ("-s", n))
+    )
+    assert (code, err) == (0, "")
+
+
+def test_a_protocol_group_with_a_type_numpy_lacks(cli: Cli, tmp_path: Path) -> None:
+    """A PandA-like group with an HDF5 time field: `ls` failed with "unexpected TypeError"
+    while looking for streams, and convert called the file corrupt."""
+    path = tmp_path / "panda.h5"
+    with h5py.File(path, "w") as f:
+        group = f.create_group("panda")
+        group["A.B_Value"] = np.arange(4.0)
+        typed_dataset(group, "C.D_Value", h5py.h5t.UNIX_D32LE.copy(), (4,))
+    ds = listing(cli, path)
+    assert ds["/panda/C.D_Value"]["dtype"] == "HDF5 time (32-bit)" and "/panda" not in ds
+    code, _, err = cli("convert", path, "-s", "p=/panda:pcap-raw", "-o", tmp_path / "out")
+    assert code == 1 and "/panda/C.D_Value" in err and "HDF5 time (32-bit) data" in err, err

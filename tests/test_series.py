@@ -20,9 +20,10 @@ from h5tocbors.buffers import FileRange
 from h5tocbors.core.encoding import InputFile, Payload, open_beside
 from h5tocbors.hdf5.frames import FrameSeries
 from h5tocbors.hdf5.open import open_input
+from h5tocbors.hdf5.walk import follow
 
-from .conftest import Cli, decoded_frames, read_capture, run_cli, stins_header
-from .dectris_files import SETTINGS, dectris_master, images
+from .conftest import Cli, decoded_frames, listing, read_capture, run_cli, stins_header
+from .dectris_files import SETTINGS, SHAPE, dectris_master, images
 from .protocol_files import contrast_scan
 from .test_errors import assert_no_output, assert_one_error
 
@@ -240,3 +241,47 @@ def test_end_to_end_and_dranspose_reads_it(master: Path, tmp_path: Path) -> None
         parse(m.streams["eiger"])
     verified = run_cli("verify", master, tmp_path / "out" / "eiger.cbors")
     assert verified.returncode == 0, verified.stderr
+
+
+def test_calibration_arrays_are_one_image_never_the_data(
+    cli: Cli, master: Path, tmp_path: Path
+) -> None:
+    """A master's flatfield and pixel_mask were a frame per row, and with a data file
+    missing the error offered them in place of the data."""
+    ds = listing(cli, master)
+    specific = "/entry/instrument/detector/detectorSpecific"
+    for name in ("flatfield", "pixel_mask"):
+        d = ds[f"{specific}/{name}"]
+        assert (d["frames"], d["axes"], d["frame_shape"]) == (1, "HW", list(SHAPE))
+    (tmp_path / "run_data_000002.h5").unlink()
+    for stream in ("eiger", "detector"):
+        code, _, err = cli("convert", master, "-s", stream, "-o", tmp_path / "out")
+        assert code == 1 and "no image dataset" in err, err
+        assert "flatfield" not in err and "pixel_mask" not in err, err
+    code, _, err = cli("convert", master, "-s", "pixel_mask", "-o", tmp_path / "out")
+    assert (code, err) == (0, "")
+    assert len(decoded_frames(tmp_path / "out/pixel_mask.cbors", "pixel_mask")) == 1
+
+
+def test_linked_files_are_opened_once_per_input(master: Path) -> None:
+    """ls opened each data file five times (its link, the series, the walk); the files an
+    input leads to are now opened once, and closed with it."""
+    path = "/entry/data/data_000001"
+    with open_input(master) as f:
+        first, again = follow(f, path), follow(f, path)
+        assert first.file.id.id == again.file.id.id
+    assert not first.id.valid
+    with open_input(master) as f:
+        assert follow(f, path).id.valid
+
+
+def test_a_data_file_of_a_type_numpy_lacks(cli: Cli, master: Path, tmp_path: Path) -> None:
+    """A series' data file whose images are of HDF5's time type was corrupt metadata."""
+    part = tmp_path / "run_data_000002.h5"
+    part.unlink()
+    with h5py.File(part, "w") as f:
+        group = f.create_group("entry/data")
+        space = h5py.h5s.create_simple((3, *SHAPE))
+        h5py.h5d.create(group.id, b"data", h5py.h5t.UNIX_D32LE.copy(), space)
+    code, _, err = cli("convert", master, "-s", "eiger=/entry/data", "-o", tmp_path / "out")
+    assert code == 1 and "run_data_000002.h5 (data_000002): HDF5 time (32-bit) data" in err, err

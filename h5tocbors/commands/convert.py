@@ -217,6 +217,8 @@ def print_summary(result: ConversionResult) -> None:
             f"{s.name}: {s.typ}, {counted(s.frames, UNITS.get(s.typ, 'frames'))} from {s.dataset}, "
             f"{s.bytes / 1e6:.1f} MB in {result.seconds:.2f} s -> {s.output}{path}"
         )
+        if s.hint:
+            say(f"{s.name}: tiny {s.hint}")
     for name in result.skipped:
         say(f"{name}: skipped, its output exists")
 

@@ -12,6 +12,7 @@ import typer
 from ..hdf5.layout import FrameLayout
 from ..hdf5.listing import DatasetInfo, Source, list_datasets, stream_argument
 from ..hdf5.open import open_input
+from ..hdf5.unique import unique_streams
 from ..hdf5.walk import listed_paths
 from ..scan.survey import StreamSource, survey
 from .options import EXIT_CODES, Debug, Json
@@ -40,6 +41,7 @@ def ls_command(
     with reported(debug), open_input(input) as f:
         paths = listed_paths(f)
         datasets = with_streams(list_datasets(f, paths), survey(f, paths))
+        unique_streams(datasets)
         if as_json:
             print(json.dumps([asdict(d) for d in datasets], indent=2))
         else:
@@ -131,6 +133,8 @@ def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
         note = d.stream or d.note
         if d.image and d.note and not d.fast_path:
             note += f"  ({d.note})"
+        if d.hint:
+            note += f"  (tiny {d.hint})"
         if d.links:
             note += "  also at " + ", ".join(d.links)
         if d.scan:

@@ -38,6 +38,8 @@ class StreamResult:
     bytes: int
     fast_path: str
     """"passthrough" when stored chunks were copied, else why they were not ("": no payloads)."""
+    hint: str = ""
+    """Advice on how frames were cut: for tiny frames, the `--axes` that cuts images."""
 
 
 @dataclass
@@ -132,6 +134,7 @@ def convert(
                 passthrough_frames=p.writer.counters.passthrough,
                 bytes=written[p.name],
                 fast_path=p.writer.fast_path,
+                hint=p.writer.hint,
             )
             for p, path in zip(placed, paths)
         ]

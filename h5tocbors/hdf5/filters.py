@@ -127,15 +127,28 @@ def unavailable_filters(dset: h5py.Dataset) -> list[str]:
     ]
 
 
+def filters_refusal(dset: h5py.Dataset) -> str | None:
+    """Why the data of `dset` cannot be decoded here (a filter without its plugin), or None.
+
+    Example:
+        >>> filters_refusal(f["/entry/jpeg_images"])  # doctest: +SKIP
+        'filter 32019 (jpeg) is not available (no HDF5 plugin for it here), so its data ...'
+    """
+    missing = unavailable_filters(dset)
+    if not missing:
+        return None
+    return (
+        f"{'filter' if len(missing) == 1 else 'filters'} {', '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not available (no HDF5 plugin for it "
+        "here), so its data cannot be decoded"
+    )
+
+
 def check_filters_available(dset: h5py.Dataset) -> None:
     """Refuse a dataset whose data needs a filter that is not available, before any is read.
 
     HDF5 would fail on the first chunk with its plugin search path as the only hint.
     """
-    missing = unavailable_filters(dset)
-    if missing:
-        raise H5ToCborsError(
-            f"{dset.name}: {'filter' if len(missing) == 1 else 'filters'} {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not available (no HDF5 plugin for it "
-            "here), so its data cannot be decoded"
-        )
+    refusal = filters_refusal(dset)
+    if refusal is not None:
+        raise H5ToCborsError(f"{dset.name}: {refusal}")

@@ -5,13 +5,19 @@ are taken in C order), `H`, `W` and `C` (rows, columns, colour) make up each fra
 the dataset's order. Without `--axes`, the dataset's shape and its NeXus hints decide:
 
 - 2-D marked as an image (`interpretation="image"`, the `signal` of an NXdata group,
-  `signal=1`): one frame, `HW`; other 2-D data and `interpretation="spectrum"`: a frame
-  per row, `NW`;
+  `signal=1`) or a detector's per-pixel array (`CALIBRATION`: a DECTRIS master's
+  `flatfield`, `pixel_mask`): one frame, `HW`; other 2-D data (spectra over points, as
+  often as images) and `interpretation="spectrum"`: a frame per row, `NW`;
 - 3 or more dimensions whose last axis is 3 or 4 after two axes of 8 or more (RGB,
   RGBA; or `interpretation="rgb-image"`, `"rgba-image"`): the colour images over the
   leading axes, `HWC`, `NHWC`, ...;
 - other data of 3 or more dimensions: the last-two-axes images in C order over the
   leading axes, `NHW`, `NNHW`, ...
+
+HDF5 dimension labels (`DIMENSION_LABELS`) `Y` and `X`, as Odemis writes them on its
+`(C, T, Z, Y, X)` data, come first: they are each frame's rows and columns, every other
+axis counts frames. Tiny frames (`tiny_frames`) get a hint naming the `--axes` that cuts
+images from the two longest axes instead.
 
 A frame stack keeps its frames on the leading axes: `(3, 512, 512)` is 3 frames, while
 `(512, 512, 3)` is one RGB image; a stack stored with its frames last, `(H, W, N)`, needs
@@ -26,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from math import prod
 
@@ -42,6 +49,9 @@ IMAGE = "HWC"
 COLOURS = (3, 4)
 MIN_PIXELS = 8
 """A last axis of 3 or 4 is colour only after two axes at least this long."""
+CALIBRATION = frozenset({"pixel_mask", "flatfield", "flatfield_error", "flatfield_errors"})
+"""Names of a detector's per-pixel arrays (NeXus NXdetector, DECTRIS `detectorSpecific`):
+2-D, they are one image; never the data a stream is looked for."""
 MAX_ATTR_BYTES = 1024
 """NeXus hints are short attributes; longer ones are not read."""
 ROOT_LEVELS = 2
@@ -51,6 +61,11 @@ MAX_GROUPS = 256
 """Groups looked at for NXdata, at most, per file."""
 MAX_LINKS = 4096
 """Links looked at to find those groups, at most, per file."""
+MAX_LABELLED = 32
+"""Dimension labels are read for datasets of at most this many axes (HDF5 allows 32)."""
+MIN_FRAME_PIXELS = 16
+"""Frames smaller than this (or with an axis of 1) are tiny: `ls` and `convert` say how
+`--axes` would cut images instead."""
 MAX_CACHED = 64
 """Files whose NXdata signals are remembered (by HDF5's file number, never reused)."""
 _signals: dict[int, dict[tuple[int, int], str]] = {}
@@ -158,6 +173,9 @@ def layout_of(dset: h5py.Dataset, shape: tuple[int, ...], axes: str | None = Non
         return FrameLayout(axes, "--axes")
     if len(shape) < 2:
         return FrameLayout.stack(2)  # no image: refused elsewhere
+    labelled = labelled_axes(dset, len(shape))
+    if labelled is not None:
+        return FrameLayout(labelled, "DIMENSION_LABELS")
     interpretation = text_attr(dset, "interpretation")
     if len(shape) == 2:
         if interpretation == "spectrum":
@@ -172,15 +190,70 @@ def layout_of(dset: h5py.Dataset, shape: tuple[int, ...], axes: str | None = Non
     return FrameLayout.stack(len(shape))
 
 
+def labelled_axes(dset: h5py.Dataset, ndim: int) -> str | None:
+    """The axes that HDF5 dimension labels (`DIMENSION_LABELS`, as Odemis writes `C`, `T`,
+    `Z`, `Y`, `X`) say: `Y` and `X` are each frame's rows and columns, every other axis
+    counts frames; None without both labels, or when they cannot be read safely."""
+    try:
+        if "DIMENSION_LABELS" not in dset.attrs:
+            return None
+        attr = h5py.h5a.open(dset.id, b"DIMENSION_LABELS")
+        if attr.shape != (ndim,) or ndim > MAX_LABELLED:
+            return None
+        labels = [d.label.strip().upper() for d in dset.dims]
+    except (*METADATA_ERRORS, TypeError):
+        return None
+    if labels.count("Y") != 1 or labels.count("X") != 1:
+        return None
+    return "".join({"Y": "H", "X": "W"}.get(label, FRAME) for label in labels)
+
+
+def tiny_frames(shape: tuple[int, ...], layout: FrameLayout) -> str | None:
+    """A hint when images (not rows: values per point) are tiny (fewer than
+    `MIN_FRAME_PIXELS`, or an axis of 1) and many: the `--axes` that cuts images from the
+    two longest axes, and what it makes; None when frames are not tiny, or `--axes` chose
+    them.
+
+    Example:
+        >>> tiny_frames((256, 256, 1, 2, 3), FrameLayout("NNNHW"))
+        'frames of 2x3: --axes HWNNN makes 6 frames 256x256'
+        >>> tiny_frames((16, 20, 1), FrameLayout("NHW"))
+        'frames of 20x1: --axes HWN makes 1 frame 16x20'
+    """
+    frame = layout.frame_shape(shape)
+    tiny = len(frame) > 1 and (prod(frame) < MIN_FRAME_PIXELS or 1 in frame)  # not rows
+    if layout.why == "--axes" or not tiny or prod(layout.lead_shape(shape)) < 2:
+        return None
+    h, w = sorted(sorted(range(len(shape)), key=lambda i: -shape[i])[:2])
+    axes = "".join("H" if i == h else "W" if i == w else FRAME for i in range(len(shape)))
+    better = FrameLayout(axes)
+    if prod(better.frame_shape(shape)) <= prod(frame) or 1 in better.frame_shape(shape):
+        return None
+    shown = "x".join(map(str, frame))
+    return f"frames of {shown}: --axes {axes} makes {better.describe(shape)}"
+
+
 def image_mark(dset: h5py.Dataset, interpretation: str | None) -> str:
     """Why a 2-D dataset is one image: its NeXus hint, or "" when it has none."""
     if interpretation == "image":
         return 'interpretation="image"'
+    if is_calibration(dset.name or ""):
+        return "a detector's per-pixel array"
     nxdata = signal_of(dset)
     if nxdata is not None:
         return f"the signal of NXdata {nxdata}"
     signal = text_attr(dset, "signal")
     return "signal=1" if signal is not None and signal.strip() == "1" else ""
+
+
+def is_calibration(path: str) -> bool:
+    """True for the path of a detector's per-pixel array (`CALIBRATION`).
+
+    Example:
+        >>> is_calibration("/entry/instrument/detector/detectorSpecific/pixel_mask")
+        True
+    """
+    return posixpath.basename(path) in CALIBRATION
 
 
 def text_attr(obj: h5py.HLObject, name: str) -> str | None:

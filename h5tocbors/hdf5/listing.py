@@ -10,16 +10,18 @@ from math import prod
 from typing import Any
 
 import h5py
+import numpy as np
 
 from ..capture.names import STREAM_NAME
-from .filters import filter_names
+from .filters import filter_names, filters_refusal
 from .frames import FrameSeries
-from .layout import FRAME, FrameLayout, layout_of
+from .layout import FRAME, FrameLayout, tiny_frames
 from .open import metadata_of
 from .passthrough import passthrough_refusal
-from .resolve import dtype_name, not_an_image, safe_shape
+from .resolve import image_shape, is_number
 from .series import PART, is_series, series_order, series_parts, series_stream_name
-from .sources import DataSource, data_sources
+from .sources import DataSource
+from .types import NoNumpyType, dtype_name, hdf5_type_name, numpy_dtype
 from .walk import BrokenLink, Entry, follow, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
@@ -76,6 +78,8 @@ class DatasetInfo:
     frame_shape: list[int] | None = None
     axes: str | None = None
     """The role of each axis, as `--axes` spells it: `NHW`, `HW` (one frame), `NHWC`."""
+    hint: str | None = None
+    """For tiny frames, the `--axes` that would cut images (`layout.tiny_frames`)."""
 
 
 def stream_name(path: str) -> str:
@@ -87,8 +91,18 @@ def stream_name(path: str) -> str:
     """
     parts = [p for p in path.split("/") if p]
     name = parts[-2] if len(parts) > 1 and parts[-1].lower() in GENERIC_NAMES else parts[-1]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "stream"
+    name = safe_name(name)
     return name if STREAM_NAME.match(name) else "stream"
+
+
+def safe_name(text: str) -> str:
+    """`text` with what a stream name cannot hold replaced by `_`.
+
+    Example:
+        >>> safe_name("pilatus 1M")
+        'pilatus_1M'
+    """
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).lstrip(".") or "stream"
 
 
 def stream_argument(path: str, protocol: str = "", name: str | None = None) -> str:
@@ -99,8 +113,12 @@ def stream_argument(path: str, protocol: str = "", name: str | None = None) -> s
         >>> stream_argument("/entry/pilatus 1M/data")
         "--stream 'pilatus_1M=/entry/pilatus 1M/data'"
     """
-    target = f"{path}:{protocol}" if protocol else path
-    return f"--stream {shlex.quote(f'{name or stream_name(path)}={target}')}"
+    return argument(name or stream_name(path), f"{path}:{protocol}" if protocol else path)
+
+
+def argument(name: str, target: str) -> str:
+    """`--stream NAME=TARGET`, quoted for a shell."""
+    return f"--stream {shlex.quote(f'{name}={target}')}"
 
 
 def sources_of(checked: list[DataSource]) -> list[Source]:
@@ -117,22 +135,22 @@ def sources_of(checked: list[DataSource]) -> list[Source]:
 
 def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
     """Describe one dataset."""
-    checked = data_sources(dset)
+    checked, shape, cut, refusal = image_shape(dset)
     with metadata_of(dset.file, dset.name):
         dcpl = dset.id.get_create_plist()
         layout = LAYOUTS.get(dcpl.get_layout(), "unknown")
         if layout == "contiguous" and dcpl.get_external_count() > 0:
             layout = "external"
-        dtype = dset.dtype
-        shape = safe_shape(dset, checked)
-        cut = layout_of(dset, shape) if shape is not None else None
-        refusal = (
-            not_an_image(dtype, shape, cut)
-            if shape is not None
-            else "its extent lies in sources that are missing or refused"
-        )
-        if shape is not None and len(shape) < 2 and refusal and dtype.kind in "uifb":
+        try:
+            dtype: np.dtype | None = numpy_dtype(dset)
+        except NoNumpyType:
+            dtype = None
+        if shape is None:
+            refusal = "its extent lies in sources that are missing or refused"
+        elif len(shape) < 2 and refusal and dtype is not None and is_number(dtype):
             refusal = f"{len(shape)}-D"
+        elif refusal is None and cut is not None:
+            refusal = unconvertible(dset, shape, cut)
         missing = next((s for s in checked if s.problem), None)
         image = refusal is None and missing is None
         cut = cut if image else None
@@ -148,7 +166,7 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
         return DatasetInfo(
             path=path,
             shape=None if shape is None else list(shape),
-            dtype=dtype_name(dtype),
+            dtype=dtype_name(dtype) if dtype is not None else hdf5_type_name(dset.id.get_type()),
             layout=layout,
             chunks=list(chunks) if chunks else None,
             filters=filter_names(dset) if layout == "chunked" else [],
@@ -162,6 +180,14 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
         )
 
 
+def unconvertible(dset: h5py.Dataset, shape: tuple[int, ...], layout: FrameLayout) -> str | None:
+    """Why `convert` would refuse an image dataset that `ls` could otherwise offer: it is
+    empty, or a filter of its data is not available here."""
+    if prod(layout.lead_shape(shape)) == 0:
+        return "empty: no frames"
+    return filters_refusal(dset)
+
+
 def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict[str, Any]:
     """The `frames`, `frame_shape` and `axes` of an image dataset, or nothing."""
     if layout is None or shape is None:
@@ -171,6 +197,7 @@ def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict
         "frames": prod(layout.lead_shape(shape)),
         "frame_shape": list(frame),
         "axes": layout.axes,
+        "hint": tiny_frames(shape, layout),
     }
 
 

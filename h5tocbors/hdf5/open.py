@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,38 @@ METADATA_ERRORS = (
 linked but cannot be opened), or meets values it cannot hold (TypeError: a datatype numpy
 has no equivalent for, such as HDF5's time type)."""
 H5PY = os.path.dirname(h5py.__file__)
+
+
+class OpenInput(h5py.File):  # type: ignore[misc]
+    """An input opened by `open_input`: while it is open, the files its links and virtual
+    datasets name are opened once each (`open_referenced`, in the thread that opened it:
+    a batch converts several inputs at once), and closed with it."""
+
+    def __init__(self, name: str | os.PathLike[str]) -> None:
+        super().__init__(name, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        self.referenced: dict[str, h5py.File] = {}
+        self.inputs = opened_inputs()
+        self.inputs.append(self)
+
+    def close(self) -> None:
+        """Close the input and the files it led to."""
+        if self in self.inputs:
+            self.inputs.remove(self)
+        for opened in self.referenced.values():
+            opened.close()
+        self.referenced.clear()
+        super().close()
+
+
+_local = threading.local()
+
+
+def opened_inputs() -> list[OpenInput]:
+    """The inputs this thread has open; files they name are kept with the one opened last."""
+    if not hasattr(_local, "inputs"):
+        _local.inputs = []
+    inputs: list[OpenInput] = _local.inputs
+    return inputs
 
 
 def load_filters() -> None:
@@ -67,7 +100,7 @@ def open_input(path: str | os.PathLike[str]) -> h5py.File:
         real = os.path.realpath(p)
         name = p if real == os.path.abspath(p) else Path(real)
         note(str(name))
-        return h5py.File(name, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        return OpenInput(name)
     except FileNotFoundError as e:
         raise H5ToCborsError(f"input {p} does not exist") from e
     except PermissionError as e:
@@ -77,12 +110,20 @@ def open_input(path: str | os.PathLike[str]) -> h5py.File:
 
 
 def open_referenced(path: Path) -> h5py.File:
-    """Open a file that an HDF5 file names (checked by `paths.referenced_file`) read-only."""
+    """Open a file that an HDF5 file names (checked by `paths.referenced_file`) read-only;
+    once per input (`OpenInput`): an Eiger master's data file is reached by its link, the
+    virtual dataset over it and the series, each opening it again."""
+    inputs = opened_inputs()
+    cache = inputs[-1].referenced if inputs else {}
+    if str(path) in cache and cache[str(path)].id.valid:
+        note(str(path))
+        return cache[str(path)]
     try:
         if not h5py.is_hdf5(path):
             raise RefusedPath(f"{path} is not an HDF5 file", unsafe=False)
         note(str(path))
-        return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        opened = cache[str(path)] = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        return opened
     except OSError as e:
         raise RefusedPath(f"{path} cannot be opened: {e.strerror or e}", unsafe=False) from e
 

@@ -10,10 +10,11 @@ import numpy as np
 
 from ..errors import H5ToCborsError
 from .frames import FrameSeries
-from .layout import FrameLayout, layout_of
+from .layout import FrameLayout, is_calibration, layout_of
 from .open import metadata_of
 from .series import series_group
 from .sources import DataSource, check_sources, data_sources, unsized
+from .types import NoNumpyType, dtype_name, numpy_dtype
 from .walk import BrokenLink, Entry, follow, link_paths, walk_datasets
 
 MAX_LISTED = 8
@@ -23,17 +24,14 @@ MAX_FRAME_BYTES = 1 << 30
 
 
 def is_image_dtype(dtype: np.dtype) -> bool:
-    """True for the numeric dtypes a STINS stream can carry (unsigned, signed, float, bool)."""
+    """True for the numeric dtypes a STINS stream can carry (unsigned, signed, float, bool;
+    up to 64 bits: numpy's `float128` is another format on another machine)."""
+    return is_number(dtype) and dtype.itemsize <= 8
+
+
+def is_number(dtype: np.dtype) -> bool:
+    """True for plain numbers of any size (unsigned, signed, float, bool)."""
     return dtype.kind in "uifb" and dtype.fields is None and dtype.subdtype is None
-
-
-def dtype_name(dtype: np.dtype) -> str:
-    """`uint16`, `>u2` for big-endian, `complex128`, `string`, `compound`, ..."""
-    if h5py.check_string_dtype(dtype) is not None:
-        return "string"
-    if dtype.fields is not None:
-        return "compound"
-    return dtype.str if dtype.byteorder == ">" else dtype.name
 
 
 def not_an_image(
@@ -47,6 +45,8 @@ def not_an_image(
         'complex128 data: STINS images must be real numbers'
     """
     if not is_image_dtype(dtype):
+        if is_number(dtype):
+            return f"{dtype_name(dtype)} data: STINS images carry numbers of at most 64 bits"
         return f"{dtype_name(dtype)} data: STINS images must be real numbers"
     if shape is None:
         return None
@@ -135,11 +135,13 @@ def image_shape(
     """`dset`'s data sources, its shape (None: it lies in sources that are missing), its
     frames cut as `axes` says (None: as its shape and hints say), and why it is no image
     series (None when it is one)."""
-    with metadata_of(dset.file, dset.name):
-        dtype = dset.dtype
     sources = data_sources(dset)
     shape = safe_shape(dset, sources)
     layout = layout_of(dset, shape, axes) if shape is not None else None
+    try:
+        dtype = numpy_dtype(dset)
+    except NoNumpyType as e:
+        return sources, shape, layout, str(e)
     return sources, shape, layout, not_an_image(dtype, shape, layout)
 
 
@@ -170,13 +172,15 @@ def find_path(f: h5py.File, name: str) -> str:
     """
     every = link_paths(f)
     found, refused = image_candidates(f, [p for p in every if name in p.split("/")])
+    found = [c for c in found if not is_calibration(c.path) or c.path.endswith(f"/{name}")]
     best = max((c.rank for c in found), default=0)
     candidates = [c for c in found if c.rank == best]
     if not candidates:
         why = "; ".join(refused) or (
             f"no dataset of 2 or more dimensions has a group or dataset called {name!r} in its path"
         )
-        images = sorted(image_candidates(f, every)[0])
+        found = image_candidates(f, every)[0]
+        images = sorted(c for c in found if not is_calibration(c.path))
         listed = ", ".join(f"{c.path} {c.shape}" for c in images[:MAX_LISTED])
         more = f" and {len(images) - MAX_LISTED} more" if len(images) > MAX_LISTED else ""
         there = f"; its image datasets: {listed}{more}" if images else "; it has no image dataset"
@@ -231,8 +235,10 @@ def _candidate(entry: Entry) -> tuple[Candidate | None, str | None]:
     if entry.dataset is None:
         return None, entry.problem
     dset = entry.dataset
-    with metadata_of(dset.file, dset.name):
-        dtype = dset.dtype
+    try:
+        dtype = numpy_dtype(dset)
+    except NoNumpyType as e:
+        return None, str(e)
     shape = safe_shape(dset, data_sources(dset))
     if shape is None:
         return None, "its extent lies in sources that are missing or refused"

@@ -30,10 +30,11 @@ import numpy.typing as npt
 
 from ..errors import H5ToCborsError
 from .frames import FrameSeries
-from .layout import FrameLayout, layout_of
+from .layout import FrameLayout, layout_of, tiny_frames
 from .open import METADATA_ERRORS, metadata_of
 from .selection import select_frames
 from .sources import data_sources, unsized
+from .types import NoNumpyType, numpy_dtype
 from .walk import BrokenLink, follow
 
 PART = re.compile(r"data_(\d{6,})")
@@ -139,9 +140,13 @@ def _part(name: str, file: str, target: str, dset: h5py.Dataset, axes: str | Non
         part = Part(name, file, target, dset)
         problem = f"{part.label}: its extent lies in sources that are missing or refused"
         return replace(part, problem=problem)
+    try:
+        dtype = numpy_dtype(dset)
+    except NoNumpyType as e:
+        part = Part(name, file, target, dset)
+        return replace(part, problem=f"{part.label}: {e}")
     with metadata_of(dset.file, dset.name):
         shape: tuple[int, ...] = dset.shape
-        dtype = dset.dtype
         numbers = [dset.attrs.get(key) for key in IMAGE_NUMBERS]
     part = Part(name, file, target, dset, shape, dtype, layout_of(dset, shape, axes))
     if any(n is None for n in numbers):
@@ -313,6 +318,13 @@ class ImageSeries:
     def axes(self) -> str:
         """The frame layout of its datasets, as `--axes` spells it (`NHW`)."""
         return self.parts[0].layout.axes
+
+    @property
+    def hint(self) -> str:
+        """For the tiny frames of one dataset, the `--axes` that would cut images; else ""."""
+        part = self.parts[0]
+        hint = tiny_frames(part.dataset.shape, part.layout) if len(self.parts) == 1 else None
+        return hint or ""
 
     @cached_property
     def _ends(self) -> list[int]:

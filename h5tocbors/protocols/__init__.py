@@ -49,6 +49,11 @@ class Writer:
         """`passthrough` when stored payloads were copied, else why not (`""`: no payloads)."""
         return ""
 
+    @property
+    def hint(self) -> str:
+        """Advice on how the stream was cut (tiny frames: a better `--axes`), else ""."""
+        return ""
+
 
 @dataclass(frozen=True)
 class Steps:
@@ -97,6 +102,11 @@ class MessageWriter(Protocol):
     @property
     def fast_path(self) -> str:
         """`passthrough` when stored payloads were copied, else why not (`""`: no payloads)."""
+        ...
+
+    @property
+    def hint(self) -> str:
+        """Advice on how the stream was cut (tiny frames: a better `--axes`), else ""."""
         ...
 
     def __len__(self) -> int:

@@ -7,6 +7,7 @@ import h5py
 from ..errors import H5ToCborsError
 from ..hdf5.open import metadata_of
 from ..hdf5.sources import check_sources
+from ..hdf5.types import NoNumpyType, numpy_dtype
 from ..hdf5.walk import BrokenLink, Object, follow
 
 OPEN_ERRORS = (KeyError, OSError, ValueError, RuntimeError, TypeError)
@@ -56,9 +57,13 @@ def checked_member(group: h5py.Group, name: str) -> Object | None:
 
 def checked(found: Object | None) -> h5py.Dataset | None:
     """`found` when it is a dataset whose external raw files and virtual sources are all
-    there (else `H5ToCborsError`), None when it is no dataset."""
+    there and whose type numpy has (else `H5ToCborsError`), None when it is no dataset."""
     if not isinstance(found, h5py.Dataset):
         return None
+    try:
+        numpy_dtype(found)
+    except NoNumpyType as e:
+        raise H5ToCborsError(f"{found.name} in {found.file.filename}: {e}") from e
     check_sources(found)
     return found
 

@@ -61,6 +61,11 @@ class StinsWriter(EncodedWriter[SeriesEncoder]):
     """The start message's second frame: the detector's configuration as JSON."""
     typ: str = TYP
 
+    @property
+    def hint(self) -> str:
+        """For tiny frames, the `--axes` that would cut images (`layout.tiny_frames`)."""
+        return self.encoder.series.hint
+
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         series = self.encoder.series
         start = start_header(0, self.filename, self.origin)
