@@ -9,7 +9,7 @@ spectra and meta bit for bit, PandA values exactly, contrast values key by key.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import h5py
@@ -88,8 +88,15 @@ def verify_streams(
         [True]
     """
     ctx = StreamContext(InputFile().encoder, frames, "none", "")
-    placed = open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)
-    plan = {p.name: p for p in placed}
+
+    def plan_of(names: Mapping[str, str | None]) -> dict[str, PlacedStream]:
+        placed = open_streams(f, names, ctx, scan=scan, config=config, axes=axes)
+        return {p.name: p for p in placed}
+
+    # a scan's streams are planned as the captures name them: a detector file that is
+    # missing matters only when its capture is given
+    lazy = not streams and (scan or config is not None)
+    plan = {} if lazy else plan_of(streams)
     checks: list[StreamCheck] = []
     for capture in captures:
         followed: dict[str, Follow] = {}
@@ -99,6 +106,8 @@ def verify_streams(
                     continue
                 follow = followed.get(name)
                 if follow is None:
+                    if lazy and name not in plan:
+                        plan |= planned_stream(capture, name, plan_of)
                     follow = followed[name] = start(f, capture, name, plan)
                 follow.add(msg.event_number, stream)
         checks.extend(follow.finish() for follow in followed.values())
@@ -144,6 +153,18 @@ def verify_recorded(
             check.made_from = made_elsewhere(origin, f)
         checks += found
     return checks
+
+
+def planned_stream(
+    capture: str | os.PathLike[str],
+    name: str,
+    plan_of: Callable[[Mapping[str, str | None]], dict[str, PlacedStream]],
+) -> dict[str, PlacedStream]:
+    """Stream `name` of a capture, planned alone; why it cannot be names the capture."""
+    try:
+        return plan_of({name: None})
+    except H5ToCborsError as e:
+        raise H5ToCborsError(f"{capture} stream {quoted(name)}: {e}") from e
 
 
 def start(
