@@ -127,3 +127,28 @@ def test_plain_verify_checks_a_named_non_image_stream(
     code, out, err = cli("verify", master, panda, "-s", "panda0=/entry/measurement/panda0")
     assert code == 0, err
     assert "panda0: 22 messages identical" in out
+
+
+def test_without_scan_every_capture_left_unchecked_is_named(
+    converted: tuple[Path, list[Path]], cli: Cli
+) -> None:
+    """`verify 000008.h5 out/*.cbors` checked pilatus and xspress3 (their start messages say
+    what they were made from), said nothing of contrast and PandA, and exited 0."""
+    master, captures = converted
+    code, out, err = cli("verify", master, *captures)
+    assert code == 1, out
+    lines = out.strip().splitlines()
+    assert len(lines) == 4, out
+    assert sum("identical" in line for line in lines) == 2, out
+    assert any(
+        "contrast.cbors contrast: not checked (contrast stream; give --scan" in line
+        for line in lines
+    ), out
+    assert any(
+        "panda0.cbors panda0: not checked" in line and "--stream panda0=PATH:pcap-raw" in line
+        for line in lines
+    ), out
+    assert len(err.strip().splitlines()) == 1 and "2 streams not checked" in err, err
+    panda = next(c for c in captures if c.name == "panda0.cbors")
+    code, out, err = cli("verify", master, panda, "-s", "panda0=/entry/measurement/panda0")
+    assert code == 0 and "identical" in out, err

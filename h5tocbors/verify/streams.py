@@ -18,14 +18,14 @@ from ..buffers import Buffer, read_range
 from ..capture.read import RawStream, read_messages
 from ..core.encoding import InputFile
 from ..core.events import PlacedStream
-from ..errors import H5ToCborsError, quoted
-from ..protocols import StreamContext, stins
+from ..errors import H5ToCborsError, quoted, shortened
+from ..protocols import StreamContext, contrast, stins
 from ..protocols.registry import BY_TYP
 from ..protocols.values import Comparer
 from ..scan.config import ScanConfig
 from ..scan.streams import open_streams
 from . import StreamCheck
-from .images import made_elsewhere, recorded_origins
+from .images import first_streams, made_elsewhere, recorded_origins
 
 
 @dataclass
@@ -165,6 +165,38 @@ def planned_stream(
         return plan_of({name: None})
     except H5ToCborsError as e:
         raise H5ToCborsError(f"{capture} stream {quoted(name)}: {e}") from e
+
+
+def unchecked_streams(
+    captures: Sequence[str | os.PathLike[str]], checks: Sequence[StreamCheck]
+) -> list[StreamCheck]:
+    """A check that fails for each stream the captures start that no check in `checks`
+    covers, saying what would check it.
+
+    Example:
+        >>> [c.unchecked for c in unchecked_streams(["out/contrast.cbors"], [])]  # doctest: +SKIP
+        ['contrast stream; give --scan or --config']
+    """
+    done = {(c.capture, c.stream) for c in checks}
+    return [
+        StreamCheck(
+            str(capture), name, "", 0, 0, 0, None, "messages", unchecked=how_to_check(name, s.typ)
+        )
+        for capture in captures
+        for name, s in first_streams(capture).items()
+        if (str(capture), name) not in done
+    ]
+
+
+def how_to_check(name: str, typ: str) -> str:
+    """What checks a stream of typ `typ` that records no source: the option to give."""
+    module = BY_TYP.get(typ)
+    if module is None:
+        return f"typ {quoted(typ)} is no protocol h5tocbors makes"
+    scan = f"{module.NAME} stream; give --scan or --config"
+    if module is contrast:
+        return scan
+    return f"{scan}, or --stream {shortened(name)}=PATH:{module.NAME}"
 
 
 def start(
