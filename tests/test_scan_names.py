@@ -11,6 +11,14 @@ import pytest
 from .conftest import Cli
 from .scan_files import XSPRESS3, write_scan
 
+BAD_KEYS = {
+    "dot-dot": "..",
+    "hidden": ".hidden",
+    "newline": "det\nproblem: fake",
+    "escape": "det\x1b[2J",
+    "long": "d" * 240,
+}
+
 
 def with_detector(tmp_path: Path, key: str) -> Path:
     """The sample scan with one more detector, the xspress3 file linked as `key`."""
@@ -53,3 +61,23 @@ def test_replay_source_refuses_two_streams_of_one_name(tmp_path: Path) -> None:
 
     with pytest.raises(H5ToCborsError, match="two streams are named contrast"):
         Scan().get_source_generators()
+
+
+@pytest.mark.parametrize("key", list(BAD_KEYS.values()), ids=list(BAD_KEYS))
+def test_a_detector_key_that_is_no_plain_name(tmp_path: Path, cli: Cli, key: str) -> None:
+    """Were accepted (`..` and `.hidden` written as dot files), or "unexpected OSError: File
+    name too long"."""
+    master = with_detector(tmp_path, key)
+    err = refused(cli, tmp_path / "out", master, "--scan")
+    assert "/entry/measurement in" in err, err
+    assert "not a plain name" in err or "longer than 200 characters" in err, err
+    assert "give --stream contrast --stream panda0 --stream pilatus --stream xspress3" in err, err
+
+
+def test_a_config_stream_name_too_long(tmp_path: Path, cli: Cli) -> None:
+    """Was "unexpected OSError: File name too long"."""
+    master = write_scan(tmp_path / "scan")
+    config = tmp_path / "scan.toml"
+    config.write_text(f'[streams.{"p" * 240}]\npath = "/entry/measurement/panda0"\n')
+    err = refused(cli, tmp_path / "out", master, "--config", config)
+    assert f"{config} line 1" in err and "longer than 200 characters" in err, err

@@ -26,7 +26,7 @@ from typing import Any
 
 import h5py
 
-from ..capture.names import STREAM_NAME
+from ..capture.names import check_stream_name
 from ..errors import H5ToCborsError, UsageError, shortened
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
@@ -153,8 +153,10 @@ def unknown(config: ScanConfig, table: dict[str, Any], known: set[str], prefix: 
 def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
     """One `[streams.NAME]` table as a stream spec."""
     where = config.where(f"streams.{name}")
-    if not STREAM_NAME.match(name):
-        raise H5ToCborsError(f"{where}: stream name {name!r} is not a plain name")
+    try:
+        check_stream_name(name)
+    except UsageError as e:  # a fault of the file, not of the command line
+        raise H5ToCborsError(f"{where}: {e}") from e
     if not isinstance(table, dict):
         raise H5ToCborsError(f"{where}: streams.{name} must be a table with path = ...")
     unknown(config, table, STREAM_KEYS, f"streams.{name}.")
