@@ -152,3 +152,18 @@ def test_without_scan_every_capture_left_unchecked_is_named(
     panda = next(c for c in captures if c.name == "panda0.cbors")
     code, out, err = cli("verify", master, panda, "-s", "panda0=/entry/measurement/panda0")
     assert code == 0 and "identical" in out, err
+
+
+def test_axes_of_the_conversion_with_some_of_its_captures(
+    converted: tuple[Path, list[Path]], cli: Cli
+) -> None:
+    """verify --scan plans the streams of the captures given; the conversion's --axes may
+    name others of the scan, but not a stream the scan does not have."""
+    master, captures = converted
+    contrast = next(c for c in captures if c.name == "contrast.cbors")
+    code, out, err = cli("verify", master, contrast, "--scan", "--axes", "pilatus=NHW")
+    assert code == 0 and "contrast: 4 messages identical" in out, err
+    code, out, err = cli("verify", master, *captures, "--scan", "--axes", "pilatus=NHW")
+    assert code == 0 and out.count("identical") == 4, err
+    code, _, err = cli("verify", master, contrast, "--scan", "--axes", "pilatuss=NHW")
+    assert code == 2 and "--axes pilatuss=NHW: no stream pilatuss" in err, err

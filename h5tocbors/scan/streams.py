@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..hdf5.resolve import open_object
 from ..protocols import StreamContext
 from .config import ScanConfig, load_config
-from .master import scan_streams
+from .master import CONTRAST, check_master, measurement_keys, scan_streams
 from .plan import ScanShape, plan_streams, steps_of
 from .specs import EVERY, StreamSpec, with_axes
 
@@ -75,3 +75,12 @@ def open_streams(
         specs = scan_streams(f, named)
         shape = ScanShape(steps_of(open_object(f, "/entry")))
     return plan_streams(f, with_axes(specs, axes), ctx, shape)
+
+
+def stream_names(f: h5py.File, config: ScanConfig | None = None) -> list[str]:
+    """The names of a scan's streams, without opening them: a config's, else a contrast
+    master's (`contrast` and the measurement's keys, detectors or not)."""
+    if config is not None:
+        return [s.name for s in config.streams]
+    check_master(f)
+    return [CONTRAST.name, *measurement_keys(f)]

@@ -18,12 +18,13 @@ from ..buffers import Buffer, read_range
 from ..capture.read import RawStream, read_messages
 from ..core.encoding import InputFile
 from ..core.events import PlacedStream
-from ..errors import H5ToCborsError, quoted, shortened
+from ..errors import H5ToCborsError, UsageError, quoted, shortened
 from ..protocols import StreamContext, contrast, stins
 from ..protocols.registry import BY_TYP
 from ..protocols.values import Comparer
 from ..scan.config import ScanConfig
-from ..scan.streams import open_streams
+from ..scan.specs import EVERY
+from ..scan.streams import open_streams, stream_names
 from . import StreamCheck
 from .images import first_streams, made_elsewhere, recorded_origins
 
@@ -90,11 +91,12 @@ def verify_streams(
     ctx = StreamContext(InputFile().encoder, frames, "none", "")
 
     def plan_of(names: Mapping[str, str | None]) -> dict[str, PlacedStream]:
-        placed = open_streams(f, names, ctx, scan=scan, config=config, axes=axes)
+        cut = {n: a for n, a in (axes or {}).items() if n in names or n == EVERY}
+        placed = open_streams(f, names, ctx, scan=scan, config=config, axes=cut)
         return {p.name: p for p in placed}
 
-    # a scan's streams are planned as the captures name them: a detector file that is
-    # missing matters only when its capture is given
+    # a scan's streams are planned one by one as the captures name them: a detector file
+    # that is missing matters only when its capture is given
     lazy = not streams and (scan or config is not None)
     plan = {} if lazy else plan_of(streams)
     checks: list[StreamCheck] = []
@@ -111,6 +113,12 @@ def verify_streams(
                     follow = followed[name] = start(f, capture, name, plan)
                 follow.add(msg.event_number, stream)
         checks.extend(follow.finish() for follow in followed.values())
+    unknown = sorted(set(axes or {}) - {EVERY} - set(plan))
+    if lazy and unknown:  # the conversion's --axes may name streams not given to verify
+        unknown = sorted(set(unknown) - set(stream_names(f, config)))
+    if unknown:
+        name = unknown[0]
+        raise UsageError(f"--axes {name}={(axes or {})[name]}: no stream {name} in {f.filename}")
     return checks
 
 
