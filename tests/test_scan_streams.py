@@ -93,3 +93,10 @@ def test_asking_for_the_missing_stream_names_its_file(tmp_path: Path, cli: Cli) 
     master = write_fly_scan(tmp_path / "scan")
     code, _, err = cli("convert", master, "--scan", "--stream", "pilatus", "-o", tmp_path / "out")
     assert code == 1 and f"{PILATUS} is missing" in err and "give --stream" not in err, err
+
+
+def test_a_value_of_the_scan_is_no_stream(tmp_path: Path, cli: Cli) -> None:
+    """`--stream sy` (a motor's value per line) converted nothing: "unexpected ValueError"."""
+    master = write_fly_scan(tmp_path / "scan")
+    code, _, err = cli("convert", master, "--scan", "--stream", "sy", "-o", tmp_path / "out")
+    assert code == 1 and "has no stream sy; its streams are contrast, panda0, xspress3" in err, err

@@ -60,12 +60,6 @@ def scan_streams(f: h5py.File, wanted: Collection[str] = ()) -> list[StreamSpec]
     check_master(f)
     keys = measurement_keys(f)
     if wanted:
-        unknown = [n for n in wanted if n != contrast.NAME and n not in keys]
-        if unknown:
-            raise H5ToCborsError(
-                f"{f.filename} has no stream {', '.join(map(shortened, unknown))}; its streams are "
-                + ", ".join(s.name for s in found_streams(f, keys)[0])
-            )
         return [s for n in wanted for s in streams_named(f, n, keys)]
     specs, failed = found_streams(f, keys)
     if failed:
@@ -79,7 +73,13 @@ def streams_named(f: h5py.File, name: str, keys: Collection[str]) -> list[Stream
     (two: converting them would be refused as a name used twice)."""
     specs = [CONTRAST] if name == contrast.NAME else []
     spec = key_stream(f, name) if name in keys else None
-    return specs + ([spec] if spec is not None else [])
+    specs += [spec] if spec is not None else []
+    if not specs:
+        raise H5ToCborsError(
+            f"{f.filename} has no stream {shortened(name)}; its streams are "
+            + ", ".join(s.name for s in found_streams(f, keys)[0])
+        )
+    return specs
 
 
 def found_streams(f: h5py.File, keys: Collection[str]) -> tuple[list[StreamSpec], list[str]]:
