@@ -80,6 +80,8 @@ def test_nanomax_scan_8_converts_verifies_and_replays(tmp_path: Path, cli: Cli) 
     code, text, err = cli("verify", master, *sorted(out.iterdir()), "--scan")
     assert code == 0, err
     assert text.count("1113 messages identical") == 2 and "13 messages identical" in text, text
+    code, text, err = cli("verify", master, *sorted(out.iterdir()))
+    assert code == 1 and text.count("not checked") == 2 and "2 streams not checked" in err, text
 
     record = replay(tmp_path, "-f", *sorted(out.iterdir()))
     assert_every_point(record, 1111, 11)
