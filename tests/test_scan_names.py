@@ -52,6 +52,18 @@ def test_a_detector_named_contrast(tmp_path: Path, cli: Cli, force: list[str]) -
     assert code == 0, err
 
 
+def test_verify_refuses_a_detector_named_contrast(tmp_path: Path, cli: Cli) -> None:
+    """verify --scan said "identical" of a contrast capture whose scan had two streams named
+    contrast."""
+    master = write_scan(tmp_path / "scan")
+    out = tmp_path / "out"
+    assert cli("convert", master, "--scan", "-s", "contrast", "-o", out)[0] == 0
+    with h5py.File(master, "a") as f:
+        f["entry/measurement/contrast"] = h5py.ExternalLink(XSPRESS3, "/entry/instrument/xspress3")
+    code, _, err = cli("verify", master, out / "contrast.cbors", "--scan")
+    assert code == 1 and "two streams are named contrast" in err, err
+
+
 def test_replay_source_refuses_two_streams_of_one_name(tmp_path: Path) -> None:
     from h5tocbors import ReplaySource
     from h5tocbors.errors import H5ToCborsError
