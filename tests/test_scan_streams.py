@@ -102,3 +102,17 @@ def test_a_value_of_the_scan_is_no_stream(tmp_path: Path, cli: Cli) -> None:
     master = write_fly_scan(tmp_path / "scan")
     code, _, err = cli("convert", master, "--scan", "--stream", "sy", "-o", tmp_path / "out")
     assert code == 1 and "has no stream sy; its streams are contrast, panda0, xspress3" in err, err
+
+
+def test_config_stream_not_asked_for_whose_path_is_missing(tmp_path: Path, cli: Cli) -> None:
+    master = write_fly_scan(tmp_path / "scan")
+    config = tmp_path / "scan.toml"
+    config.write_text(
+        '[streams.panda0]\npath = "/entry/measurement/panda0"\n'
+        '[streams.pilatus]\npath = "/entry/measurement/pilatus/frames"\n'
+    )
+    out = tmp_path / "out"
+    code, _, err = cli("convert", master, "--config", config, "-s", "panda0", "-o", out)
+    assert code == 0 and [p.name for p in out.iterdir()] == ["panda0.cbors"], err
+    code, _, err = cli("convert", master, "--config", config, "-o", tmp_path / "o2")
+    assert code == 1 and f"{config} line 4: streams.pilatus" in err and PILATUS in err, err
