@@ -5,7 +5,9 @@ Three kinds of case, each a mutated copy of a file of a small corpus:
            zstd, lzf on a 4-D grid, contiguous, external links, virtual and raw sources)
            with bytes changed: `ls`, `convert`, `verify` against the original's capture;
   scan     one file of a contrast scan (the master, or its linked xspress3, PandA or Pilatus
-           file) changed: `ls`, `convert --scan`, `verify --scan` against the original's;
+           file, or a master with a detector key that attacks stream names: `contrast`,
+           `..`, control characters, 240 characters) changed: `ls`, `convert --scan`,
+           `verify --scan` against the original's;
   capture  a capture of every protocol typ (STINS, xspress, contrast, PCAP_RAW) changed,
            byte-wise or inside one frame (JSON headers, pickles, PandA text, events):
            `inspect --events`, `inspect --json --strict`, `verify` against its source.
@@ -172,10 +174,34 @@ def build_corpus(root: Path) -> dict[str, Any]:
     for c in outs:
         verify = [_at(root, master), "CAPTURE", "--scan"]
         captures[f"scan/{c.name}"] = Source("capture", _at(root, c)[1:], "", [], verify)
+    sources += named_scans(root, master, outs)
     sources += [captures[c] for c in CAPTURES]
     corpus = {"sources": [s.__dict__ for s in sources]}
     (root / "corpus.json").write_text(json.dumps(corpus))
     return corpus
+
+
+STREAM_NAMES = ["contrast", "..", ".hidden", "det\nproblem: fake", "det\x1b[2J", "d" * 240]
+"""Measurement keys that attack stream names: the scan's own stream's, dot files, control
+characters, a name too long for a file name."""
+
+
+def named_scans(root: Path, master: Path, outs: list[Path]) -> list[Source]:
+    """Scans (`named/N/`) whose master links its xspress3 file once more, as STREAM_NAMES[N]."""
+    import h5py
+
+    sources = []
+    for i, key in enumerate(STREAM_NAMES):
+        folder = root / "named" / str(i)
+        shutil.copytree(master.parent, folder, ignore=shutil.ignore_patterns("out"))
+        path = folder / master.name
+        with h5py.File(path, "a") as f:
+            link = f["entry/measurement"].get("xspress3", getlink=True)
+            f["entry/measurement"][key] = h5py.ExternalLink(link.filename, link.path)
+        check = ["INPUT", *(_at(root, c) for c in outs), "--scan"]
+        at = path.relative_to(root).as_posix()
+        sources.append(Source("scan", at, master.name, ["--scan"], check, *_layout(path)))
+    return sources
 
 
 CAPTURES = [
@@ -709,6 +735,7 @@ FAMILIES = [
     ("fits no", "no protocol fits"),
     ("holds no", "no frames"),
     ("not UTF-8", "a name that is not UTF-8"),
+    ("stream name", "a name that is no stream name"),
 ]
 """Error families, by a phrase of the message (first match), for the counts; the rest
 are shown as `other: ` and their first words."""

@@ -31,3 +31,9 @@ class ScanSource(ReplaySource):
     """Every stream of the contrast scan whose master file is `$H5TOCBORS_INPUT`."""
 
     input = os.environ.get(INPUT_ENV, "")
+
+
+class ScanStreamsSource(ScanSource):
+    """Three streams of that scan, as NanoMAX scan 8 is replayed (its Pilatus file is lost)."""
+
+    streams = ("xspress3", "panda0", "contrast")

@@ -64,3 +64,32 @@ def write_step_scan(directory: Path, steps: int = 5, frames: int | None = None) 
             )
         MAKE_SCAN.record(fp, {"snapshots/post_scan/": {"sx": 1.0, "energy": 9000.0}}, "entry/")
     return master
+
+
+def write_fly_scan(directory: Path, lines: int = 11, per_line: int = 101) -> Path:
+    """A contrast fly scan at NanoMAX scan 8's sizes (11 lines of 101 points): PandA values
+    per point, an xspress3 file, and a Pilatus linked but never written (as published)."""
+    import h5py
+    import numpy as np
+
+    directory.mkdir(parents=True, exist_ok=True)
+    xspress3 = write_xspress3(directory / XSPRESS3, lines * per_line)
+    master = directory / MASTER
+    with h5py.File(master, "w") as fp:
+        MAKE_SCAN.record(fp, {"snapshots/pre_scan/": {"sx": 0.0, "energy": 9000.0}}, "entry/")
+        MAKE_SCAN.record(fp, {"description": f"npointflyscan {lines}x{per_line}"}, "entry/")
+        for line in range(lines):
+            x = np.linspace(0.0, 1.0, per_line) + line
+            entry = {
+                "sy": float(line),
+                "dt": 0.5 + line,
+                "panda0": {"INENC2.VAL_Mean": x, "PCAP.TS_TRIG_Value": x * 0.01},
+                "xspress3": h5py.ExternalLink(str(xspress3), "/entry/instrument/xspress3"),
+                "pilatus": {
+                    "frames": h5py.ExternalLink(str(directory / PILATUS), "/entry/data"),
+                    "thumbs:": None,
+                },
+            }
+            MAKE_SCAN.record(fp, entry)
+        MAKE_SCAN.record(fp, {"snapshots/post_scan/": {"sx": 1.0, "energy": 9000.0}}, "entry/")
+    return master

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import UsageError
+from ..errors import UsageError, quoted
 
 STREAM_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*\Z")
 MAX_STREAM_NAME = 200
@@ -19,10 +19,12 @@ def check_stream_name(name: str) -> str:
         'pilatus'
     """
     if len(name) > MAX_STREAM_NAME:
-        raise UsageError(f"stream name {name[:20]}... is longer than {MAX_STREAM_NAME} characters")
+        raise UsageError(
+            f"stream name {quoted(name, 20)} is longer than {MAX_STREAM_NAME} characters"
+        )
     if not STREAM_NAME.match(name):
         raise UsageError(
-            f"stream name {name!r} is not a plain name "
+            f"stream name {quoted(name)} is not a plain name "
             "(letters, digits, '_', '-', '.', not starting with '.')"
         )
     return name

@@ -10,7 +10,7 @@ from typing import Annotated
 import h5py
 import typer
 
-from ..errors import H5ToCborsError, UsageError
+from ..errors import H5ToCborsError, UsageError, shortened
 from ..hdf5.open import open_input
 from ..hdf5.resolve import open_object
 from ..hdf5.selection import parse_frames
@@ -19,7 +19,12 @@ from ..scan.config import load_config
 from ..scan.specs import EVERY, StreamSpec, parse_axes_options
 from ..verify import StreamCheck
 from ..verify.images import verify_capture
-from ..verify.streams import recorded_selection, verify_recorded, verify_streams
+from ..verify.streams import (
+    recorded_selection,
+    unchecked_streams,
+    verify_recorded,
+    verify_streams,
+)
 from .options import EXIT_CODES, AxesOption, Debug, Frames, Json, counted, parse_streams
 from .reporting import reported, say
 
@@ -91,6 +96,7 @@ def verify_command(
                 if others:
                     checks += verify_streams(f, files, others, frames=selection, only=set(others))
                 checks += [c for p in files for c in verify_recorded(f, p, datasets, selection)]
+                checks += unchecked_streams(files, checks)
         if as_json:
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:
@@ -101,9 +107,16 @@ def verify_command(
                 "no STINS image stream in " + ", ".join(map(str, files)) + " (for the other "
                 "streams of a scan give --scan, or --stream NAME=PATH)"
             )
-        failed = next((c for c in checks if not c.ok), None)
+        failed = next((c for c in checks if not c.ok and not c.unchecked), None)
         if failed is not None:
             raise H5ToCborsError(f"{failed.capture} stream {failed.stream}: {verdict(failed)}")
+        unchecked = [
+            f"{c.capture} {shortened(c.stream)} ({c.unchecked})" for c in checks if c.unchecked
+        ]
+        if unchecked:
+            raise H5ToCborsError(
+                f"{counted(len(unchecked), 'streams')} not checked: {'; '.join(unchecked)}"
+            )
 
 
 def is_stins(f: h5py.File, path: str) -> bool:
@@ -134,7 +147,9 @@ def elsewhere(c: StreamCheck) -> str:
 
 
 def line(c: StreamCheck) -> str:
-    """One line per checked stream."""
+    """One line per stream."""
+    if c.unchecked:
+        return f"{c.capture} {shortened(c.stream)}: not checked ({c.unchecked})"
     if c.ok:
         counts = counted(c.frames, c.unit)
         return f"{c.capture} {c.stream}: {counts} identical to {c.dataset}{elsewhere(c)}"

@@ -19,14 +19,15 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import h5py
 
-from ..capture.names import STREAM_NAME
-from ..errors import H5ToCborsError, UsageError
+from ..capture.names import check_stream_name
+from ..errors import H5ToCborsError, UsageError, shortened
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
 from ..protocols import Steps
@@ -60,14 +61,24 @@ class ScanConfig:
                 return f"{self.path} line {number}"
         return str(self.path)
 
-    def check_paths(self, f: h5py.File) -> None:
-        """Refuse a stream path that does not exist in `f`, naming the config line."""
-        for spec in self.streams:
+    def named(self, f: h5py.File, wanted: Sequence[str] = ()) -> list[StreamSpec]:
+        """The streams named in `wanted` (in that order), else all; a name the config does
+        not give, or a path of theirs that `f` lacks, is refused, naming the config line."""
+        by_name = {s.name: s for s in self.streams}
+        unknown = [n for n in wanted if n not in by_name]
+        if unknown:
+            raise H5ToCborsError(
+                f"{self.path} has no stream {', '.join(map(shortened, unknown))}; its streams are "
+                + ", ".join(by_name)
+            )
+        specs = [by_name[n] for n in wanted] if wanted else self.streams
+        for spec in specs:
             assert spec.path is not None
             try:
                 open_object(f, spec.path)
             except H5ToCborsError as e:
                 raise H5ToCborsError(f"{self.where(spec.path)}: streams.{spec.name}: {e}") from e
+        return specs
 
     def shape(self, f: h5py.File) -> ScanShape | None:
         """The scan's points and steps, or None when the config does not count them."""
@@ -142,8 +153,10 @@ def unknown(config: ScanConfig, table: dict[str, Any], known: set[str], prefix: 
 def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
     """One `[streams.NAME]` table as a stream spec."""
     where = config.where(f"streams.{name}")
-    if not STREAM_NAME.match(name):
-        raise H5ToCborsError(f"{where}: stream name {name!r} is not a plain name")
+    try:
+        check_stream_name(name)
+    except UsageError as e:  # a fault of the file, not of the command line
+        raise H5ToCborsError(f"{where}: {e}") from e
     if not isinstance(table, dict):
         raise H5ToCborsError(f"{where}: streams.{name} must be a table with path = ...")
     unknown(config, table, STREAM_KEYS, f"streams.{name}.")

@@ -9,9 +9,11 @@ stream: the whole scan as `contrast`, an xspress3 group as `xspress`, a PandA gr
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import h5py
 
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, UsageError, shortened
 from ..hdf5.open import metadata_of
 from ..hdf5.resolve import open_object
 from ..protocols import contrast, pcap_raw, stins, xspress
@@ -20,6 +22,8 @@ from .specs import StreamSpec
 
 REQUIRED = ("/entry/measurement", "/entry/snapshots", "/entry/description")
 MEASUREMENT = "/entry/measurement"
+CONTRAST = StreamSpec(contrast.NAME, "/entry", contrast.NAME)
+"""The scan's own stream: everything contrast recorded."""
 
 
 def is_master(f: h5py.File) -> bool:
@@ -39,8 +43,13 @@ def check_master(f: h5py.File) -> None:
         )
 
 
-def scan_streams(f: h5py.File) -> list[StreamSpec]:
-    """Every stream of a contrast scan: `contrast` first, then the measurement's detectors.
+def scan_streams(f: h5py.File, wanted: Collection[str] = ()) -> list[StreamSpec]:
+    """The streams of a contrast scan named in `wanted` (in that order), else every stream:
+    `contrast` first, then the measurement's detectors.
+
+    Only the entries named are opened: a detector file that is missing matters only to its
+    own stream. Converting every stream, a detector that cannot be converted is an error
+    that gives the `--stream` list leaving it out.
 
     Example:
         >>> [str(s) for s in scan_streams(f)]  # doctest: +SKIP
@@ -49,12 +58,51 @@ def scan_streams(f: h5py.File) -> list[StreamSpec]:
          'xspress3=/entry/measurement/xspress3:xspress']
     """
     check_master(f)
-    specs = [StreamSpec("contrast", "/entry", contrast.NAME)]
-    for key in measurement_keys(f):
-        spec = detector_stream(f, f"{MEASUREMENT}/{key}", key)
+    keys = measurement_keys(f)
+    if wanted:
+        return [s for n in wanted for s in streams_named(f, n, keys)]
+    specs, failed = found_streams(f, keys)
+    if failed:
+        others = " ".join(f"--stream {s.name}" for s in specs)
+        raise H5ToCborsError(f"{failed[0]}; to convert the other streams, give {others}")
+    return specs
+
+
+def streams_named(f: h5py.File, name: str, keys: Collection[str]) -> list[StreamSpec]:
+    """The streams named `name`: the scan's own contrast stream and a detector so named
+    (two: converting them would be refused as a name used twice)."""
+    specs = [CONTRAST] if name == contrast.NAME else []
+    spec = key_stream(f, name) if name in keys else None
+    specs += [spec] if spec is not None else []
+    if not specs:
+        raise H5ToCborsError(
+            f"{f.filename} has no stream {shortened(name)}; its streams are "
+            + ", ".join(s.name for s in found_streams(f, keys)[0])
+        )
+    return specs
+
+
+def found_streams(f: h5py.File, keys: Collection[str]) -> tuple[list[StreamSpec], list[str]]:
+    """Every stream of the scan that could be found, and why each other entry failed."""
+    specs, failed = [CONTRAST], []
+    for key in keys:
+        try:
+            spec = key_stream(f, key)
+        except H5ToCborsError as e:
+            failed.append(str(e))
+            continue
         if spec is not None:
             specs.append(spec)
-    return specs
+    return specs, failed
+
+
+def key_stream(f: h5py.File, key: str) -> StreamSpec | None:
+    """The stream of measurement entry `key`; a key that is no plain stream name is an error
+    of the input (exit 1), naming the entry."""
+    try:
+        return detector_stream(f, f"{MEASUREMENT}/{key}", key)
+    except UsageError as e:
+        raise H5ToCborsError(f"{MEASUREMENT} in {f.filename}: {e}") from e
 
 
 def measurement_keys(f: h5py.File) -> list[str]:

@@ -133,6 +133,7 @@ def plan_streams(
     or `shape` given), the frames of every stream otherwise. A stream whose data count
     matches neither the points nor the steps is an error naming both.
     """
+    check_unique(specs)
     sources = [choose(f, spec, ctx.axes) for spec in specs]
     scan = shape or next(
         (ScanShape(steps_of(s.obj)) for s in sources if s.module is contrast), None
@@ -147,6 +148,18 @@ def plan_streams(
         writer, cadence = open_placed(s, ctx, scan, selected, spans)
         placed.append(place(s.spec.name, writer, cadence, timeline, s.path))
     return placed
+
+
+def check_unique(specs: Sequence[StreamSpec]) -> None:
+    """Refuse two streams of one name: they would share a capture file and a capture key."""
+    seen: dict[str, StreamSpec] = {}
+    for spec in specs:
+        other = seen.setdefault(spec.name, spec)
+        if other is not spec:
+            raise H5ToCborsError(
+                f"two streams are named {spec.name}: {other.path or spec.name} and "
+                f"{spec.path or spec.name}; stream names must be unique"
+            )
 
 
 def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStream]:

@@ -35,10 +35,12 @@ class StreamSpec:
     axes: str | None = None
     """How an image dataset is cut into frames (`HWN`; see `hdf5.layout`), if given."""
 
+    def __post_init__(self) -> None:
+        check_stream_name(self.name)  # every stream, however named, makes a file name
+
     @classmethod
     def parse(cls, name: str, target: str | None) -> StreamSpec:
         """`NAME` with `PATH` or `PATH:PROTOCOL`; a `:` naming no protocol is part of the path."""
-        check_stream_name(name)
         if not target:
             return cls(name)
         path, sep, protocol = target.rpartition(":")

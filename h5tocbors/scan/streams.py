@@ -9,11 +9,11 @@ from dataclasses import replace
 import h5py
 
 from ..core.events import PlacedStream
-from ..errors import H5ToCborsError, UsageError
+from ..errors import UsageError
 from ..hdf5.resolve import open_object
 from ..protocols import StreamContext
 from .config import ScanConfig, load_config
-from .master import check_master, scan_streams
+from .master import CONTRAST, check_master, measurement_keys, scan_streams
 from .plan import ScanShape, plan_streams, steps_of
 from .specs import EVERY, StreamSpec, with_axes
 
@@ -70,16 +70,17 @@ def open_streams(
         )
     shape: ScanShape | None
     if config is not None:
-        config.check_paths(f)
-        available, shape = config.streams, config.shape(f)
+        specs, shape = config.named(f, named), config.shape(f)
     else:
-        check_master(f)
-        available, shape = scan_streams(f), ScanShape(steps_of(open_object(f, "/entry")))
-    by_name = {s.name: s for s in available}
-    unknown = [n for n in named if n not in by_name]
-    if unknown:
-        raise H5ToCborsError(
-            f"{f.filename} has no stream {', '.join(unknown)}; its streams are {', '.join(by_name)}"
-        )
-    specs = [by_name[n] for n in named] if named else available
+        specs = scan_streams(f, named)
+        shape = ScanShape(steps_of(open_object(f, "/entry")))
     return plan_streams(f, with_axes(specs, axes), ctx, shape)
+
+
+def stream_names(f: h5py.File, config: ScanConfig | None = None) -> list[str]:
+    """The names of a scan's streams, without opening them: a config's, else a contrast
+    master's (`contrast` and the measurement's keys, detectors or not)."""
+    if config is not None:
+        return [s.name for s in config.streams]
+    check_master(f)
+    return [CONTRAST.name, *measurement_keys(f)]

@@ -26,6 +26,8 @@ class StreamCheck:
     """What `frames` counts: images (STINS), or messages (every stream of a scan)."""
     made_from: str | None = None
     """The input the capture says it was made from, when that is another file."""
+    unchecked: str | None = None
+    """Why the stream was not checked at all, and the option that would check it."""
 
     def count(self, event: int, problem: str | None) -> None:
         """Count one message of the capture, at `event`, and what is wrong with it (None:
@@ -38,4 +40,4 @@ class StreamCheck:
 
     @property
     def ok(self) -> bool:
-        return self.differing == 0 and self.missing == 0 and self.frames > 0
+        return not self.unchecked and not self.differing and not self.missing and self.frames > 0

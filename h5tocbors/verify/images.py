@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from ..bshuf import single_openmp_thread
-from ..capture.read import read_messages
+from ..capture.read import RawStream, read_messages
 from ..errors import H5ToCborsError, shortened
 from ..hdf5.images import resolve_images
 from ..hdf5.series import ImageSeries
@@ -36,12 +36,17 @@ class Source:
         return cls(series, len(series), series.frame_shape, series.dtype)
 
 
+def first_streams(capture: str | os.PathLike[str]) -> dict[str, RawStream]:
+    """The streams of the capture's first message: each stream's start message."""
+    first = next(read_messages(capture), None)  # the reader closes the file when dropped
+    return dict(first.streams) if first is not None else {}
+
+
 def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Origin]]:
     """The typ and recorded origin of each stream whose start message (in the capture's
     first message) says what it was made from (`protocols.provenance`)."""
-    first = next(read_messages(capture), None)  # the reader closes the file when dropped
     found = {}
-    for name, stream in first.streams.items() if first is not None else ():
+    for name, stream in first_streams(capture).items():
         origin = start_origin(json_header(stream.frames))
         if origin is not None:
             found[name] = (stream.typ, origin)

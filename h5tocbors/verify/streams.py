@@ -9,7 +9,7 @@ spectra and meta bit for bit, PandA values exactly, contrast values key by key.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import h5py
@@ -18,14 +18,15 @@ from ..buffers import Buffer, read_range
 from ..capture.read import RawStream, read_messages
 from ..core.encoding import InputFile
 from ..core.events import PlacedStream
-from ..errors import H5ToCborsError, quoted
-from ..protocols import StreamContext, stins
+from ..errors import H5ToCborsError, UsageError, quoted, shortened
+from ..protocols import StreamContext, contrast, stins
 from ..protocols.registry import BY_TYP
 from ..protocols.values import Comparer
 from ..scan.config import ScanConfig
-from ..scan.streams import open_streams
+from ..scan.specs import EVERY
+from ..scan.streams import open_streams, stream_names
 from . import StreamCheck
-from .images import made_elsewhere, recorded_origins
+from .images import first_streams, made_elsewhere, recorded_origins
 
 
 @dataclass
@@ -88,8 +89,16 @@ def verify_streams(
         [True]
     """
     ctx = StreamContext(InputFile().encoder, frames, "none", "")
-    placed = open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)
-    plan = {p.name: p for p in placed}
+
+    def plan_of(names: Mapping[str, str | None]) -> dict[str, PlacedStream]:
+        cut = {n: a for n, a in (axes or {}).items() if n in names or n == EVERY}
+        placed = open_streams(f, names, ctx, scan=scan, config=config, axes=cut)
+        return {p.name: p for p in placed}
+
+    # a scan's streams are planned one by one as the captures name them: a detector file
+    # that is missing matters only when its capture is given
+    lazy = not streams and (scan or config is not None)
+    plan = {} if lazy else plan_of(streams)
     checks: list[StreamCheck] = []
     for capture in captures:
         followed: dict[str, Follow] = {}
@@ -99,9 +108,17 @@ def verify_streams(
                     continue
                 follow = followed.get(name)
                 if follow is None:
+                    if lazy and name not in plan:
+                        plan |= planned_stream(capture, name, plan_of)
                     follow = followed[name] = start(f, capture, name, plan)
                 follow.add(msg.event_number, stream)
         checks.extend(follow.finish() for follow in followed.values())
+    unknown = sorted(set(axes or {}) - {EVERY} - set(plan))
+    if lazy and unknown:  # the conversion's --axes may name streams not given to verify
+        unknown = sorted(set(unknown) - set(stream_names(f, config)))
+    if unknown:
+        name = unknown[0]
+        raise UsageError(f"--axes {name}={(axes or {})[name]}: no stream {name} in {f.filename}")
     return checks
 
 
@@ -144,6 +161,50 @@ def verify_recorded(
             check.made_from = made_elsewhere(origin, f)
         checks += found
     return checks
+
+
+def planned_stream(
+    capture: str | os.PathLike[str],
+    name: str,
+    plan_of: Callable[[Mapping[str, str | None]], dict[str, PlacedStream]],
+) -> dict[str, PlacedStream]:
+    """Stream `name` of a capture, planned alone; why it cannot be names the capture."""
+    try:
+        return plan_of({name: None})
+    except H5ToCborsError as e:
+        raise H5ToCborsError(f"{capture} stream {quoted(name)}: {e}") from e
+
+
+def unchecked_streams(
+    captures: Sequence[str | os.PathLike[str]], checks: Sequence[StreamCheck]
+) -> list[StreamCheck]:
+    """A check that fails for each stream the captures start that no check in `checks`
+    covers, saying what would check it.
+
+    Example:
+        >>> [c.unchecked for c in unchecked_streams(["out/contrast.cbors"], [])]  # doctest: +SKIP
+        ['contrast stream; give --scan or --config']
+    """
+    done = {(c.capture, c.stream) for c in checks}
+    return [
+        StreamCheck(
+            str(capture), name, "", 0, 0, 0, None, "messages", unchecked=how_to_check(name, s.typ)
+        )
+        for capture in captures
+        for name, s in first_streams(capture).items()
+        if (str(capture), name) not in done
+    ]
+
+
+def how_to_check(name: str, typ: str) -> str:
+    """What checks a stream of typ `typ` that records no source: the option to give."""
+    module = BY_TYP.get(typ)
+    if module is None:
+        return f"typ {quoted(typ)} is no protocol h5tocbors makes"
+    scan = f"{module.NAME} stream; give --scan or --config"
+    if module is contrast:
+        return scan
+    return f"{scan}, or --stream {shortened(name)}=PATH:{module.NAME}"
 
 
 def start(
