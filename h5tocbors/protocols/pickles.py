@@ -238,7 +238,7 @@ def loads(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
     """
     if len(data) > max_bytes:
         raise RefusedPickle(f"pickle of {len(data)} bytes is larger than {max_bytes}")
-    budget = _Budget(len(data))
+    budget = _Budget(2 * len(data))  # an array's bytes come as text first, then as the array
     try:
         # every opcode parsed first, each length checked against the data: the unpickler
         # allocates what a length declares before it reads (a bytearray of 2**62 bytes)
