@@ -102,6 +102,12 @@ def test_missing_detector_dataset_in_its_file(tmp_path: Path, cli: Cli) -> None:
         ('[streams.a]\npath = "/data"\nprotocol = "tiff"\n', ["line 3", "tiff"]),
         ('points = 4\nsteps = 3\n[streams.a]\npath = "/data"\n', ["4 points", "3"]),
         ("[streams\n", ["not valid TOML"]),
+        ('points = 1000000000000\n[streams.a]\npath = "/data"\n', ["line 1", "1,048,576"]),
+        ('points = 4\nsteps = 10000000000000\n[streams.a]\npath = "/data"\n', ["line 2", "steps"]),
+        ('points = 100000000000000000000\n[streams.a]\npath = "/data"\n', ["line 1", "points"]),
+        ("a = " + "[" * 100_000 + "]" * 100_000, ["nests arrays or tables too deep"]),
+        ("a = " + "{b=" * 5_000 + "}" * 5_000, ["nests arrays or tables too deep"]),
+        ('points = "/big"\nsteps = 2\n[streams.a]\npath = "/data"\n', ["line 1", "/big"]),
         ("points = 3\n", ["[streams.NAME]"]),
     ],
 )
@@ -110,6 +116,7 @@ def test_bad_config(tmp_path: Path, cli: Cli, config: str, expected: list[str]) 
     h5 = tmp_path / "run.h5"
     with h5py.File(h5, "w") as f:
         f["data"] = np.zeros((4, 3, 5), np.uint16)
+        f.create_dataset("big", (2**62,), "u1", chunks=(1024,))
     toml = tmp_path / "scan.toml"
     toml.write_text(config)
     err = fails(cli, tmp_path / "out", h5, "--config", toml)
@@ -208,3 +215,16 @@ def test_arrays_of_variable_length_strings_are_refused(tmp_path: Path, cli: Cli)
     replace_strings(master, "names", strings)
     err = fails(cli, tmp_path / "out", master, "--scan")
     assert "/entry/measurement/names" in err and "variable-length strings" in err, err
+
+
+def test_a_master_that_declares_a_trillion_steps(tmp_path: Path) -> None:
+    """dt declared with 10**12 steps, never written: the plan of its steps ran out of memory."""
+    master = tmp_path / "000001.h5"
+    with h5py.File(master, "w") as f:
+        f["entry/description"] = np.array([b"ascan"])
+        f["entry/snapshots/pre_scan/sx"] = np.zeros(1)
+        f.create_dataset("entry/measurement/dt", (10**12,), "f8", chunks=(1024,))
+    out = tmp_path / "out"
+    result = run_limited("convert", master, "--scan", "-o", out, address_space=2 << 30)
+    assert_one_error(result.returncode, result.stderr, 1, "/entry/measurement/dt", "1,048,576")
+    assert_no_output(out)

@@ -43,7 +43,7 @@ import numpy as np
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from ..hdf5.frames import little_endian
-from . import Steps, StepSpan, StreamContext, Writer
+from . import MAX_STEPS, Steps, StepSpan, StreamContext, Writer
 from .members import OPEN_ERRORS, checked_member, member_class, member_dataset, member_names
 from .order import StreamInspector
 from .pickles import MAX_BYTES, RefusedPickle, dumps, loads
@@ -158,6 +158,11 @@ def _measurement(entry: h5py.Group) -> tuple[h5py.Group, h5py.Dataset]:
         )
     if dt.shape[0] == 0:
         raise H5ToCborsError(f"{_where(dt)} is empty: the scan recorded no step")
+    if dt.shape[0] > MAX_STEPS:
+        raise H5ToCborsError(
+            f"{_where(dt)} declares {dt.shape[0]:,} steps, more than h5tocbors takes "
+            f"({MAX_STEPS:,})"
+        )
     _check_number(dt)
     return measurement, dt
 

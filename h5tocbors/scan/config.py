@@ -29,7 +29,7 @@ from ..capture.names import STREAM_NAME
 from ..errors import H5ToCborsError, UsageError
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
-from ..protocols import Steps
+from ..protocols import MAX_STEPS, Steps
 from .plan import ScanShape
 from .specs import PROTOCOL_NAMES, StreamSpec
 
@@ -41,6 +41,9 @@ else:  # pragma: no cover
 TOP_KEYS = {"points", "steps", "streams"}
 STREAM_KEYS = {"path", "protocol", "axes"}
 MAX_CONFIG_BYTES = 1 << 20
+MAX_COUNT = 1 << 48
+"""The most points a config may give: more than any detector records, far less than
+2**63 (beyond it Python's ranges cannot say their length)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ class ScanConfig:
             return None
         points = self._count(f, "points", self.points)
         steps = points if self.steps is None else self._count(f, "steps", self.steps)
+        if steps > MAX_STEPS:
+            raise H5ToCborsError(
+                f"{self.where('steps' if self.steps is not None else 'points')}: {steps:,} "
+                f"steps (steps defaults to points), more than the {MAX_STEPS:,} h5tocbors takes"
+            )
         if steps < 1 or points % steps:
             raise H5ToCborsError(
                 f"{self.where('steps')}: {points} points do not split into {steps} equal steps"
@@ -90,6 +98,11 @@ class ScanConfig:
             raise H5ToCborsError(f"{self.where(value)}: {key}: {e}") from e
         if not isinstance(obj, h5py.Dataset) or not obj.shape:
             raise H5ToCborsError(f"{self.where(value)}: {key}: {value} is not an array to count")
+        if obj.shape[0] > MAX_COUNT:
+            raise H5ToCborsError(
+                f"{self.where(value)}: {key}: {value} has {obj.shape[0]:,} rows, more than "
+                f"{MAX_COUNT:,}"
+            )
         return int(obj.shape[0])
 
 
@@ -113,6 +126,8 @@ def load_config(path: str | os.PathLike[str]) -> ScanConfig:
         data = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise H5ToCborsError(f"config {p} is not valid TOML: {e}") from e
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise H5ToCborsError(f"config {p} nests arrays or tables too deep") from None
     config = ScanConfig(p, text)
     unknown(config, data, TOP_KEYS, "")
     streams = data.get("streams", {})
@@ -177,8 +192,8 @@ def count_value(config: ScanConfig, key: str, value: object) -> int | str | None
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise H5ToCborsError(f"{config.where(key)}: {key} must be a number or a dataset path")
-    if isinstance(value, int) and value < 1:
-        raise H5ToCborsError(f"{config.where(key)}: {key} must be at least 1")
+    if isinstance(value, int) and not 1 <= value <= MAX_COUNT:
+        raise H5ToCborsError(f"{config.where(key)}: {key} must be from 1 to {MAX_COUNT:,}")
     if isinstance(value, str) and not value.startswith("/"):
         raise H5ToCborsError(f"{config.where(key)}: {key} path must start with /")
     return value
