@@ -12,7 +12,7 @@ from .. import __version__
 from . import convert, inspect, ls, verify
 from .isolate import isolated
 from .options import EXIT_CODES
-from .reporting import EXIT_OK, EXIT_USAGE, fail
+from .reporting import EXIT_OK, EXIT_SIGNALLED, EXIT_USAGE, fail
 
 app = typer.Typer(
     name="h5tocbors",
@@ -91,6 +91,8 @@ def run() -> None:
     """
     code = isolated(command)
     for stream in (sys.stdout, sys.stderr):
+        if stream is sys.stdout and code >= EXIT_SIGNALLED:
+            continue  # interrupted: output not yet written is dropped (a full pipe would block)
         try:
             stream.flush()
         except (OSError, ValueError):

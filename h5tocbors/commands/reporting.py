@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from typing import Any, Protocol, cast
 from ..errors import Cancel, H5ToCborsError, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+EXIT_SIGNALLED = 128
+"""Exit codes from here up say a signal ended the command (128 + its number)."""
 
 
 def printable(text: str) -> str:
@@ -68,6 +71,9 @@ def fail(message: str, code: int = EXIT_FAILED) -> int:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+GRACE_SECONDS = 3.0
+"""How long work asked to stop may take to reach a safe point: then the signal is sent
+again to the main thread, which raises it wherever it waits (a FIFO, a full pipe)."""
 
 
 @contextmanager
@@ -75,14 +81,21 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
     """Turn any failure inside into one line on stderr and a nonzero `SystemExit`.
 
     Ctrl-C and SIGTERM set `cancel`, which the work checks at safe points; without it,
-    or on a second signal, they raise `Interrupted` at once. Either way `finally`
-    blocks remove partial outputs. With `debug`, the traceback is printed too.
+    on a second signal, or when the work has not stopped `GRACE_SECONDS` later, they raise
+    `Interrupted`. Either way `finally` blocks remove partial outputs. With `debug`, the
+    traceback is printed too.
     """
+    main = threading.get_ident()
+    timers: list[threading.Timer] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
         if cancel is None or cancel.is_set():
             raise Interrupted(signum)
         cancel.stop(signum)
+        timer = threading.Timer(GRACE_SECONDS, signal.pthread_kill, (main, signum))
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
 
     previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     code = EXIT_OK
@@ -102,6 +115,8 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
         hint = "" if debug else " (run with --debug for the traceback)"
         code = fail(f"unexpected {type(e).__name__}: {e}{hint}")
     finally:
+        for timer in timers:
+            timer.cancel()
         for s, handler in previous.items():
             signal.signal(s, handler)
     if code != EXIT_OK:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,8 +115,10 @@ def load_config(path: str | os.PathLike[str]) -> ScanConfig:
         [StreamSpec(name='panda0', path='/', protocol='pcap-raw', axes=None)]
     """
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
+    try:  # opened without waiting for a writer (a FIFO), and refused unless a regular file
+        with open(os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise H5ToCborsError(f"config {p} is not a regular file (a pipe or a device?)")
             raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise H5ToCborsError(f"cannot read config {p}: {e.strerror or e}") from e
