@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -33,6 +34,42 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class OutputError(H5ToCborsError):
+    """Standard output cannot be written (a full disk, `> /dev/full`)."""
+
+
+class CheckedOutput(io.TextIOWrapper):
+    """Standard output whose failed writes are named: `OutputError`, not an OSError that
+    looks like a bug (a broken pipe stays `BrokenPipeError`: see `reported`)."""
+
+    def write(self, text: str) -> int:
+        with _named_output_errors():
+            return super().write(text)
+
+    def flush(self) -> None:
+        with _named_output_errors():
+            super().flush()
+
+
+@contextmanager
+def _named_output_errors() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(f"cannot write to standard output: {e.strerror or e}") from e
+
+
+def checked_stdout() -> None:
+    """Make `sys.stdout` a `CheckedOutput` over the same file (the console script's)."""
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper):  # the old wrapper stays referenced: sys.__stdout__
+        sys.stdout = CheckedOutput(
+            out.buffer, out.encoding, out.errors, line_buffering=out.line_buffering
+        )
 
 
 def say(line: str) -> None:
