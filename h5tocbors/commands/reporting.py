@@ -122,22 +122,21 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
     `Interrupted`. Either way `finally` blocks remove partial outputs. With `debug`, the
     traceback is printed too.
     """
-    main = threading.get_ident()
-    timers: list[threading.Timer] = []
+    finished = threading.Event()
+    if cancel is not None:  # started here: a thread started in the handler could deadlock
+        args = (cancel, finished, threading.get_ident())
+        threading.Thread(target=escalate, args=args, daemon=True, name="stop").start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         if cancel is None or cancel.is_set():
             raise Interrupted(signum)
         cancel.stop(signum)
-        timer = threading.Timer(GRACE_SECONDS, signal.pthread_kill, (main, signum))
-        timer.daemon = True
-        timers.append(timer)
-        timer.start()
 
     previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
     code = EXIT_OK
     try:
         yield
+        sys.stdout.flush()  # here, where a failure is named and a signal ends the wait
     except BrokenPipeError:
         # stdout went away (`| head`): stop quietly, as a shell tool does on SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -152,8 +151,9 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
         hint = "" if debug else " (run with --debug for the traceback)"
         code = fail(f"unexpected {type(e).__name__}: {e}{hint}")
     finally:
-        for timer in timers:
-            timer.cancel()
+        finished.set()
+        if cancel is not None:
+            cancel.set()  # wakes `escalate`, which then ends
         for s, handler in previous.items():
             signal.signal(s, handler)
     if code != EXIT_OK:
@@ -161,6 +161,14 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
             for line in traceback.format_exc().splitlines():
                 print(printable(line), file=sys.stderr)
         raise SystemExit(code)
+
+
+def escalate(cancel: Cancel, finished: threading.Event, main: int) -> None:
+    """Once `cancel` is set, give the work `GRACE_SECONDS` to finish, then send the signal
+    again to thread `main`, whose handler then raises it wherever that thread waits."""
+    cancel.wait()
+    if not finished.wait(GRACE_SECONDS):
+        signal.pthread_kill(main, cancel.signum)
 
 
 class Bar(Protocol):
