@@ -124,12 +124,15 @@ def test_bad_config(tmp_path: Path, cli: Cli, config: str, expected: list[str]) 
         assert text in err, err
 
 
-def add_to_master(master: Path, name: str, shape: tuple[int, ...], dtype: str) -> None:
-    """A dataset `name` under /entry, declared and chunked, never written."""
+def add_to_master(
+    master: Path, name: str, shape: tuple[int, ...], dtype: str, chunked: bool = True
+) -> None:
+    """A dataset `name` under /entry, declared (chunked, or contiguous), never written."""
     with h5py.File(master, "a") as f:
         if name in f["entry"]:
             del f["entry"][name]
-        f["entry"].create_dataset(name, shape, dtype, chunks=(1, *shape[1:2], *shape[2:]))
+        chunks = (1, *shape[1:]) if chunked else None
+        f["entry"].create_dataset(name, shape, dtype, chunks=chunks)
 
 
 @pytest.mark.parametrize("width", [10**6, 10**10])
@@ -144,11 +147,13 @@ def test_a_never_written_wide_array_is_refused(tmp_path: Path, width: int) -> No
     assert_no_output(out)
 
 
-def test_unwritten_rows_are_counted_in_bytes(tmp_path: Path, cli: Cli) -> None:
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "contiguous"])
+def test_unwritten_rows_are_counted_in_bytes(tmp_path: Path, cli: Cli, chunked: bool) -> None:
     """5 steps of 2*10**6 float64, never written: 16 MB a message, fine for a capture's
-    reader, but 80 MB of fill values from a few KB (5 rows passed a guard that counted rows)."""
+    reader, but 80 MB of fill values from a few KB (5 rows passed a guard that counted rows,
+    and a contiguous dataset was not counted at all)."""
     master = write_step_scan(tmp_path / "scan", steps=5)
-    add_to_master(master, "measurement/wide", (5, 2 * 10**6), "f8")
+    add_to_master(master, "measurement/wide", (5, 2 * 10**6), "f8", chunked)
     err = fails(cli, tmp_path / "out", master, "--scan")
     assert "/entry/measurement/wide" in err and "fill value" in err and "76.3 MiB" in err, err
 

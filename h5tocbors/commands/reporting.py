@@ -110,7 +110,7 @@ def fail(message: str, code: int = EXIT_FAILED) -> int:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 GRACE_SECONDS = 3.0
 """How long work asked to stop may take to reach a safe point: then the signal is sent
-again to the main thread, which raises it wherever it waits (a FIFO, a full pipe)."""
+again to the main thread, which raises it wherever it waits (a full pipe)."""
 
 
 @contextmanager
@@ -164,10 +164,11 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
 
 
 def escalate(cancel: Cancel, finished: threading.Event, main: int) -> None:
-    """Once `cancel` is set, give the work `GRACE_SECONDS` to finish, then send the signal
-    again to thread `main`, whose handler then raises it wherever that thread waits."""
+    """Once `cancel` is set, give the work `GRACE_SECONDS` to see it, then send the signal
+    again to thread `main`, whose handler then raises it wherever that thread waits. Work
+    that is stopping (removing its outputs) is left to finish."""
     cancel.wait()
-    if not finished.wait(GRACE_SECONDS):
+    if not finished.wait(GRACE_SECONDS) and not cancel.honoured:
         signal.pthread_kill(main, cancel.signum)
 
 

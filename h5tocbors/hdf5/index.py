@@ -69,10 +69,9 @@ def check_unwritten(dset: h5py.Dataset, frame_axes: tuple[int, ...], selected: i
         raise H5ToCborsError(
             f"{dset.name} in {dset.file.filename}: {selected:,} frames to convert, but "
             f"{'chunks' if chunks else 'data'} stored for at most {stored:,}; the other "
-            f"{unwritten:,} "
-            f"({unwritten * frame_bytes / 2**20:,.1f} MiB) would be HDF5's fill value (more "
-            f"than {MAX_UNWRITTEN:,} frames or {MAX_UNWRITTEN_BYTES >> 20} MiB): is the file "
-            "corrupt? Select stored frames with --frames"
+            f"{unwritten:,} ({unwritten * frame_bytes / 2**20:,.1f} MiB) would be HDF5's fill "
+            f"value (more than {MAX_UNWRITTEN:,} frames or {MAX_UNWRITTEN_BYTES >> 20} MiB): "
+            "is the file corrupt? Select stored frames with --frames"
         )
 
 
