@@ -79,6 +79,8 @@ class Cancel(threading.Event):
     """
 
     signum: int = signal.SIGINT
+    honoured: bool = False
+    """Whether the work has seen the stop (and is stopping)."""
 
     def stop(self, signum: int) -> None:
         """Ask the work to stop, because of signal `signum`."""
@@ -88,4 +90,5 @@ class Cancel(threading.Event):
     def check(self) -> None:
         """Raise `Interrupted` if a stop was asked for."""
         if self.is_set():
+            self.honoured = True
             raise Interrupted(self.signum)

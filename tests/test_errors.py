@@ -73,15 +73,16 @@ def test_bad_input_file(cli: Cli, tmp_path: Path, kind: str, fragment: str) -> N
 def test_unreadable_input(tmp_path: Path, good_h5: Path) -> None:
     """An input that cannot be read is bad input (exit 1), not a usage error (exit 2).
 
-    As root every file is readable, so the command then runs as user `nobody` (setpriv),
-    for whom the test's private temporary folder cannot be entered.
+    As root every file is readable, so the command then runs without the capabilities that
+    override file permissions (setpriv). It stays root, the owner of the clone: running as
+    `nobody` failed where the clone lies in a folder only root may enter (`/root`).
     """
     good_h5.chmod(0o000)
     command = [str(BIN / "h5tocbors")]
     if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("running as root without setpriv: every file is readable")
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+        if not shutil.which("setpriv") or subprocess.run([*command[:2], "true"]).returncode:
+            pytest.skip("running as root, unable to drop CAP_DAC_OVERRIDE: every file is readable")
     out = tmp_path / "out"
     for args in (
         ["convert", good_h5, "-s", "det", "-o", out],
@@ -716,3 +717,56 @@ def test_version_and_bare_command(tmp_path: Path) -> None:
     assert version.returncode == 0 and version.stdout.startswith("h5tocbors ")
     bare = run_cli()
     assert bare.returncode == 2 and "convert" in bare.stderr + bare.stdout
+
+
+# --- standard streams -------------------------------------------------------
+
+
+def run_with_stdout(
+    args: list[str | Path], stdout: int | None, closed: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed command on `stdout` (None: a pipe), with descriptor `closed` closed."""
+    return subprocess.run(
+        [str(BIN / "h5tocbors"), *map(str, args)],
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=None if closed is None else lambda: os.close(closed),
+        timeout=60,
+    )
+
+
+def commands(good_h5: Path, out: Path) -> list[list[str | Path]]:
+    """A call of each command, and `--version`."""
+    return [
+        ["ls", good_h5],
+        ["ls", "--json", good_h5],
+        ["convert", good_h5, "-s", "det", "-o", out],
+        ["verify", good_h5, good_h5],
+        ["inspect", good_h5],
+        ["--version"],
+    ]
+
+
+@pytest.mark.parametrize(("closed", "name"), [(1, "output"), (2, "error")])
+def test_a_closed_standard_stream(tmp_path: Path, good_h5: Path, closed: int, name: str) -> None:
+    """`h5tocbors ls f.h5 >&-` (or `2>&-`) died of an AttributeError traceback in isolate."""
+    out = tmp_path / "out"
+    for args in commands(good_h5, out):
+        result = run_with_stdout(args, None, closed)
+        assert result.returncode == 1, (args, result)
+        line = result.stderr if closed == 1 else result.stdout
+        assert line == f"{PREFIX}standard {name} closed (redirect to /dev/null instead)\n", args
+        assert_no_output(out)
+
+
+def test_a_full_standard_output(tmp_path: Path, good_h5: Path) -> None:
+    """`ls > /dev/full` was "unexpected OSError"; others said nothing and exited 1."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    out = tmp_path / "out"
+    with open("/dev/full", "w") as full:
+        for args in commands(good_h5, out)[:3]:
+            result = run_with_stdout(args, full.fileno())
+            expected = "cannot write to standard output: No space left on device"
+            assert_one_error(result.returncode, result.stderr, 1, expected)

@@ -332,3 +332,17 @@ def test_force_and_skip_existing_together(cli: Cli, small_h5: Path, tmp_path: Pa
     code, _, err = cli("convert", small_h5, "-s", "det", "-o", out, "--force", "--skip-existing")
     assert_one_error(code, err, 2, "--force", "--skip-existing")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_output_dir_through_a_dangling_symlink(
+    cli: Cli, small_h5: Path, tmp_path: Path, below: str
+) -> None:
+    """`-o dang` said "cannot create output directory dang: File exists"."""
+    dang = tmp_path / "dang"
+    dang.symlink_to(tmp_path / "gone")
+    out = dang / below if below else dang
+    code, _, err = cli("convert", small_h5, "-s", "det", "-o", out)
+    line = assert_one_error(code, err, 1, f"{dang} is a dangling symlink (to {tmp_path / 'gone'})")
+    assert "File exists" not in line
+    assert not (tmp_path / "gone").exists() and dang.is_symlink()

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from .conftest import BIN
+from .conftest import BIN, run_cli
 
 FRAMES = 2000  # far more than a test lets it convert: the signal always lands mid-way
 SHAPE = (512, 512)
@@ -179,3 +179,55 @@ def status_of(proc: Path) -> str:
     with contextlib.suppress(FileNotFoundError, ProcessLookupError):
         return next(line for line in (proc / "status").read_text().splitlines() if "State" in line)
     return ""
+
+
+def full_pipe() -> tuple[int, int]:
+    """A pipe whose buffer is full: a write to its write end waits for a reader for ever."""
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write, b"x" * 4096)
+    os.set_blocking(write, True)
+    return read, write
+
+
+def test_one_sigterm_ends_a_command_that_waits(tmp_path: Path) -> None:
+    """A conversion whose stdout nobody reads waits in `write`: one SIGTERM only set the
+    cancel flag, which nothing there checks, and the command waited for ever."""
+    h5 = tmp_path / "in.h5"
+    with h5py.File(h5, "w") as f:
+        f["entry/det/data"] = np.zeros((4, 8, 8), np.uint16)
+    read, write = full_pipe()
+    command = [str(BIN / "h5tocbors"), "convert", str(h5), "-s", "det", "-o", str(tmp_path / "o")]
+    proc = subprocess.Popen(
+        [*command, "--json"], stdout=write, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(write)
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not (tmp_path / "o/det.cbors").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=DEADLINE)
+    finally:
+        os.close(read)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 143, stderr
+    assert stderr.startswith("h5tocbors: error: interrupted by SIGTERM"), stderr
+
+
+def test_a_fifo_config_is_refused_at_once(tmp_path: Path) -> None:
+    """`--config` naming a FIFO with no writer waited for one for ever."""
+    fifo = tmp_path / "scan.toml"
+    os.mkfifo(fifo)
+    h5 = tmp_path / "in.h5"
+    with h5py.File(h5, "w") as f:
+        f["data"] = np.zeros((4, 8, 8), np.uint16)
+    result = run_cli("convert", h5, "--config", fifo, "-o", tmp_path / "o", timeout=DEADLINE)
+    assert result.returncode == 1, result.stderr
+    expected = f"h5tocbors: error: config {fifo} is not a regular file (a pipe or a device?)\n"
+    assert result.stderr == expected

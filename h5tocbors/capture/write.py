@@ -40,6 +40,12 @@ def prepare_directory(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        for path in (directory, *directory.parents):
+            if path.is_symlink() and not path.exists():
+                raise H5ToCborsError(
+                    f"cannot create output directory {directory}: {path} is a dangling symlink "
+                    f"(to {os.readlink(path)}); create its target or remove it"
+                ) from e
         raise H5ToCborsError(f"cannot create output directory {directory}: {e.strerror}") from e
 
 

@@ -12,7 +12,7 @@ from .. import __version__
 from . import convert, inspect, ls, verify
 from .isolate import isolated
 from .options import EXIT_CODES
-from .reporting import EXIT_OK, EXIT_USAGE, fail
+from .reporting import EXIT_OK, EXIT_SIGNALLED, EXIT_USAGE, OutputError, checked_stdout, fail
 
 app = typer.Typer(
     name="h5tocbors",
@@ -89,10 +89,18 @@ def run() -> None:
     Every file is closed by then; skipping the teardown of numpy, h5py and pydantic saves
     a twentieth of a second per call, which counts when converting many small files.
     """
+    closed = [name for name, s in (("output", sys.stdout), ("error", sys.stderr)) if s is None]
+    if closed:  # the line goes to the other stream if it is open (`print` to None is stdout)
+        os._exit(fail(f"standard {' and '.join(closed)} closed (redirect to /dev/null instead)"))
+    checked_stdout()
     code = isolated(command)
     for stream in (sys.stdout, sys.stderr):
+        if stream is sys.stdout and code >= EXIT_SIGNALLED:
+            continue  # interrupted: output not yet written is dropped (a full pipe would block)
         try:
             stream.flush()
+        except OutputError as e:
+            code = code or fail(str(e))
         except (OSError, ValueError):
             code = code or 1
     os._exit(code)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +16,8 @@ from typing import Any, Protocol, cast
 from ..errors import Cancel, H5ToCborsError, Interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+EXIT_SIGNALLED = 128
+"""Exit codes from here up say a signal ended the command (128 + its number)."""
 
 
 def printable(text: str) -> str:
@@ -30,6 +34,42 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class OutputError(H5ToCborsError):
+    """Standard output cannot be written (a full disk, `> /dev/full`)."""
+
+
+class CheckedOutput(io.TextIOWrapper):
+    """Standard output whose failed writes are named: `OutputError`, not an OSError that
+    looks like a bug (a broken pipe stays `BrokenPipeError`: see `reported`)."""
+
+    def write(self, text: str) -> int:
+        with _named_output_errors():
+            return super().write(text)
+
+    def flush(self) -> None:
+        with _named_output_errors():
+            super().flush()
+
+
+@contextmanager
+def _named_output_errors() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise OutputError(f"cannot write to standard output: {e.strerror or e}") from e
+
+
+def checked_stdout() -> None:
+    """Make `sys.stdout` a `CheckedOutput` over the same file (the console script's)."""
+    out = sys.stdout
+    if isinstance(out, io.TextIOWrapper):  # the old wrapper stays referenced: sys.__stdout__
+        sys.stdout = CheckedOutput(
+            out.buffer, out.encoding, out.errors, line_buffering=out.line_buffering
+        )
 
 
 def say(line: str) -> None:
@@ -68,6 +108,9 @@ def fail(message: str, code: int = EXIT_FAILED) -> int:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+GRACE_SECONDS = 3.0
+"""How long work asked to stop may take to reach a safe point: then the signal is sent
+again to the main thread, which raises it wherever it waits (a full pipe)."""
 
 
 @contextmanager
@@ -75,9 +118,14 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
     """Turn any failure inside into one line on stderr and a nonzero `SystemExit`.
 
     Ctrl-C and SIGTERM set `cancel`, which the work checks at safe points; without it,
-    or on a second signal, they raise `Interrupted` at once. Either way `finally`
-    blocks remove partial outputs. With `debug`, the traceback is printed too.
+    on a second signal, or when the work has not stopped `GRACE_SECONDS` later, they raise
+    `Interrupted`. Either way `finally` blocks remove partial outputs. With `debug`, the
+    traceback is printed too.
     """
+    finished = threading.Event()
+    if cancel is not None:  # started here: a thread started in the handler could deadlock
+        args = (cancel, finished, threading.get_ident())
+        threading.Thread(target=escalate, args=args, daemon=True, name="stop").start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         if cancel is None or cancel.is_set():
@@ -88,6 +136,7 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
     code = EXIT_OK
     try:
         yield
+        sys.stdout.flush()  # here, where a failure is named and a signal ends the wait
     except BrokenPipeError:
         # stdout went away (`| head`): stop quietly, as a shell tool does on SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -102,6 +151,9 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
         hint = "" if debug else " (run with --debug for the traceback)"
         code = fail(f"unexpected {type(e).__name__}: {e}{hint}")
     finally:
+        finished.set()
+        if cancel is not None:
+            cancel.set()  # wakes `escalate`, which then ends
         for s, handler in previous.items():
             signal.signal(s, handler)
     if code != EXIT_OK:
@@ -109,6 +161,15 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
             for line in traceback.format_exc().splitlines():
                 print(printable(line), file=sys.stderr)
         raise SystemExit(code)
+
+
+def escalate(cancel: Cancel, finished: threading.Event, main: int) -> None:
+    """Once `cancel` is set, give the work `GRACE_SECONDS` to see it, then send the signal
+    again to thread `main`, whose handler then raises it wherever that thread waits. Work
+    that is stopping (removing its outputs) is left to finish."""
+    cancel.wait()
+    if not finished.wait(GRACE_SECONDS) and not cancel.honoured:
+        signal.pthread_kill(main, cancel.signum)
 
 
 class Bar(Protocol):

@@ -20,6 +20,9 @@ from .open import metadata_of
 MAX_UNWRITTEN = 1 << 20
 """Frames (or rows) that a dataset does not store, read as HDF5's fill value, in one
 conversion at most: beyond it, select the stored ones with `--frames`."""
+MAX_UNWRITTEN_BYTES = 64 << 20
+"""Bytes of such fill values in one conversion at most: a few rows of a wide array that
+was never written are gigabytes."""
 MAX_LISTED_CHUNKS = 1 << 22
 """Datasets with more chunks are not walked chunk by chunk (their count is still used)."""
 
@@ -42,24 +45,33 @@ def check_chunks(dset: h5py.Dataset) -> None:
 
 def check_unwritten(dset: h5py.Dataset, frame_axes: tuple[int, ...], selected: int) -> None:
     """Refuse to write out `selected` frames (along `frame_axes`) of `dset` when more than
-    `MAX_UNWRITTEN` of them are not stored: a conversion would turn a few KB into days of
-    fill values. Plain `verify` reads only the frames a capture has: it needs no such bound.
+    `MAX_UNWRITTEN` of them, or more than `MAX_UNWRITTEN_BYTES`, are not stored: a
+    conversion would turn a few KB into days or gigabytes of fill values. A contiguous
+    dataset stores all or nothing. Plain `verify` reads only the frames a capture has: it
+    needs no such bound.
 
     Example:
         >>> check_unwritten(f["/entry/data"], frame_axes=(0,), selected=20)  # doctest: +SKIP
     """
     with metadata_of(dset.file, dset.name):
+        if dset.is_virtual or dset.external:
+            return  # their sources are checked where they are opened
         chunks = dset.chunks
         if chunks is None:
-            return
-        stored = stored_chunks(dset, chunks)
-    unwritten = selected - stored * prod(chunks[i] for i in frame_axes)
-    if unwritten > MAX_UNWRITTEN:
+            stored = selected if dset.id.get_storage_size() else 0
+        else:
+            stored = stored_chunks(dset, chunks) * prod(chunks[i] for i in frame_axes)
+    unwritten = selected - stored
+    frame_bytes = dset.dtype.itemsize * prod(
+        n for i, n in enumerate(dset.shape) if i not in frame_axes
+    )
+    if unwritten > MAX_UNWRITTEN or unwritten * frame_bytes > MAX_UNWRITTEN_BYTES:
         raise H5ToCborsError(
-            f"{dset.name} in {dset.file.filename}: {selected:,} frames to convert, but chunks "
-            f"stored for at most {selected - unwritten:,}; the other {unwritten:,} would be "
-            f"HDF5's fill value (more than {MAX_UNWRITTEN:,}): is the file corrupt? Select "
-            "stored frames with --frames"
+            f"{dset.name} in {dset.file.filename}: {selected:,} frames to convert, but "
+            f"{'chunks' if chunks else 'data'} stored for at most {stored:,}; the other "
+            f"{unwritten:,} ({unwritten * frame_bytes / 2**20:,.1f} MiB) would be HDF5's fill "
+            f"value (more than {MAX_UNWRITTEN:,} frames or {MAX_UNWRITTEN_BYTES >> 20} MiB): "
+            "is the file corrupt? Select stored frames with --frames"
         )
 
 

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from .values import Comparer
 
 Compression = Literal["bslz4", "none"]
+MAX_STEPS = 1 << 20
+"""Steps a scan may have: each is planned ahead (its points, its event) before any is
+written, so a master or config that declares 10**12 of them is refused, not run out of
+memory on."""
 
 
 @dataclass

@@ -34,16 +34,19 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from math import prod
 from typing import TypeAlias
 
 import h5py
+import numpy as np
 
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
-from . import Steps, StepSpan, StreamContext, Writer
+from ..hdf5.frames import little_endian
+from . import MAX_STEPS, Steps, StepSpan, StreamContext, Writer
 from .members import OPEN_ERRORS, checked_member, member_class, member_dataset, member_names
 from .order import StreamInspector
-from .pickles import RefusedPickle, dumps, loads
+from .pickles import MAX_BYTES, RefusedPickle, dumps, loads
 from .rows import BlockRows
 from .values import Comparer, difference, is_plain_number
 
@@ -56,6 +59,9 @@ MAX_DEPTH = 16
 MAX_MEMBERS = 10_000
 """Members of a scan in all: contrast records tens; a hostile file could link millions."""
 LINK_LIST = re.compile(r"[0-9]{6}")
+MAX_MESSAGE_BYTES = MAX_BYTES
+"""The largest pickled message written: the largest the capture reader (`inspect`,
+`verify`: the strict pickle loader) accepts."""
 
 
 @dataclass
@@ -137,7 +143,8 @@ def _datasets(tree: _Tree) -> Iterator[h5py.Dataset]:
 
 
 def _is_text(dataset: h5py.Dataset) -> bool:
-    return h5py.check_string_dtype(dataset.dtype) is not None
+    """One string per row: contrast's `str` values (arrays of strings are arrays)."""
+    return dataset.ndim == 1 and h5py.check_string_dtype(dataset.dtype) is not None
 
 
 def _measurement(entry: h5py.Group) -> tuple[h5py.Group, h5py.Dataset]:
@@ -151,6 +158,11 @@ def _measurement(entry: h5py.Group) -> tuple[h5py.Group, h5py.Dataset]:
         )
     if dt.shape[0] == 0:
         raise H5ToCborsError(f"{_where(dt)} is empty: the scan recorded no step")
+    if dt.shape[0] > MAX_STEPS:
+        raise H5ToCborsError(
+            f"{_where(dt)} declares {dt.shape[0]:,} steps, more than h5tocbors takes "
+            f"({MAX_STEPS:,})"
+        )
     _check_number(dt)
     return measurement, dt
 
@@ -161,6 +173,25 @@ def _check_number(dataset: h5py.Dataset) -> None:
             f"{_where(dataset)} has dtype {dataset.dtype}: contrast records numbers (of at "
             "most 64 bits) and strings"
         )
+
+
+def _check_array(dataset: h5py.Dataset) -> None:
+    """Refuse an array value the capture reader would refuse: numbers of at most 64 bits, or
+    fixed-length byte strings (as numpy arrays of bytes); never variable-length strings."""
+    if h5py.check_string_dtype(dataset.dtype) is not None and dataset.dtype.kind != "S":
+        raise H5ToCborsError(
+            f"{_where(dataset)} is an array of variable-length strings: contrast records "
+            "arrays of strings as fixed-length ones"
+        )
+    if dataset.dtype.kind != "S":
+        _check_number(dataset)
+    try:
+        loads(dumps(np.empty((0, *dataset.shape[1:]), little_endian(dataset.dtype))))
+    except RefusedPickle as e:
+        raise H5ToCborsError(
+            f"{_where(dataset)} is {dataset.shape} {dataset.dtype}, which a capture's reader "
+            f"refuses ({e})"
+        ) from e
 
 
 def scan_shape(entry: h5py.Group) -> tuple[int, int]:
@@ -205,9 +236,22 @@ def _shape(tree: _Tree, steps: int) -> tuple[int, int]:
     return (counts[0][0] if counts else steps), steps
 
 
-def _text(raw: object) -> str | None:
+def _decoded(raw: object, dataset: h5py.Dataset, row: int) -> str:
+    """A string of `dataset` (row `row`) as contrast had it: UTF-8 exactly, else refused."""
+    if not isinstance(raw, bytes):
+        return str(raw)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise H5ToCborsError(
+            f"{_where(dataset)}: row {row} is not UTF-8 ({e.reason} at byte {e.start}), so "
+            "it is no string contrast recorded"
+        ) from e
+
+
+def _text(raw: object, dataset: h5py.Dataset, row: int) -> str | None:
     """A recorded string: decoded, `'None'` back to None."""
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    text = _decoded(raw, dataset, row)
     return None if text == "None" else text
 
 
@@ -219,14 +263,15 @@ def _link(group: h5py.Group, link: h5py.ExternalLink, universal: bool) -> dict[s
 
 
 def _plan(
-    tree: _Tree, points: int, steps: int, top: bool
+    tree: _Tree, points: int, steps: int, top: bool, size: list[int]
 ) -> Callable[[StepSpan], dict[str, object]]:
-    """How to make a step's dict of `tree`'s values (an `OrderedDict` at the top)."""
+    """How to make a step's dict of `tree`'s values (an `OrderedDict` at the top); adds
+    to `size[0]` the bytes of data a step's values hold at most."""
     values: list[tuple[str, Value]] = []
     for name, member in tree.members:
         if top and name == "dt":
             continue
-        values.append((name, _value(tree.group, member, points, steps, top)))
+        values.append((name, _value(tree.group, member, points, steps, top, size)))
     make = OrderedDict if top else dict
 
     def step(span: StepSpan) -> dict[str, object]:
@@ -235,7 +280,9 @@ def _plan(
     return step
 
 
-def _value(group: h5py.Group, member: Member, points: int, steps: int, top: bool) -> Value:
+def _value(
+    group: h5py.Group, member: Member, points: int, steps: int, top: bool, size: list[int]
+) -> Value:
     if isinstance(member, h5py.ExternalLink):
         link = _link(group, member, universal=True)
         return lambda span: dict(link)
@@ -247,38 +294,57 @@ def _value(group: h5py.Group, member: Member, points: int, steps: int, top: bool
         links = [_link(member.group, member.links[n], False) for n in sorted(member.links)]
         return lambda span: dict(links[span.index])
     if isinstance(member, _Tree):
-        return _plan(member, points, steps, top=False)
-    return _dataset_value(member, points, steps, top)
+        return _plan(member, points, steps, top=False, size=size)
+    return _dataset_value(member, points, steps, top, size)
 
 
-def _dataset_value(dataset: h5py.Dataset, points: int, steps: int, top: bool) -> Value:
+def _dataset_value(
+    dataset: h5py.Dataset, points: int, steps: int, top: bool, size: list[int]
+) -> Value:
     if not dataset.ndim:  # the measurement's were refused by `_shape`; here a snapshot's
         raise H5ToCborsError(f"{_where(dataset)} is a single value, not one per step")
-    rows = BlockRows(dataset)
     count = dataset.shape[0]
+    per_step = -(-points // steps) if count == points else count // steps
+    _spend(size, dataset, 1 if _is_text(dataset) else per_step)
+    rows = BlockRows(dataset)
     if _is_text(dataset):
-        return lambda span: _text(rows.row(span.index))
-    _check_number(dataset)
+        return lambda span: _text(rows.row(span.index), dataset, span.index)
     if top and dataset.ndim == 1 and count == steps:
+        _check_number(dataset)
         return lambda span: rows.row(span.index).item()
+    _check_array(dataset)
     if count == points:
         return lambda span: rows.rows(span.points)
-    per_step = count // steps
     return lambda span: rows.rows(range(span.index * per_step, (span.index + 1) * per_step))
 
 
-def _text_dataset(group: h5py.Group, name: str) -> str | None:
+def _spend(size: list[int], dataset: h5py.Dataset, rows: int) -> None:
+    """Add `rows` rows of `dataset` to `size[0]`; refuse a message that would be larger than
+    `MAX_MESSAGE_BYTES` before anything is read."""
+    row_bytes = dataset.dtype.itemsize * prod(dataset.shape[1:])
+    size[0] += rows * row_bytes
+    if size[0] > MAX_MESSAGE_BYTES:
+        raise H5ToCborsError(
+            f"{_where(dataset)}: a message would hold {size[0]:,} bytes ({rows * row_bytes:,} "
+            f"from here), more than the {MAX_MESSAGE_BYTES >> 20} MiB a capture's reader accepts"
+        )
+
+
+def _text_dataset(group: h5py.Group, name: str, size: list[int]) -> str | None:
+    """The string `group[name]` holds (its first), counted in `size`; None if it has none."""
     dataset = member_dataset(group, name)
     if dataset is None:
         return None
-    if not _is_text(dataset) or dataset.ndim > 1 or dataset.size == 0:
+    string = h5py.check_string_dtype(dataset.dtype) is not None
+    if not string or dataset.ndim > 1 or dataset.size == 0:
         raise H5ToCborsError(f"{_where(dataset)} is {dataset.shape} {dataset.dtype}, not a string")
-    raw = dataset[()] if dataset.ndim == 0 else dataset[0]
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    _spend(size, dataset, 1)
+    return _decoded(dataset[()] if dataset.ndim == 0 else dataset[0], dataset, 0)
 
 
-def _snapshot(entry: h5py.Group, which: str) -> dict[str, object]:
-    """`/entry/snapshots/<which>` as contrast took it; {} where it took none."""
+def _snapshot(entry: h5py.Group, which: str, size: list[int]) -> dict[str, object]:
+    """`/entry/snapshots/<which>` as contrast took it, counted in `size`; {} where it took
+    none."""
     path = f"snapshots/{which}"
     try:
         present = member_class(entry, path) is h5py.Group
@@ -286,7 +352,7 @@ def _snapshot(entry: h5py.Group, which: str) -> dict[str, object]:
         present = False
     if not present:
         return {}
-    values = _plan(_tree(entry[path]), 1, 1, top=True)(StepSpan(0, range(1)))
+    values = _plan(_tree(entry[path]), 1, 1, top=True, size=size)(StepSpan(0, range(1)))
     return dict(values)
 
 
@@ -317,20 +383,32 @@ class ContrastWriter(Writer):
     step: Callable[[StepSpan], dict[str, object]]
     dt: BlockRows
     spans: Sequence[StepSpan]
+    where: str = ""
+    """The scan's `/entry` and file, for errors."""
     typ: str = TYP
 
     def __len__(self) -> int:
         return len(self.spans) + 2
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
-        yield [dumps(self.started, PICKLE_PROTOCOL)]
+        yield self.pickled(self.started, "started")
         for span in self.spans:
             message = self.step(span)
             message["dt"] = self.dt.row(span.index).item()
             message["status"] = "running"
             self.counters.frames += 1
-            yield [dumps(message, PICKLE_PROTOCOL)]
-        yield [dumps(self.finished, PICKLE_PROTOCOL)]
+            yield self.pickled(message, f"step {span.index}'s running")
+        yield self.pickled(self.finished, "finished")
+
+    def pickled(self, message: dict[str, object], what: str) -> list[Buffer]:
+        """`message` pickled as contrast pickles it; refused if the reader would refuse it."""
+        data = dumps(message, PICKLE_PROTOCOL)
+        if len(data) > MAX_MESSAGE_BYTES:
+            raise H5ToCborsError(
+                f"{self.where}: the {what} message would be {len(data):,} bytes, more than "
+                f"the {MAX_MESSAGE_BYTES >> 20} MiB a capture's reader accepts"
+            )
+        return [data]
 
 
 def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
@@ -357,7 +435,8 @@ def open_writer(entry: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Contras
     tree = _tree(measurement)
     points, steps = _shape(tree, dt.shape[0])
     spans = ctx.steps or [StepSpan(j, Steps.even(points, steps).covering(j)) for j in range(steps)]
-    description = _text_dataset(entry, "description") or ""
+    head = [0]
+    description = _text_dataset(entry, "description", head) or ""
     header = {
         "scannr": scan_number(entry.file.filename),
         "path": os.path.dirname(os.path.abspath(entry.file.filename)),
@@ -365,11 +444,12 @@ def open_writer(entry: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Contras
     }
     return ContrastWriter(
         source=entry.name,
-        started=_message("started", header, _snapshot(entry, "pre_scan")),
-        finished=_message("finished", header, _snapshot(entry, "post_scan")),
-        step=_plan(tree, points, steps, top=True),
+        started=_message("started", header, _snapshot(entry, "pre_scan", list(head))),
+        finished=_message("finished", header, _snapshot(entry, "post_scan", list(head))),
+        step=_plan(tree, points, steps, top=True, size=[0]),
         dt=BlockRows(dt),
         spans=spans,
+        where=_where(entry),
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from ..capture.names import check_stream_name
 from ..errors import H5ToCborsError, UsageError, shortened
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
-from ..protocols import Steps
+from ..protocols import MAX_STEPS, Steps
 from .plan import ScanShape
 from .specs import PROTOCOL_NAMES, StreamSpec
 
@@ -42,6 +43,9 @@ else:  # pragma: no cover
 TOP_KEYS = {"points", "steps", "streams"}
 STREAM_KEYS = {"path", "protocol", "axes"}
 MAX_CONFIG_BYTES = 1 << 20
+MAX_COUNT = 1 << 48
+"""The most points a config may give: more than any detector records, far less than
+2**63 (beyond it Python's ranges cannot say their length)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,11 @@ class ScanConfig:
             return None
         points = self._count(f, "points", self.points)
         steps = points if self.steps is None else self._count(f, "steps", self.steps)
+        if steps > MAX_STEPS:
+            raise H5ToCborsError(
+                f"{self.where('steps' if self.steps is not None else 'points')}: {steps:,} "
+                f"steps (steps defaults to points), more than the {MAX_STEPS:,} h5tocbors takes"
+            )
         if steps < 1 or points % steps:
             raise H5ToCborsError(
                 f"{self.where('steps')}: {points} points do not split into {steps} equal steps"
@@ -101,6 +110,11 @@ class ScanConfig:
             raise H5ToCborsError(f"{self.where(value)}: {key}: {e}") from e
         if not isinstance(obj, h5py.Dataset) or not obj.shape:
             raise H5ToCborsError(f"{self.where(value)}: {key}: {value} is not an array to count")
+        if obj.shape[0] > MAX_COUNT:
+            raise H5ToCborsError(
+                f"{self.where(value)}: {key}: {value} has {obj.shape[0]:,} rows, more than "
+                f"{MAX_COUNT:,}"
+            )
         return int(obj.shape[0])
 
 
@@ -112,8 +126,10 @@ def load_config(path: str | os.PathLike[str]) -> ScanConfig:
         [StreamSpec(name='panda0', path='/', protocol='pcap-raw', axes=None)]
     """
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
+    try:  # opened without waiting for a writer (a FIFO), and refused unless a regular file
+        with open(os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise H5ToCborsError(f"config {p} is not a regular file (a pipe or a device?)")
             raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise H5ToCborsError(f"cannot read config {p}: {e.strerror or e}") from e
@@ -124,6 +140,8 @@ def load_config(path: str | os.PathLike[str]) -> ScanConfig:
         data = tomllib.loads(text)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise H5ToCborsError(f"config {p} is not valid TOML: {e}") from e
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise H5ToCborsError(f"config {p} nests arrays or tables too deep") from None
     config = ScanConfig(p, text)
     unknown(config, data, TOP_KEYS, "")
     streams = data.get("streams", {})
@@ -190,8 +208,8 @@ def count_value(config: ScanConfig, key: str, value: object) -> int | str | None
         return None
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise H5ToCborsError(f"{config.where(key)}: {key} must be a number or a dataset path")
-    if isinstance(value, int) and value < 1:
-        raise H5ToCborsError(f"{config.where(key)}: {key} must be at least 1")
+    if isinstance(value, int) and not 1 <= value <= MAX_COUNT:
+        raise H5ToCborsError(f"{config.where(key)}: {key} must be from 1 to {MAX_COUNT:,}")
     if isinstance(value, str) and not value.startswith("/"):
         raise H5ToCborsError(f"{config.where(key)}: {key} path must start with /")
     return value
