@@ -7,9 +7,11 @@ import os
 import pickle
 import pickletools
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+import cbor2
 import h5py
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from h5tocbors.protocols.pickles import MAX_DEPTH, RefusedPickle, dumps, loads
 from .conftest import run_cli
 from .numpy1_check import describe
 from .protocol_files import Boom, context, contrast_scan, messages
+from .public_data import public_file
 
 NUMPY1_GLOBALS = {
     "collections OrderedDict",
@@ -165,6 +168,55 @@ def test_shared_references_do_not_multiply_memory() -> None:
         loads(data)
     one = b"\x80\x03B\x00\x00\x10\x00" + b"x" * (1 << 20) + b"q\x00(" + array + b"l."
     assert loads(one)[0].nbytes == 1 << 20
+
+
+def test_steps_of_many_values_inspect_and_verify(tmp_path: Path) -> None:
+    """Protocol 2 pickles array bytes as latin-1 text (`_codecs.encode`); those bytes were
+    counted twice against a budget of the pickle's size, so `inspect` and `verify --scan`
+    refused every `running` message of a step of about 1,000 values or more ("the pickle
+    makes more data than it holds")."""
+    master = contrast_scan(tmp_path, lines=2, per_line=10_000)
+    out = tmp_path / "out"
+    converted = run_cli("convert", master, "--scan", "--stream", "contrast", "-o", out)
+    assert converted.returncode == 0, converted.stderr
+    inspected = run_cli("inspect", out / "contrast.cbors")
+    assert inspected.returncode == 0, inspected.stdout
+    assert "2 steps" in inspected.stdout and "problem" not in inspected.stdout
+    verified = run_cli("verify", master, out / "contrast.cbors", "--scan")
+    assert verified.returncode == 0, verified.stderr
+
+
+def ingested(path: Path) -> Iterator[bytes]:
+    """The frames of a `.pkls` file as dranspose's replay reads it: pickled worker messages,
+    one after another (public data, trusted: loaded with dranspose's classes)."""
+    with path.open("rb") as f:
+        while f.peek(1):
+            for stream in pickle.load(f).streams.values():
+                yield from stream.frames
+
+
+def dumped(path: Path) -> Iterator[bytes]:
+    """The frames of a dump of raw zmq messages: CBOR arrays of frames, one after another."""
+    with path.open("rb") as f:
+        while f.peek(1):
+            yield from cbor2.load(f)
+
+
+def test_real_contrast_pickles_load() -> None:
+    """NanoMAX scan 8 (11 steps of 101 points) as h5tocbors writes it, its pickles as contrast
+    sent them (drp-nanomax's ingest), and those in dranspose's tests load as pickle loads them."""
+    nanomax = "maxiv-science/drp-nanomax"
+    with h5py.File(public_file(nanomax, "data/000008.h5"), "r") as f:
+        writer = contrast.open_writer(f["/entry"], context())
+        written = [m.frames[0] for m in messages(writer, "contrast")]
+    assert len(written) == 13
+    sent = [
+        *ingested(public_file(nanomax, "data/contrast_ingest.pkls")),
+        *dumped(public_file("felix-engelmann/dranspose", "tests/data/contrast-dump.cbors")),
+    ]
+    assert len(sent) == 48
+    for data in written + sent:
+        assert describe(loads(data)) == describe(pickle.loads(data))
 
 
 def test_oversized_payload_is_refused_unread() -> None:

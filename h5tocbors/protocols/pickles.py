@@ -146,22 +146,34 @@ class _ArrayStub:
         dtype = stub.resolve()
         if prod(shape) * dtype.itemsize != len(data):
             raise RefusedPickle(f"array of shape {shape} {dtype} has {len(data)} bytes of data")
-        budget.spend(len(data))
+        budget.copy(data)
         flat = np.frombuffer(data, dtype)
         return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
 
 
 class _Budget:
-    """Bytes that arrays and byte strings may still take: no more than the pickle has, so
-    that one byte string referenced a thousand times is not copied a thousand times."""
+    """Bytes that the loader may make beyond what the pickle holds: no more than its size.
+
+    Each byte is counted once: a byte string the pickle holds is free, one that latin-1 of a
+    str makes is counted where it is made; an array's copy of its data is free the first
+    time, counted when another array takes the same byte string (shared references: one
+    byte string referenced a thousand times is not copied a thousand times).
+    """
 
     def __init__(self, left: int) -> None:
         self.left = left
+        self.copied: set[int] = set()
 
     def spend(self, size: int) -> None:
         self.left -= size
         if self.left < 0:
             raise RefusedPickle("the pickle makes more data than it holds (shared references)")
+
+    def copy(self, data: bytes) -> None:
+        """Counts an array's copy of `data` (alive, and so its id its own, while loading)."""
+        if id(data) in self.copied:
+            self.spend(len(data))
+        self.copied.add(id(data))
 
 
 def _reconstruct(cls: object, shape: object, typecode: object) -> _ArrayStub:
