@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import reading
 from ..errors import H5ToCborsError
 
 MAX_BYTES = 64 << 20
@@ -251,17 +252,18 @@ def loads(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
     if len(data) > max_bytes:
         raise RefusedPickle(f"pickle of {len(data)} bytes is larger than {max_bytes}")
     budget = _Budget(len(data))
-    try:
-        # every opcode parsed first, each length checked against the data: the unpickler
-        # allocates what a length declares before it reads (a bytearray of 2**62 bytes)
-        for _ in pickletools.genops(data):
-            pass
-        obj = _StrictUnpickler(data, budget).load()
-    except RefusedPickle:
-        raise
-    except Exception as e:  # any failure of an untrusted payload is a refusal, named
-        raise RefusedPickle(f"not a valid pickle: {type(e).__name__}: {e}") from e
-    return _Resolver(budget).resolve(obj, 0)
+    with reading.unpickling():
+        try:
+            # every opcode parsed first, each length checked against the data: the unpickler
+            # allocates what a length declares before it reads (a bytearray of 2**62 bytes)
+            for _ in pickletools.genops(data):
+                pass
+            obj = _StrictUnpickler(data, budget).load()
+        except RefusedPickle:
+            raise
+        except Exception as e:  # any failure of an untrusted payload is a refusal, named
+            raise RefusedPickle(f"not a valid pickle: {type(e).__name__}: {e}") from e
+        return _Resolver(budget).resolve(obj, 0)
 
 
 class _Resolver:
