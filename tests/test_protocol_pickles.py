@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import pickletools
+import subprocess
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -233,13 +234,18 @@ def test_lengths_beyond_the_data_are_refused_before_anything_is_allocated(
     data = b"\x80\x02}q\x00\x96" + (2**62 + 12345).to_bytes(8, "little") + b"x" * 100 + b"."
     with pytest.raises(RefusedPickle, match="bytearray8, but only 101 remain"):
         loads(data)
-    capture = tmp_path / "contrast.cbors"
-    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    message = encode_message(0, {"contrast": StreamPart("contrast", [data])}, started)
-    capture.write_bytes(b"".join(bytes(b) for b in message))
-    result = run_cli("inspect", "--events", capture)
+    result = inspect_events(tmp_path, data)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "bytearray8" in result.stdout
+
+
+def inspect_events(folder: Path, pickled: bytes) -> subprocess.CompletedProcess[str]:
+    """`inspect --events` of a capture of one contrast message: `pickled`."""
+    capture = folder / "contrast.cbors"
+    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    message = encode_message(0, {"contrast": StreamPart("contrast", [pickled])}, started)
+    capture.write_bytes(b"".join(bytes(b) for b in message))
+    return run_cli("inspect", "--events", capture)
 
 
 def array_pickle(shape: tuple[int, ...], dtype: str = "u1", data: bytes = b"") -> bytes:
@@ -312,14 +318,17 @@ def test_str_keys_and_members_load() -> None:
 
 def test_deep_key_in_a_capture_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     """`inspect` reported "crashed (SIGSEGV) ... corrupt HDF5 metadata" for this capture."""
-    capture = tmp_path / "contrast.cbors"
-    data = b"\x80\x02}N" + b"\x85" * 1_000_000 + b"Ns."
-    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    message = encode_message(0, {"contrast": StreamPart("contrast", [data])}, started)
-    capture.write_bytes(b"".join(bytes(b) for b in message))
-    result = run_cli("inspect", "--events", capture)
+    result = inspect_events(tmp_path, b"\x80\x02}N" + b"\x85" * 1_000_000 + b"Ns.")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "refused: a dict key that is not a str" in result.stdout
+
+
+def test_huge_int_in_a_capture_is_a_problem(tmp_path: Path) -> None:
+    """`inspect --events` failed with "unexpected ValueError" printing a scan number of 5,001
+    digits (Python prints no int of over 4,300)."""
+    result = inspect_events(tmp_path, pickle.dumps({"scannr": 10**5000, "status": "started"}, 2))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "refused: an int of 16610 bits, more than 4096" in result.stdout
 
 
 def test_build_on_a_global_changes_nothing_for_later_loads() -> None:
