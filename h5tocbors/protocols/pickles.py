@@ -167,7 +167,8 @@ class _ArrayStub:
         dtype = stub.resolve()
         if prod(shape) * dtype.itemsize != len(data):
             raise RefusedPickle(f"array of shape {shape} {dtype} has {len(data)} bytes of data")
-        if prod(n or 1 for n in shape) * dtype.itemsize > MAX_BYTES:  # numpy refuses it even empty
+        spans = prod(n or 1 for n in shape) * dtype.itemsize  # numpy refuses it though empty
+        if 0 in shape and spans > MAX_BYTES:
             raise RefusedPickle(f"array of shape {shape} {dtype} spans more than {MAX_BYTES} bytes")
         budget.copy(data)
         flat = np.frombuffer(data, dtype)
