@@ -175,6 +175,15 @@ def build_corpus(root: Path) -> dict[str, Any]:
         verify = [_at(root, master), "CAPTURE", "--scan"]
         captures[f"scan/{c.name}"] = Source("capture", _at(root, c)[1:], "", [], verify)
     sources += named_scans(root, master, outs)
+    big = root / "bigscan"  # steps of BIG_STEP values: contrast pickles of tens of KB
+    big.mkdir()
+    big_master = contrast_scan(big, lines=2, per_line=BIG_STEP)
+    _cli(["convert", str(big_master), "--scan", "-s", "contrast", "-o", str(big / "out"), "-q"])
+    _cli(["inspect", "--strict", str(big / "out" / "contrast.cbors")])  # sound before mutated
+    verify = [_at(root, big_master), "CAPTURE", "--scan"]
+    captures["bigscan/contrast.cbors"] = Source(
+        "capture", _at(root, big / "out" / "contrast.cbors")[1:], "", [], verify
+    )
     sources += [captures[c] for c in CAPTURES]
     corpus = {"sources": [s.__dict__ for s in sources]}
     (root / "corpus.json").write_text(json.dumps(corpus))
@@ -210,12 +219,15 @@ CAPTURES = [
     "scan/panda0.cbors",
     "scan/pilatus.cbors",
     "bslz4/det.cbors",
-    "scan/contrast.cbors",
+    "bigscan/contrast.cbors",
     "scan/xspress3.cbors",
     "contiguous/be.cbors",
 ]
 """The captures to mutate, in turn: every protocol typ, pickles (contrast, xspress) twice as
-often, STINS with the detector's settings, and uncompressed."""
+often (contrast's once with steps of `BIG_STEP` values), STINS with the detector's settings,
+and uncompressed."""
+BIG_STEP = 1500
+"""Values in a step of the big scan: its pickles were refused from about 1,000 on."""
 
 
 def _at(root: Path, path: Path) -> str:

@@ -42,7 +42,7 @@ def inspect_frames(
     assert isinstance(check, kind)
     for event, message in enumerate(frames):
         check.add(event, message)  # type: ignore[attr-defined]
-    return check, check.finish()  # type: ignore[attr-defined]
+    return check, check.finish().report()  # type: ignore[attr-defined]
 
 
 class Boom:

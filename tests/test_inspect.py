@@ -343,7 +343,8 @@ def test_header_check_rejects_what_dranspose_rejects() -> None:
 
 
 def test_problems_are_bounded(cli: Cli, tmp_path: Path) -> None:
-    """A problem in every message: the first ones are kept, the rest counted."""
+    """A problem in every message: the first ones are kept, the rest counted. The count said
+    "2 more" for these 1,951: the stream's problems were cut at 50, then the capture's."""
     path = write_messages(
         tmp_path / "many.cbors",
         [(0, "d", "STINS", stins("header", 0))]
@@ -351,6 +352,14 @@ def test_problems_are_bounded(cli: Cli, tmp_path: Path) -> None:
         + [(0, "d", "STINS", stins("series_end", 2000))],
     )
     code, doc = inspect_json(cli, path)
-    problems = doc["files"][0]["problems"]
-    assert code == 0 and len(problems) == 51
-    assert problems[-1].startswith("... and ") and problems[-1].endswith(" more problems")
+    (found,) = doc["files"]
+    problems = found["problems"]
+    # 1,999 headers without htype; event 0 after 1999, and its msg_number jump from 0 to 2000
+    assert code == 0 and found["problem_count"] == 2001 and len(problems) == 51
+    assert problems[:2] == [
+        "event 0 after event 1999 (message 2000)",
+        "d: event 1: htype is missing, not header, image or series_end",
+    ]
+    assert problems[-1] == "... and 1951 more problem(s)"
+    code, out, _ = cli("inspect", path)
+    assert code == 0 and f"{path}: 2001 messages, events 0..0, 2001 problem(s)" in out

@@ -93,6 +93,28 @@ def test_crash_names_what_was_read(signum: str) -> None:
     )
 
 
+PICKLE = (
+    "reading.note('c.cbors', 'message 3 (event 2)', reading.CAPTURE); "
+    "reading.note('x.h5', '/entry/b'); held = reading.unpickling(); held.__enter__(); "
+)
+
+
+def test_crash_in_a_pickle_names_the_capture_and_h5tocbors() -> None:
+    """A crash as a capture's pickle was loaded blamed corrupt HDF5 metadata (of the HDF5
+    file `verify` read last, or of "the input" in `inspect`)."""
+    result = isolated_run(PICKLE + "os.kill(os.getpid(), signal.SIGSEGV)")
+    assert (result.returncode, result.stderr) == (
+        1,
+        "h5tocbors: error: crashed (SIGSEGV) loading a pickle of c.cbors at message 3 (event 2): "
+        "a bug in h5tocbors: its pickle loader does not check this pickle\n",
+    )
+    stalled = isolated_run(PICKLE + "import re; re.match(r'(a+)+$', 'a' * 64 + 'b')", stall=1)
+    assert stalled.stderr.startswith(
+        "h5tocbors: error: no progress for 1 s loading a pickle of c.cbors at message 3 (event 2): "
+        "a bug in h5tocbors: its pickle loader loops on this pickle (stopped;"
+    )
+
+
 def test_exit_code_and_output_pass_through() -> None:
     result = isolated_run("print('hello', flush=True); sys.exit(3)")
     assert (result.returncode, result.stdout, result.stderr) == (3, "hello\n", "")

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import pickletools
+import subprocess
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -233,10 +234,112 @@ def test_lengths_beyond_the_data_are_refused_before_anything_is_allocated(
     data = b"\x80\x02}q\x00\x96" + (2**62 + 12345).to_bytes(8, "little") + b"x" * 100 + b"."
     with pytest.raises(RefusedPickle, match="bytearray8, but only 101 remain"):
         loads(data)
-    capture = tmp_path / "contrast.cbors"
-    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
-    message = encode_message(0, {"contrast": StreamPart("contrast", [data])}, started)
-    capture.write_bytes(b"".join(bytes(b) for b in message))
-    result = run_cli("inspect", "--events", capture)
+    result = inspect_events(tmp_path, data)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "bytearray8" in result.stdout
+
+
+def inspect_events(folder: Path, pickled: bytes) -> subprocess.CompletedProcess[str]:
+    """`inspect --events` of a capture of one contrast message: `pickled`."""
+    capture = folder / "contrast.cbors"
+    started = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    message = encode_message(0, {"contrast": StreamPart("contrast", [pickled])}, started)
+    capture.write_bytes(b"".join(bytes(b) for b in message))
+    return run_cli("inspect", "--events", capture)
+
+
+def array_pickle(shape: tuple[int, ...], dtype: str = "u1", data: bytes = b"") -> bytes:
+    """A protocol 3 pickle of an array as numpy writes one, of any shape, dtype and data."""
+
+    def part(value: object) -> bytes:
+        return pickle.dumps(value, 3)[2:-1]
+
+    return (
+        b"\x80\x03cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
+        + b"(K\x01"
+        + part(shape)
+        + b"cnumpy\ndtype\n"
+        + part(dtype)
+        + b"\x89\x88\x87R(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89"
+        + part(data)
+        + b"tb."
+    )
+
+
+def collisions(keys: int, protocol: int = 2) -> bytes:
+    """A dict whose int keys, multiples of 2**61 - 1, all hash alike (0)."""
+    return pickle.dumps(dict.fromkeys(k * (2**61 - 1) for k in range(keys)), protocol)
+
+
+@pytest.mark.parametrize(
+    ("data", "refusal"),
+    [
+        (b"\x80\x02}N" + b"\x85" * 1_000_000 + b"Ns.", "a dict key that is not a str"),
+        (collisions(5000), "a dict key that is not a str"),
+        (pickle.dumps({1.5: 0}, 2), "a dict key that is not a str"),
+        (pickle.dumps({(2**61 - 1) * k for k in range(100)}, 4), "a set member that is not"),
+        (pickle.dumps(frozenset({"a", 7}), 4), "a set member that is not a str"),
+        (array_pickle((1,) * 65, data=b"x"), "array of 65 dimensions, more than 32"),
+        (array_pickle((0,), "S0"), "dtype 'S0' has no size"),
+        (array_pickle((0,), "U0"), "dtype 'U0' has no size"),
+        (array_pickle((0, 2**26, 2**26, 2**26)), r"array of shape \(0, 67108864.* spans more"),
+        (pickle.dumps({"x": 10**5000}, 2), "an int of 16610 bits, more than 4096"),
+    ],
+    ids=[
+        "tuple-key-1e6-deep",
+        "colliding-int-keys",
+        "float-key",
+        "colliding-int-set",
+        "int-in-frozenset",
+        "65-dimensions",
+        "S0",
+        "U0",
+        "empty-but-huge",
+        "int-of-5001-digits",
+    ],
+)
+def test_payloads_that_crashed_hung_or_failed_are_refused(data: bytes, refusal: str) -> None:
+    """A tuple nested 10**6 deep as a dict key crashed the process (SIGSEGV, as it was
+    hashed); int keys that hash alike took 36 s of CPU for 750 KB; the rest was "unexpected
+    ValueError" from numpy or from printing the int. Each is refused before it is made."""
+    with pytest.raises(RefusedPickle, match=refusal):
+        loads(data)
+
+
+def test_str_keys_and_members_load() -> None:
+    """What contrast and xspress3 send (str keys), and sets of str, load as they are."""
+    shared = "shared"  # one str, pickled once and then fetched from the memo as a key
+    plain = OrderedDict(a={"b": [1, 2.5, None, True]}, c=("x", b"y"), d=[{shared: 1}, {shared: 2}])
+    for protocol in (0, 1, 2, 3, 4, 5):
+        assert loads(pickle.dumps(plain, protocol)) == plain
+    members = {"s": {"a", "b"}, "f": frozenset({"c"})}
+    assert loads(pickle.dumps(members, 4)) == members
+
+
+def test_deep_key_in_a_capture_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """`inspect` reported "crashed (SIGSEGV) ... corrupt HDF5 metadata" for this capture."""
+    result = inspect_events(tmp_path, b"\x80\x02}N" + b"\x85" * 1_000_000 + b"Ns.")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "refused: a dict key that is not a str" in result.stdout
+
+
+def test_huge_int_in_a_capture_is_a_problem(tmp_path: Path) -> None:
+    """`inspect --events` failed with "unexpected ValueError" printing a scan number of 5,001
+    digits (Python prints no int of over 4,300)."""
+    result = inspect_events(tmp_path, pickle.dumps({"scannr": 10**5000, "status": "started"}, 2))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "refused: an int of 16610 bits, more than 4096" in result.stdout
+
+
+def test_build_on_a_global_changes_nothing_for_later_loads() -> None:
+    """BUILD on `numpy.dtype` set its stand-in's defaults: `numpy.dtype()` without a spec then
+    made a uint8 dtype in every later load of the process."""
+    defaults = b"\x80\x02cnumpy\ndtype\nN}X\x0c\x00\x00\x00__defaults__X\x02\x00\x00\x00u1"
+    build = defaults + b"\x89\x89\x87s\x86b."
+    bare = b"\x80\x02cnumpy\ndtype\n)R."
+    with pytest.raises(RefusedPickle):
+        loads(build)
+    with pytest.raises(RefusedPickle, match="missing 1 required positional argument: 'spec'"):
+        loads(bare)
+    with pytest.raises(RefusedPickle, match="sets the state of a global"):
+        loads(build)

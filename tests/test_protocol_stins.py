@@ -72,7 +72,7 @@ def test_through_convert_and_dranspose_reader(tmp_path: Path) -> None:
     assert check is not None
     for m in msgs:
         check.add(m.event_number, m.streams["eiger"].frames)
-    assert check.finish() == []
+    assert check.finish().report() == []
 
 
 def test_settings_without_a_json_form_are_left_out(tmp_path: Path) -> None:

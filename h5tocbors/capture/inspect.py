@@ -12,6 +12,7 @@ from ..protocols.registry import inspector_for
 from .read import CaptureError, RawMessage, read_messages
 
 MAX_PROBLEMS = Problems.limit
+"""Problems listed per capture (beside where it breaks); the rest are counted."""
 
 
 @dataclass
@@ -43,6 +44,8 @@ class CaptureSummary:
     streams: dict[str, StreamSummary] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     intact: bool = True
+    problem_count: int = 0
+    """All problems found, listed or not (`problems` ends with how many more when it is cut)."""
 
 
 @dataclass
@@ -87,12 +90,10 @@ def inspect_capture(
         summary.problems.append(str(e))  # first, never cut
     if summary.messages == 0 and summary.intact:
         problems.add(f"{summary.path}: no messages")
-    summary.problems += problems.report()
     for name, tracker in trackers.items():
-        summary.streams[name] = _finish(tracker, summary.problems)
-    if len(summary.problems) > MAX_PROBLEMS:
-        more = len(summary.problems) - MAX_PROBLEMS
-        summary.problems[MAX_PROBLEMS:] = [f"... and {more} more problems"]
+        summary.streams[name] = _finish(tracker, problems)
+    summary.problems += problems.report()
+    summary.problem_count = (not summary.intact) + problems.total  # where it breaks, first
     return summary
 
 
@@ -122,7 +123,7 @@ def _add(tracker: _Tracker, msg: RawMessage, frames: list[bytes]) -> None:
         tracker.last = msg.created_at
 
 
-def _finish(tracker: _Tracker, problems: list[str]) -> StreamSummary:
+def _finish(tracker: _Tracker, problems: Problems) -> StreamSummary:
     s, check = tracker.summary, tracker.inspector
     if check is not None:
         problems.extend(check.finish())

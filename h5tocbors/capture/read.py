@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from typing import IO, NamedTuple, cast
 
 from ..errors import H5ToCborsError, quoted
+from ..reading import CAPTURE, note
 from .encode import MESSAGE_TAG, SELF_DESCRIBE_TAG, STREAM_TAG
 
 MAX_EVENT = 2**63 - 1
@@ -111,6 +112,7 @@ def read_messages(path: str | os.PathLike[str]) -> Iterator[RawMessage]:
             except (OSError, zlib.error) as e:  # a corrupt gzip stream, a failing disk
                 detail = getattr(e, "strerror", None) or str(e)
                 raise CaptureError(name, index, source.pos, "corrupt data", detail) from e
+            note(name, f"message {index} (event {message.event_number})", CAPTURE)
             yield message
             index += 1
 

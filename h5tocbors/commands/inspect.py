@@ -72,7 +72,7 @@ def print_event(msg: RawMessage) -> None:
 def print_summary(s: CaptureSummary) -> None:
     """A few lines per capture."""
     events = f"events {s.first_event}..{s.last_event}" if s.messages else "no events"
-    verdict = "ok" if not s.problems else f"{len(s.problems)} problem(s)"
+    verdict = "ok" if not s.problems else f"{s.problem_count} problem(s)"
     say(f"{s.path}: {s.messages} messages, {events}, {verdict}")
     for name, st in s.streams.items():
         image = f" {st.shape} {st.type} {st.compression}" if st.shape is not None else ""

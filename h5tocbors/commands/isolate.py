@@ -45,6 +45,13 @@ PAUSED_SECONDS = 5.0
 OVERRUN_SECONDS = 0.5
 """A wait this much longer than its timeout was cut short by a stop; CPython 3.11's
 `sigtimedwait` then returns a siginfo it never filled in (its signal number is garbage)."""
+READ = {
+    reading.HDF5: ("reading", "corrupt HDF5 metadata that HDF5 {}"),
+    reading.CAPTURE: ("reading", "a payload that its decoder {}"),
+    reading.PICKLE: ("loading a pickle of", "a bug in h5tocbors: its pickle loader {} this pickle"),
+}
+"""By the kind of thing read: how a message names it, and what it blames (`{}`: does not
+check, loops on)."""
 SENT_BY_A_PROCESS = 0
 """`si_code` at or below which a signal was sent by a process (`kill`, `sigqueue`, `tgkill`),
 not by the kernel (a terminal's Ctrl-C goes to the whole foreground process group)."""
@@ -138,16 +145,17 @@ def outcome(status: int, stalled: float, page: mmap.mmap) -> int:
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status)
     signum = os.WTERMSIG(status)
-    what = reading.last(page) or "the input"
+    what, kind = reading.last(page)
+    verb, cause = READ.get(kind, READ[reading.HDF5])
     if stalled:
         return fail(
-            f"no progress for {stalled:g} s reading {what}: corrupt HDF5 metadata that "
-            f"HDF5 loops on (stopped; {STALL_VARIABLE} sets the limit)"
+            f"no progress for {stalled:g} s {verb} {what or 'the input'}: "
+            f"{cause.format('loops on')} (stopped; {STALL_VARIABLE} sets the limit)"
         )
     if signum in CRASHES:
         name = signal.Signals(signum).name
         return fail(
-            f"crashed ({name}) reading {what}: corrupt HDF5 metadata that HDF5 does not check"
+            f"crashed ({name}) {verb} {what or 'the input'}: {cause.format('does not check')}"
         )
     with contextlib.suppress(OSError, ValueError):  # SIGKILL has no handler to reset
         signal.signal(signum, signal.SIG_DFL)

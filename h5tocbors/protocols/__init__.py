@@ -181,6 +181,17 @@ class Problems:
         else:
             self.dropped += 1
 
+    def extend(self, other: Problems) -> None:
+        """Note `other`'s problems too: those it kept as they come, those it dropped counted."""
+        for problem in other.kept:
+            self.add(problem)
+        self.dropped += other.dropped
+
+    @property
+    def total(self) -> int:
+        """How many problems were noted, kept or not."""
+        return len(self.kept) + self.dropped
+
     def report(self) -> list[str]:
         """The problems kept, and how many more there were."""
         more = [f"... and {self.dropped} more problem(s)"] if self.dropped else []
@@ -200,7 +211,7 @@ class Inspector(Protocol):
 
     def add(self, event: int, frames: list[bytes]) -> None: ...
 
-    def finish(self) -> list[str]: ...
+    def finish(self) -> Problems: ...
 
 
 class ProtocolModule(Protocol):

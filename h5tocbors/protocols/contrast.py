@@ -474,7 +474,7 @@ class ContrastInspector(StreamInspector):
     Example:
         >>> check = ContrastInspector("contrast")
         >>> check.add(0, [dumps({"status": "running", "dt": 0.1})])
-        >>> check.finish()[0]
+        >>> check.finish().report()[0]
         'contrast: first message (event 0) is running, not started'
     """
 

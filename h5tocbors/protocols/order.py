@@ -14,7 +14,7 @@ class MessageOrder:
 
     Example:
         >>> order = MessageOrder("contrast", start="started", end="finished")
-        >>> order.add(0, "running"); order.add(1, "finished"); order.finish()
+        >>> order.add(0, "running"); order.add(1, "finished"); order.finish().report()
         ['contrast: first message (event 0) is running, not started']
     """
 
@@ -47,11 +47,11 @@ class MessageOrder:
         if kind == self.end:
             self.ended_at = event
 
-    def finish(self) -> list[str]:
+    def finish(self) -> Problems:
         """The problems found, once every message was added."""
         if self.ended_at is None and not self._end_reported:
             self.note(f"no {self.end} message")
-        return self.problems.report()
+        return self.problems
 
 
 @dataclass
@@ -88,6 +88,6 @@ class StreamInspector:
         """Take the stream's start message's JSON header: what it was made from."""
         self.origin = Origin.from_header(header)
 
-    def finish(self) -> list[str]:
+    def finish(self) -> Problems:
         """The problems found, once every message was added."""
         return self.order.finish()

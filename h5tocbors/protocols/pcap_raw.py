@@ -227,7 +227,8 @@ class PcapRawInspector(StreamInspector):
     Example:
         >>> check = PcapRawInspector("panda0")
         >>> check.add(0, [b"arm_time: 2024-10-30T10:32:07Z\\nfields:\\n X.Y double Value\\n\\n"])
-        >>> check.add(1, [b" 1.5\\n"]); check.add(2, [b"END 2 Disarmed\\n"]); check.finish()
+        >>> check.add(1, [b" 1.5\\n"]); check.add(2, [b"END 2 Disarmed\\n"])
+        >>> check.finish().report()
         ['panda0: END at event 2 says 2 rows, the arm had 1']
     """
 

@@ -7,7 +7,9 @@ written under its numpy 1 name `numpy.core.multiarray`, which numpy 2 still reso
 `loads` unpickles untrusted payloads: plain containers, `OrderedDict` and numpy arrays of
 non-object dtypes, nothing else. numpy's own unpickling is never reached: arrays are
 rebuilt here from their shape, a checked dtype and their bytes. Any other global, an
-object dtype, a cycle, deep nesting or an oversized payload is refused with `RefusedPickle`.
+object dtype, a cycle, deep nesting, a dict key or set member that is not a str (`pickle_scan`),
+or an oversized payload is refused with `RefusedPickle`. The globals a pickle may name are
+stand-ins with no state a pickle could change: nothing leaks from one load to the next.
 """
 
 from __future__ import annotations
@@ -16,18 +18,24 @@ import io
 import pickle
 import pickletools
 import re
+import reprlib
 from collections import OrderedDict
+from collections.abc import Callable
 from math import prod
 from typing import Any
 
 import numpy as np
 
+from .. import reading
 from ..errors import H5ToCborsError
+from .pickle_scan import refusal
 
 MAX_BYTES = 64 << 20
 """The largest payload `loads` accepts."""
 MAX_DEPTH = 64
 """The deepest nesting of containers `loads` accepts."""
+MAX_DIMS = 32
+"""The most dimensions of an array `loads` accepts (numpy 1.x's and HDF5's limit)."""
 
 
 def _numpy1_global(module: str, name: str) -> bytes:
@@ -81,11 +89,20 @@ class RefusedPickle(H5ToCborsError):
 _SIMPLE_DTYPE = re.compile(r"[biufcSU][0-9]{1,4}|b1|\?")
 
 
-class _NdarrayType:
-    """Stands for `numpy.ndarray` in a pickle: only `_reconstruct` may use it."""
+class _Global:
+    """A global a pickle may name: called as the pickle calls it; BUILD on it is refused, and
+    it has no other state, so that no pickle changes it for the loads after it."""
 
+    __slots__ = ("call",)
 
-_NDARRAY = _NdarrayType()
+    def __init__(self, call: Callable[..., object]) -> None:
+        self.call = call
+
+    def __call__(self, *args: object) -> object:
+        return self.call(*args)
+
+    def __setstate__(self, state: object) -> None:
+        raise RefusedPickle("the pickle sets the state of a global (BUILD), which is refused")
 
 
 class _DtypeStub:
@@ -95,11 +112,13 @@ class _DtypeStub:
 
     def __init__(self, spec: object) -> None:
         if not isinstance(spec, str) or not _SIMPLE_DTYPE.fullmatch(spec):
-            raise RefusedPickle(f"dtype {spec!r} is not a plain numeric or string dtype")
+            raise RefusedPickle(f"dtype {_shown(spec)} is not a plain numeric or string dtype")
         try:
-            np.dtype(spec)
+            size = np.dtype(spec).itemsize
         except TypeError:  # 'f0', 'i3': the pattern allows sizes numpy has no type for
             raise RefusedPickle(f"dtype {spec!r} is no numpy dtype") from None
+        if size == 0:
+            raise RefusedPickle(f"dtype {spec!r} has no size (no array can hold it)")
         self.spec = spec
         self.order = "|"
 
@@ -136,7 +155,9 @@ class _ArrayStub:
         if not isinstance(shape, tuple) or not all(
             isinstance(n, int) and 0 <= n <= MAX_BYTES for n in shape
         ):
-            raise RefusedPickle(f"array shape {shape!r} is not a tuple of sizes")
+            raise RefusedPickle(f"array shape {_shown(shape)} is not a tuple of sizes")
+        if len(shape) > MAX_DIMS:
+            raise RefusedPickle(f"array of {len(shape)} dimensions, more than {MAX_DIMS}")
         self.state = (shape, dtype, bool(fortran), data)
 
     def resolve(self, budget: _Budget) -> np.ndarray:
@@ -146,6 +167,9 @@ class _ArrayStub:
         dtype = stub.resolve()
         if prod(shape) * dtype.itemsize != len(data):
             raise RefusedPickle(f"array of shape {shape} {dtype} has {len(data)} bytes of data")
+        spans = prod(n or 1 for n in shape) * dtype.itemsize  # numpy refuses it though empty
+        if 0 in shape and spans > MAX_BYTES:
+            raise RefusedPickle(f"array of shape {shape} {dtype} spans more than {MAX_BYTES} bytes")
         budget.copy(data)
         flat = np.frombuffer(data, dtype)
         return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")
@@ -176,6 +200,15 @@ class _Budget:
         self.copied.add(id(data))
 
 
+def _shown(obj: object) -> str:
+    """`obj` for a message, shortened (a pickle's values can be megabytes)."""
+    return reprlib.repr(obj)
+
+
+def _ndarray(*args: object) -> object:
+    raise RefusedPickle("numpy.ndarray is only allowed as the class _reconstruct makes")
+
+
 def _reconstruct(cls: object, shape: object, typecode: object) -> _ArrayStub:
     if cls is not _NDARRAY:
         raise RefusedPickle("_reconstruct of something other than numpy.ndarray")
@@ -191,6 +224,23 @@ def _empty_bytes(*args: object) -> bytes:
     if args:
         raise RefusedPickle("bytes is only allowed without arguments")
     return b""
+
+
+def _ordered_dict(*args: object) -> OrderedDict[object, object]:
+    """`OrderedDict()`, as pickles make one before they set its items (each key checked)."""
+    if args:
+        raise RefusedPickle("OrderedDict is only allowed without arguments")
+    return OrderedDict()
+
+
+_NDARRAY = _Global(_ndarray)
+_STAND_INS = {
+    "OrderedDict": _Global(_ordered_dict),
+    "ndarray": _NDARRAY,
+    "dtype": _Global(_dtype),
+    "_reconstruct": _Global(_reconstruct),
+    "bytes": _Global(_empty_bytes),
+}
 
 
 ALLOWED = {
@@ -210,18 +260,12 @@ class _StrictUnpickler(pickle.Unpickler):
     def __init__(self, data: bytes, budget: _Budget) -> None:
         super().__init__(io.BytesIO(data))
         self.budget = budget
+        self.stand_ins = _STAND_INS | {"encode": _Global(self._latin1)}
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in ALLOWED:
             raise RefusedPickle(f"the pickle calls {module}.{name}, which is not allowed")
-        return {
-            "OrderedDict": OrderedDict,
-            "ndarray": _NDARRAY,
-            "dtype": _dtype,
-            "_reconstruct": _reconstruct,
-            "encode": self._latin1,
-            "bytes": _empty_bytes,
-        }[name]
+        return self.stand_ins[name]
 
     def persistent_load(self, pid: object) -> Any:
         raise RefusedPickle("persistent ids are refused")
@@ -251,17 +295,17 @@ def loads(data: bytes, max_bytes: int = MAX_BYTES) -> Any:
     if len(data) > max_bytes:
         raise RefusedPickle(f"pickle of {len(data)} bytes is larger than {max_bytes}")
     budget = _Budget(len(data))
-    try:
-        # every opcode parsed first, each length checked against the data: the unpickler
-        # allocates what a length declares before it reads (a bytearray of 2**62 bytes)
-        for _ in pickletools.genops(data):
-            pass
-        obj = _StrictUnpickler(data, budget).load()
-    except RefusedPickle:
-        raise
-    except Exception as e:  # any failure of an untrusted payload is a refusal, named
-        raise RefusedPickle(f"not a valid pickle: {type(e).__name__}: {e}") from e
-    return _Resolver(budget).resolve(obj, 0)
+    with reading.unpickling():
+        try:
+            refused = refusal(data)  # before the unpickler allocates, hashes or calls anything
+            if refused:
+                raise RefusedPickle(refused)
+            obj = _StrictUnpickler(data, budget).load()
+        except RefusedPickle:
+            raise
+        except Exception as e:  # any failure of an untrusted payload is a refusal, named
+            raise RefusedPickle(f"not a valid pickle: {type(e).__name__}: {e}") from e
+        return _Resolver(budget).resolve(obj, 0)
 
 
 class _Resolver:

@@ -279,7 +279,7 @@ class StinsInspector(StreamInspector):
     Example:
         >>> check = StinsInspector("pilatus")
         >>> check.add(0, [b'{"htype": "header", "msg_number": 0, "filename": ""}'])
-        >>> check.finish()
+        >>> check.finish().report()
         ['pilatus: no series_end message']
     """
 

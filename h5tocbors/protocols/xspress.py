@@ -166,7 +166,7 @@ class XspressInspector(StreamInspector):
     Example:
         >>> check = XspressInspector("xspress3")
         >>> check.add(0, [b'{"htype":"header","filename":"","overwritable":false}'])
-        >>> check.finish()
+        >>> check.finish().report()
         ['xspress3: no series_end message']
     """
 
