@@ -205,7 +205,7 @@ def markdown(
             "`dranspose.replay.get_internals`: same number of messages, event numbers, STINS "
             "headers, and frames 0, 1, N/2 and N-1 decoding to the input's.",
             f"- Frame counts: bitshuffle-LZ4 {args.lz4_frames}, uncompressed {args.raw_frames}, "
-            f"gzip {args.gzip_frames}. By default uncompressed and gzip have 200 frames, not "
+            f"gzip {args.gzip_frames}. By default uncompressed has 200 frames and gzip 100, not "
             "1000 as bitshuffle-LZ4, so the whole `make bench` takes about 10 minutes or less on "
             "a 2-core machine; use `--raw-frames` / `--gzip-frames` for more.",
             "- Packed chunks: xspress3-like spectra (`(N, 4, 4096)` uint32 counts, gzip level 4, "
