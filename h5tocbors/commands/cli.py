@@ -14,6 +14,9 @@ from .isolate import isolated
 from .options import EXIT_CODES
 from .reporting import EXIT_OK, EXIT_USAGE, fail
 
+OPENBLAS_THREADS = "OPENBLAS_NUM_THREADS"
+"""Read by OpenBLAS as numpy is imported: the threads it starts then, one per core."""
+
 app = typer.Typer(
     name="h5tocbors",
     help=(
@@ -88,7 +91,10 @@ def run() -> None:
 
     Every file is closed by then; skipping the teardown of numpy, h5py and pydantic saves
     a twentieth of a second per call, which counts when converting many small files.
+    Unless told otherwise, numpy's OpenBLAS starts no threads: h5tocbors does no linear
+    algebra, and starting one per core costs as much again as numpy's own import.
     """
+    os.environ.setdefault(OPENBLAS_THREADS, "1")
     code = isolated(command)
     for stream in (sys.stdout, sys.stderr):
         try:
