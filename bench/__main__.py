@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import __doc__ as DESCRIPTION
@@ -83,6 +84,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def timed(
+    bench: Callable[[Launcher, Any, int], None], launcher: Launcher, result: Any, rounds: int
+) -> bool:
+    """Run one section's `bench` for `result`: a child that failed is one of its problems
+    (the section is then not timed). True when it has problems."""
+    try:
+        bench(launcher, result, rounds)
+    except ChildFailed as e:
+        result.problems.append(str(e))
+        if hasattr(result, "status"):
+            result.status = "FAILED"
+        print(f"  FAILED: {e}")
+    return bool(result.problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cmdline = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
@@ -131,27 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "startup" in args.case_list:
             startup = StartupResult(QUICK_REPEATS if args.quick else REPEATS, bytecode)
-            try:
-                bench_startup(launcher, startup, args.rounds)
-            except ChildFailed as e:
-                startup.problems.append(str(e))
-                print(f"  FAILED: {e}")
-            failed |= bool(startup.problems)
+            failed |= timed(bench_startup, launcher, startup, args.rounds)
         for result in results:
-            try:
-                bench_case(launcher, result, args.rounds)
-            except ChildFailed as e:
-                result.problems.append(str(e))
-                result.status = "FAILED"
-                print(f"  FAILED: {e}")
-            failed |= bool(result.problems)
+            failed |= timed(bench_case, launcher, result, args.rounds)
         for presult in packed:
-            try:
-                bench_packed(launcher, presult, args.rounds)
-            except ChildFailed as e:
-                presult.problems.append(str(e))
-                print(f"  FAILED: {e}")
-            failed |= bool(presult.problems)
+            failed |= timed(bench_packed, launcher, presult, args.rounds)
         inflate = ""
         gzip = [r for r in results if r.case.key == "gzip"]
         if gzip:

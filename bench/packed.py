@@ -164,7 +164,7 @@ class PackedResult(Timings):
 
     @property
     def over_whole(self) -> float:
-        return self.seconds("h5tocbors") / self.seconds("h5py-whole")
+        return self.ratio("h5tocbors", "h5py-whole")
 
     def targets(self) -> list[tuple[str, bool, str]]:
         label = self.case.label

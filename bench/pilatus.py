@@ -200,11 +200,11 @@ class Result(Timings):
 
     @property
     def speedup(self) -> float:
-        return self.seconds("baseline") / self.seconds("h5tocbors")
+        return self.ratio("baseline", "h5tocbors")
 
     @property
     def over_cp(self) -> float:
-        return self.seconds("h5tocbors") / max(self.seconds("cp"), 1e-6)
+        return self.ratio("h5tocbors", "cp")
 
     def targets(self) -> list[tuple[str, bool, str]]:
         """(target, met, measured) for each target of this case."""

@@ -38,7 +38,7 @@ def before_table(results: list[Result], packed: list[PackedResult]) -> str:
         if r.timed:
             b, a = r.seconds("before"), r.seconds("h5tocbors")
             lines.append(
-                f"| {r.case.label} | {b:.2f} | {a:.2f} | {b / a:.2f} "
+                f"| {r.case.label} | {b:.2f} | {a:.2f} | {r.ratio('before', 'h5tocbors'):.2f} "
                 f"| {r.cpu('before'):.2f} | {r.cpu('h5tocbors'):.2f} |"
             )
     return "\n".join(lines)
@@ -248,7 +248,9 @@ def markdown(
             "",
             *(["### Start-up", "", startup_table(startup), ""] if startup else []),
             *([f"### {PILATUS_TITLE}", "", table(results), ""] if results else []),
-            "speed-up = baseline s / h5tocbors s; h5tocbors / cp = h5tocbors s / cp s; "
+            "speed-up = baseline s / h5tocbors s; h5tocbors / cp = h5tocbors s / cp s; each "
+            "ratio is the median over rounds of the ratio within a round (the tools of one round "
+            "run back to back, under much the same load); seconds are medians over rounds. "
             "MB/s = input MB / h5tocbors s; CPU s = user + system seconds of the child "
             "(median), which other jobs on the machine disturb less than wall time.",
             "",

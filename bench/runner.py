@@ -168,3 +168,9 @@ class Timings:
 
     def cpu(self, tool: str) -> float:
         return statistics.median(r.cpu_s for r in self.runs[tool])
+
+    def ratio(self, tool: str, other: str) -> float:
+        """The median over rounds of `tool`'s time / `other`'s in the same round: runs of one
+        round are next to each other in time, so the load of other jobs weighs on both."""
+        pairs = zip(self.runs[tool], self.runs[other], strict=True)
+        return statistics.median(a.seconds / max(b.seconds, 1e-6) for a, b in pairs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import compileall
 import contextlib
 import os
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +45,10 @@ MAX_CONVERT_OVER_FLOOR_S = 0.1
 REPEATS, QUICK_REPEATS = 10, 3
 """Runs of each command per round: one start-up is a tenth of a second, noisy on its own."""
 ONE_PROCESS = (
-    "import os, sys; from h5tocbors.commands.cli import command; os._exit(command(sys.argv[1:]))"
+    "import os, sys; from h5tocbors.commands import cli; "
+    "os.environ.setdefault(cli.OPENBLAS_THREADS, '1'); os._exit(cli.command(sys.argv[1:]))"
 )
+"""`cli.run` without `isolated`: the console script's work, in one process."""
 
 
 def compile_bytecode() -> str:
@@ -101,7 +104,9 @@ class StartupResult(Timings):
         return not self.problems and bool(self.runs)
 
     def over_floor(self, name: str) -> float:
-        return self.seconds(name) - self.seconds(FLOOR)
+        """The median over repeats of `name`'s time less the floor's in the same repeat."""
+        pairs = zip(self.runs[name], self.runs[FLOOR], strict=True)
+        return statistics.median(a.seconds - b.seconds for a, b in pairs)
 
     def targets(self) -> list[tuple[str, bool, str]]:
         if not self.timed:
