@@ -15,10 +15,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from .errors import H5ToCborsError
+
 if TYPE_CHECKING:
     from .core.convert import ConversionResult, StreamResult, convert
     from .core.replay import ReplaySource, iter_messages
-    from .errors import H5ToCborsError
 
 __version__ = "0.1.0"
 __all__ = [
@@ -36,7 +37,6 @@ LAZY = {
     "convert": ".core.convert",
     "ReplaySource": ".core.replay",
     "iter_messages": ".core.replay",
-    "H5ToCborsError": ".errors",
 }
 """Where each public name lives, imported on first use (PEP 562)."""
 
