@@ -218,7 +218,8 @@ def markdown(
                 [
                     f"- Start-up: {startup.repeats} runs of each command per round, interleaved "
                     "in rotated order: `python -c pass`, `python -c 'import numpy, h5py'` (the "
-                    "floor of a conversion), `h5tocbors --version`, `h5tocbors --help`, "
+                    "floor of a conversion; also with `OPENBLAS_NUM_THREADS=1`, which the console "
+                    "script sets unless it is set), `h5tocbors --version`, `h5tocbors --help`, "
                     "`h5tocbors convert` of two 16x16 bitshuffle-LZ4 frames (a conversion's fixed "
                     "cost; target: within "
                     f"{MAX_CONVERT_OVER_FLOOR_S:g} s of the floor) and the same conversion "

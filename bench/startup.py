@@ -2,7 +2,8 @@
 
 Times, interleaved and rotated, many runs of each (medians):
   python        `python -c pass`, the interpreter alone;
-  numpy+h5py    `python -c "import numpy, h5py"`, the floor of any conversion;
+  numpy+h5py    `python -c "import numpy, h5py"`, the floor of any conversion (and with
+                OPENBLAS_NUM_THREADS=1, as the console script imports numpy);
   --version     `h5tocbors --version`, which needs neither;
   --help        `h5tocbors --help`;
   convert       `h5tocbors convert` of two 16x16 frames: a conversion's fixed cost;
@@ -39,7 +40,7 @@ from .runner import (
     scratch,
 )
 
-FLOOR = "numpy+h5py"
+FLOOR, FLOOR_CODE = "numpy+h5py", "import numpy, h5py"
 MAX_VERSION_S = 0.1
 MAX_CONVERT_OVER_FLOOR_S = 0.1
 REPEATS, QUICK_REPEATS = 10, 3
@@ -80,7 +81,8 @@ def commands(path: Path, out: Path) -> dict[str, list[str]]:
     convert = convert_command(path, out, "--quiet")
     cmds = {
         "python": [*python, "pass"],
-        FLOOR: [*python, "import numpy, h5py"],
+        FLOOR: [*python, FLOOR_CODE],
+        f"{FLOOR}, one BLAS thread": ["env", "OPENBLAS_NUM_THREADS=1", *python, FLOOR_CODE],
         "--version": [*h5tocbors_exe(), "--version"],
         "--help": [*h5tocbors_exe(), "--help"],
         "convert": convert,
