@@ -85,7 +85,7 @@ lint: $(DEV)
 
 ## bench: speed and memory, side by side with a seed-style loop and cp
 bench: $(DEV)
-	$(BIN)/python bench/bench.py
+	$(BIN)/python -m bench
 
 ## sample: regenerate sample_data/pilatus_100k.h5 and the contrast scan in sample_data/scan/
 sample: $(STAMP)

@@ -1,4 +1,4 @@
-"""Run commands for bench.py; report each one's wall time and its own peak RSS.
+"""Run commands for the benchmark (`python -m bench`): report their wall time and peak RSS.
 
 Reads one JSON request per line on stdin: {"cmd": [...], "stdout": path, "stderr": path},
 starts the command with `subprocess.Popen`, reaps it with `os.wait4(pid, 0)` and answers
@@ -6,7 +6,7 @@ one JSON line: {"seconds": wall time, "maxrss_kib": ru_maxrss, "cpu": user + sys
 seconds, "exit": exit code}.
 
 Why a separate process: Linux folds the parent's high-water RSS into a child's
-`ru_maxrss` when the child execs, so a child started by bench.py (hundreds of MB of
+`ru_maxrss` when the child execs, so a child started by the benchmark (hundreds of MB of
 frames and imports) would report at least that much. This launcher stays small
 (bare Python, few imports), which bounds that floor at its own size: `cp` shows it.
 """

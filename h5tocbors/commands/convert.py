@@ -6,18 +6,13 @@ import json
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..core.batch import FileOutcome, convert_many, parse_shard, plan_outputs, take_shard
-from ..core.convert import ConversionResult, convert
-from ..core.convert import Progress as Callback
-from ..core.pipeline import default_jobs
+from ..core.jobs import default_jobs
 from ..errors import Cancel, H5ToCborsError, UsageError
 from ..hdf5.selection import parse_frames
-from ..scan.config import load_config
-from ..scan.specs import parse_axes_options
 from .options import (
     EXIT_CODES,
     UNITS,
@@ -30,6 +25,11 @@ from .options import (
     parse_streams,
 )
 from .reporting import Bar, print_table, printable, progress_bar, reported, say
+
+if TYPE_CHECKING:
+    from ..core.batch import FileOutcome
+    from ..core.convert import ConversionResult
+    from ..core.convert import Progress as Callback
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -125,6 +125,11 @@ def convert_command(
 ) -> None:
     """Convert HDF5 streams (images, xspress3, PandA, a whole contrast scan) into one capture
     per stream: OUTPUT_DIR/NAME.cbors."""
+    from ..core.batch import convert_many, parse_shard, plan_outputs, take_shard
+    from ..core.convert import convert
+    from ..scan.config import load_config
+    from ..scan.specs import parse_axes_options
+
     cancel = Cancel()
     with reported(debug, cancel):
         check_outputs(output_dir, force, skip_existing)

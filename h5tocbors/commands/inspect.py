@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..capture.inspect import CaptureSummary, inspect_capture
-from ..capture.read import RawMessage
 from ..errors import H5ToCborsError
-from ..protocols.registry import describe_frames
 from .options import EXIT_CODES, UNITS, Debug, Json
 from .reporting import reported, say
+
+if TYPE_CHECKING:
+    from ..capture.inspect import CaptureSummary
+    from ..capture.read import RawMessage
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -39,6 +40,8 @@ def inspect_command(
     debug: Debug = False,
 ) -> None:
     """Summarize captures: messages, events, and per stream its typ, frames, shape and bytes."""
+    from ..capture.inspect import inspect_capture
+
     with reported(debug):
         on_message = None if as_json or not events else print_event
         summaries = []
@@ -61,6 +64,8 @@ def inspect_command(
 
 def print_event(msg: RawMessage) -> None:
     """One line for one message."""
+    from ..protocols.registry import describe_frames
+
     parts = [
         f"{name} {stream.typ} {describe_frames(stream.typ, stream.frames)}"
         for name, stream in msg.streams.items()

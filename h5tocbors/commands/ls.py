@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..hdf5.layout import FrameLayout
-from ..hdf5.listing import DatasetInfo, Source, list_datasets, stream_argument
-from ..hdf5.open import open_input
-from ..hdf5.unique import unique_streams
-from ..hdf5.walk import listed_paths
-from ..scan.survey import StreamSource, survey
 from .options import EXIT_CODES, Debug, Json
 from .reporting import print_table, reported
+
+if TYPE_CHECKING:
+    from ..hdf5.listing import DatasetInfo, Source
+    from ..scan.survey import StreamSource
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -38,6 +36,12 @@ def ls_command(
     debug: Debug = False,
 ) -> None:
     """List every dataset: path, shape, dtype, storage, and the --stream argument to convert it."""
+    from ..hdf5.listing import list_datasets
+    from ..hdf5.open import open_input
+    from ..hdf5.unique import unique_streams
+    from ..hdf5.walk import listed_paths
+    from ..scan.survey import survey
+
     with reported(debug), open_input(input) as f:
         paths = listed_paths(f)
         datasets = with_streams(list_datasets(f, paths), survey(f, paths))
@@ -51,6 +55,8 @@ def ls_command(
 def with_streams(datasets: list[DatasetInfo], sources: list[StreamSource]) -> list[DatasetInfo]:
     """The datasets, with what `--scan` makes of them, and a row for each group that makes a
     stream of another protocol (xspress, PandA, contrast)."""
+    from ..hdf5.listing import DatasetInfo, stream_argument
+
     by_path = {d.path: d for d in datasets}
     for s in sources:
         d = by_path.get(s.path)
@@ -92,6 +98,7 @@ def files(sources: list[Source]) -> str:
     first and the last, and every one that is missing or refused.
 
     Example:
+        >>> from h5tocbors.hdf5.listing import Source
         >>> files([Source(f"d{i}.h5", "/data", i != 5) for i in range(1, 9)])
         'd1.h5 d2.h5 … d8.h5 (8 files); missing or refused: d5.h5'
     """
@@ -121,6 +128,8 @@ def shape(d: DatasetInfo) -> str:
 
 def frames(d: DatasetInfo) -> str:
     """What an image dataset becomes: `1 frame 195x487`, `20 frames 512x512x3`; else ""."""
+    from ..hdf5.layout import FrameLayout
+
     if d.axes is None or d.shape is None:
         return ""
     return FrameLayout(d.axes).describe(tuple(d.shape))

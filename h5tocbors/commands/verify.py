@@ -5,28 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import h5py
 import typer
 
 from ..errors import H5ToCborsError, UsageError, shortened
-from ..hdf5.open import open_input
-from ..hdf5.resolve import open_object
 from ..hdf5.selection import parse_frames
-from ..protocols import stins
-from ..scan.config import load_config
-from ..scan.specs import EVERY, StreamSpec, parse_axes_options
 from ..verify import StreamCheck
-from ..verify.images import verify_capture
-from ..verify.streams import (
-    recorded_selection,
-    unchecked_streams,
-    verify_recorded,
-    verify_streams,
-)
 from .options import EXIT_CODES, AxesOption, Debug, Frames, Json, counted, parse_streams
 from .reporting import reported, say
+
+if TYPE_CHECKING:
+    import h5py
 
 EPILOG = (
     "[bold]Examples[/]\n\n"
@@ -71,6 +61,17 @@ def verify_command(
     debug: Debug = False,
 ) -> None:
     """Prove captures exact: every message matches what the HDF5 file gives, bit for bit."""
+    from ..hdf5.open import open_input
+    from ..scan.config import load_config
+    from ..scan.specs import EVERY, parse_axes_options
+    from ..verify.images import verify_capture
+    from ..verify.streams import (
+        recorded_selection,
+        unchecked_streams,
+        verify_recorded,
+        verify_streams,
+    )
+
     with reported(debug):
         datasets = parse_streams(stream or [])
         selection = parse_frames(frames) if frames is not None else None
@@ -121,6 +122,12 @@ def verify_command(
 
 def is_stins(f: h5py.File, path: str) -> bool:
     """True when `--stream NAME=PATH` names an image stream (checked by `verify_capture`)."""
+    import h5py
+
+    from ..hdf5.resolve import open_object
+    from ..protocols import stins
+    from ..scan.specs import StreamSpec
+
     spec = StreamSpec.parse("stream", path)
     if spec.protocol is not None:
         return spec.protocol == stins.NAME

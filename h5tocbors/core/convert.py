@@ -19,7 +19,7 @@ from ..scan.specs import Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .encoding import InputFile
 from .events import Clock, iter_events, utc_now
-from .pipeline import default_jobs
+from .jobs import default_jobs
 
 Progress = Callable[[int, int, int], None]
 """Called after each event with (events written, events in all, bytes written over all streams)."""

@@ -1,0 +1,50 @@
+"""Start-up: the console script imports only what a command uses (speed is `make bench`'s)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import run_cli
+
+HEAVY = ("numpy", "h5py", "hdf5plugin", "bitshuffle", "cbor2", "dranspose", "pydantic")
+"""What converting needs and printing help or the version does not."""
+
+
+def imported(stderr: str) -> set[str]:
+    """The top-level packages `-X importtime` (PYTHONPROFILEIMPORTTIME) reports on stderr."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+COMMANDS = ("convert", "ls", "inspect", "verify")
+HELP = [["--version"], ["--help"], []] + [[c, "--help"] for c in COMMANDS]
+
+
+@pytest.mark.parametrize("args", HELP)
+def test_help_and_version_import_no_heavy_package(args: list[str]) -> None:
+    result = run_cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode in (0, 2), result.stderr[-2000:]
+    names = imported(result.stderr)
+    assert "h5tocbors" in names and "typer" in names  # the report is read right
+    assert not names & set(HEAVY), sorted(names & set(HEAVY))
+
+
+def test_package_names_load_on_first_use() -> None:
+    code = (
+        "import sys, h5tocbors\n"
+        "assert 'numpy' not in sys.modules and 'h5py' not in sys.modules\n"
+        "from h5tocbors import ReplaySource, convert, H5ToCborsError, iter_messages\n"
+        "assert ReplaySource.__module__ == 'h5tocbors.core.replay'\n"
+        "assert callable(convert) and 'convert' in dir(h5tocbors)\n"
+        "assert all(hasattr(h5tocbors, name) for name in h5tocbors.__all__)\n"
+        "try:\n    h5tocbors.nothing\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "module 'h5tocbors' has no attribute 'nothing'\n"
