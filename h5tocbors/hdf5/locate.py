@@ -11,12 +11,14 @@ import h5py
 
 from ..buffers import Buffer, FileRange
 from ..errors import H5ToCborsError
+from .chunkmap import ChunkMap
 from .frames import FrameSeries
 from .open import metadata_of
 
 
 class StoredBytes:
-    """The stored bytes of one dataset, found through HDF5's chunk index (main thread only).
+    """The stored bytes of one dataset, found through HDF5's chunk index a window of chunks
+    at a time (`chunkmap`; main thread only).
 
     With `fd`, the dataset's file opened read-only, they are `FileRange`s, checked to lie
     inside the file: a corrupt chunk index can point anywhere (past the end, beyond 2**63),
@@ -38,18 +40,20 @@ class StoredBytes:
         with metadata_of(self.filename, self.name):
             self.contiguous = dset.chunks is None
             self.start: int | None = self._id.get_offset() if self.contiguous else None
+            self._map = None if self.contiguous else ChunkMap(dset, self.filename)
 
     def chunk(self, coord: tuple[int, ...]) -> Buffer | None:
         """The stored chunk at `coord`, or None when it is not stored as the filters say
         (unwritten, or a filter skipped)."""
-        with metadata_of(self.filename, self.name):
-            info = self._id.get_chunk_info_by_coord(coord)
-            if info.byte_offset is None or info.filter_mask != 0:
-                return None
-            if self.fd is None:
+        assert self._map is not None
+        found = self._map.find(coord)
+        if found is None:
+            return None
+        if self.fd is None:
+            with metadata_of(self.filename, self.name):
                 return memoryview(self._id.read_direct_chunk(coord)[1])
         # the offset counts the userblock too: it is from the start of the file
-        return self.range(info.byte_offset, info.size, f"chunk {list(coord)}")
+        return self.range(found[0], found[1], f"chunk {list(coord)}")
 
     def frame(self, index: int, nbytes: int) -> FileRange | None:
         """The `index`-th frame of `nbytes` of a contiguous dataset (C order over the frame

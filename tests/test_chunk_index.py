@@ -1,0 +1,117 @@
+"""Chunks found on every kind of HDF5 chunk index, listed a window at a time (`chunkmap`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import h5py
+import hdf5plugin
+import numpy as np
+import pytest
+
+from h5tocbors import convert
+from h5tocbors.hdf5.chunkmap import ChunkMap
+
+from .conftest import decoded_frames
+
+INDEXES: dict[str, tuple[str, Any]] = {
+    # name: (libver, maxshape of a (N, H, W) dataset given N, H, W)
+    "fixed-array": ("latest", None),
+    "extensible-array": ("latest", lambda n, h, w: (None, h, w)),  # what SWMR writers make
+    "v2-btree": ("latest", lambda n, h, w: (None, None, w)),
+    "v1-btree": ("earliest", None),
+}
+STORAGE: dict[str, dict[str, Any]] = {
+    "bslz4": dict(hdf5plugin.Bitshuffle(cname="lz4")),
+    "gzip": {"compression": "gzip", "compression_opts": 1},
+    "unfiltered": {},
+}
+CHUNKS = {"frame": (1, 12, 10), "split": (1, 5, 4), "packed": (4, 12, 10)}
+
+
+def write(path: Path, index: str, options: dict[str, Any], **create: Any) -> np.ndarray:
+    """A (23, 12, 10) stack at /d with chunk index `index`, frame 5 never written."""
+    data = np.random.default_rng(2).poisson(30.0, (23, 12, 10)).astype("<u2")
+    libver, maxshape = INDEXES.get(index, ("earliest", None))
+    with h5py.File(path, "w", libver=libver) as f:
+        d = f.create_dataset(
+            "d",
+            data.shape,
+            data.dtype,
+            maxshape=maxshape and maxshape(*data.shape),
+            fillvalue=7,
+            **options,
+            **create,
+        )
+        for k in range(len(data)):
+            if k != 5:
+                d[k] = data[k]
+    data[5] = 7  # unwritten (a chunk of its own where chunks hold one frame)
+    return data
+
+
+@pytest.mark.parametrize("index", list(INDEXES))
+@pytest.mark.parametrize("storage", list(STORAGE))
+@pytest.mark.parametrize("chunks", list(CHUNKS))
+@pytest.mark.parametrize("compression", ["bslz4", "none"])
+def test_every_chunk_index_gives_the_frames_hdf5_gives(
+    tmp_path: Path, index: str, storage: str, chunks: str, compression: str
+) -> None:
+    data = write(tmp_path / "in.h5", index, STORAGE[storage], chunks=CHUNKS[chunks])
+    for selection in (slice(None), slice(None, None, -3)):
+        out = tmp_path / f"out{selection.step}"
+        convert(tmp_path / "in.h5", {"d": "/d"}, out, frames=selection, compression=compression)
+        got = decoded_frames(out / "d.cbors", "d")
+        np.testing.assert_array_equal(np.array(got), data[selection])
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "compact"])
+@pytest.mark.parametrize("compression", ["bslz4", "none"])
+def test_unchunked_datasets_give_the_frames_hdf5_gives(
+    tmp_path: Path, layout: str, compression: str
+) -> None:
+    data = np.random.default_rng(3).integers(0, 900, (40, 6, 5), dtype="<u2")
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        if layout == "compact":
+            space = h5py.h5s.create_simple(data.shape)
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_layout(h5py.h5d.COMPACT)
+            h5py.h5d.create(f.id, b"d", h5py.h5t.NATIVE_UINT16, space, dcpl=dcpl)
+            f["d"][...] = data
+        else:
+            f["d"] = data
+    convert(tmp_path / "in.h5", {"d": "/d"}, tmp_path / "out", compression=compression)
+    np.testing.assert_array_equal(np.array(decoded_frames(tmp_path / "out/d.cbors", "d")), data)
+
+
+@pytest.mark.parametrize("index", list(INDEXES))
+@pytest.mark.parametrize("chunks", list(CHUNKS))
+@pytest.mark.parametrize("window", [1, 7, 1 << 20])
+def test_a_window_of_chunks_lists_what_hdf5_finds_chunk_by_chunk(
+    tmp_path: Path, index: str, chunks: str, window: int
+) -> None:
+    """Any window, unaligned to rows or not, in any order of lookups: each chunk where
+    HDF5's own lookup finds it, an unwritten one and one written with a filter skipped
+    not at all."""
+    write(tmp_path / "in.h5", index, STORAGE["gzip"], chunks=CHUNKS[chunks])
+    with h5py.File(tmp_path / "in.h5", "r+") as f:
+        c = CHUNKS[chunks]
+        f["d"].id.write_direct_chunk((8, 0, 0), b"\0" * (2 * np.prod(c)), filter_mask=1)
+    with h5py.File(tmp_path / "in.h5", "r") as f:
+        dset = f["d"]
+        found = ChunkMap(dset, f.filename, window)
+        coords = [
+            (i, j, k)
+            for i in range(0, 23, c[0])
+            for j in range(0, 12, c[1])
+            for k in range(0, 10, c[2])
+        ]
+        absent = 0
+        for coord in coords[::-1] + coords[::2] + coords:
+            info = dset.id.get_chunk_info_by_coord(coord)
+            stored = info.byte_offset is not None and info.filter_mask == 0
+            want = (info.byte_offset, info.size) if stored else None
+            assert found.find(coord) == want, coord
+            absent += want is None
+        assert absent  # the filter-skipped chunk at least
