@@ -10,6 +10,7 @@ input file that the kernel copies.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,24 @@ def text(value: str) -> bytes:
     return head(3, len(data)) + data
 
 
+ENVELOPE = head(6, SELF_DESCRIBE_TAG) + head(6, MESSAGE_TAG) + head(4, 3)
+"""What every message starts with: its tags and the head of its three-item array."""
+
+
+@functools.lru_cache(maxsize=256)
+def stream_key(name: str, typ: str) -> bytes:
+    """A stream's name, its tag and `typ`: the same in each of its messages (kept)."""
+    return text(name) + head(6, STREAM_TAG) + head(4, 2) + text(typ)
+
+
+def timestamp(created_at: datetime) -> bytes:
+    """`cbor2.dumps(created_at)`, byte for byte: tag 0 and the ISO 8601 text of an aware
+    time, UTC as `Z` (cbor2 itself, for a naive one: it refuses it)."""
+    if created_at.tzinfo is None:
+        return bytes(cbor2.dumps(created_at))
+    return head(6, 0) + text(created_at.isoformat().replace("+00:00", "Z"))
+
+
 def encode_message(
     event_number: int, streams: Mapping[str, StreamPart], created_at: datetime
 ) -> list[Buffer]:
@@ -70,10 +89,10 @@ def encode_message(
         'd9d9f7d9a77d'
     """
     out: list[Buffer] = []
-    pending = bytearray(head(6, SELF_DESCRIBE_TAG) + head(6, MESSAGE_TAG) + head(4, 3))
+    pending = bytearray(ENVELOPE)
     pending += head(0, event_number) + head(5, len(streams))
     for name, part in streams.items():
-        pending += text(name) + head(6, STREAM_TAG) + head(4, 2) + text(part.typ)
+        pending += stream_key(name, part.typ)
         pending += head(4, len(part.frames))
         for frame in part.frames:
             size = nbytes(frame)
@@ -84,6 +103,6 @@ def encode_message(
                 out.append(bytes(pending))
                 out.append(frame)
                 pending = bytearray()
-    pending += cbor2.dumps(created_at)
+    pending += timestamp(created_at)
     out.append(bytes(pending))
     return out
