@@ -2,14 +2,18 @@
 
 HDF5 finds one chunk by its coordinates (`get_chunk_info_by_coord`) by walking the whole
 chunk index, on every index type: a conversion asking chunk by chunk took time quadratic
-in the chunks (7 s for 10,000 chunks of 2 bytes). One walk (`chunk_iter`, about a
-microsecond a chunk) lists a window of up to `WINDOW_CHUNKS` chunks instead, in C order
-over the chunk grid; a conversion walks the index once per window it reaches (once for
-datasets of up to a million chunks), and memory stays at 16 bytes a chunk of one window.
+in the chunks (5.5 s for 10,000 chunks of 2 bytes). One walk (`chunk_iter`, about a
+microsecond a chunk) lists a window of up to `WINDOW_CHUNKS` stored chunks instead: those
+from the chunk asked for on, in C order over the chunk grid (or up to it, for frames taken
+backwards). A conversion walks the index once per window it reaches, however sparse the
+index or the selection: once for datasets of up to half a million chunks. Memory holds one
+window, 24 bytes a chunk (twice that while it is listed).
 """
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from math import prod
 
 import h5py
@@ -17,57 +21,63 @@ import numpy as np
 
 from .open import metadata_of
 
-WINDOW_CHUNKS = 1 << 20
-"""Chunks listed per walk of the chunk index at most (16 MB of table)."""
-ABSENT = (1 << 64) - 1
-"""A chunk that is not stored as the filters say: unwritten, or a filter skipped."""
+WINDOW_CHUNKS = 1 << 19
+"""Stored chunks listed per walk of the chunk index at most."""
 
 
 class ChunkMap:
-    """The stored chunks of `dset` (chunked, opened in `filename`): `find(coord)` gives the
-    (file offset, size) of the chunk at `coord` (its first element), or None when it is not
-    stored as the filters say. Main thread only (it calls HDF5).
+    """The stored chunks of `dset` (chunked, in the file `filename`): `find(coord)` gives
+    the (file offset, size) of the chunk at `coord` (its first element), or None when it is
+    not stored as the filters say (unwritten, or a filter skipped). `descending`: chunks are
+    asked for mostly backwards. Main thread only (it calls HDF5).
 
     A chunk the index lists outside the dataset's shape is left out (`index.check_chunks`
-    refuses such a dataset before); one that is left out is read by HDF5 instead.
+    refuses such a dataset first); a chunk left out is read by HDF5 instead.
 
     Example:
         >>> ChunkMap(f["/entry/data"], "run.h5").find((7, 0, 0))  # doctest: +SKIP
         (48121, 38557)
     """
 
-    def __init__(self, dset: h5py.Dataset, filename: str, window: int = WINDOW_CHUNKS) -> None:
+    def __init__(
+        self, dset: h5py.Dataset, filename: str, descending: bool = False, window: int = 0
+    ) -> None:
         self._id, self._name, self._filename = dset.id, dset.name, filename
         chunks = dset.chunks
         assert chunks is not None
         self._chunks: tuple[int, ...] = chunks
         self._grid = tuple(-(-n // c) for n, c in zip(dset.shape, chunks))
         self._strides = tuple(prod(self._grid[i + 1 :]) for i in range(len(self._grid)))
-        # whole rows of chunks (the chunks of one index along the first axes) per window
-        row = next((s for s in self._strides if s <= window), 1)
-        self.span = max(window // row, 1) * row
-        self._lo = self._hi = 0
-        self._offsets = np.empty(0, np.uint64)
-        self._sizes = np.empty(0, np.uint64)
+        self._descending = descending
+        self.window = window or WINDOW_CHUNKS
+        # a window starts at a row of chunks (along the first axis) where one fits: the
+        # rows of a scan grid's chunks are asked for again, line by line
+        self._row = self._strides[0] if self._strides and self._strides[0] <= self.window else 1
+        self._lo, self._hi = 0, -1
+        self._keys = self._offsets = self._sizes = array("Q")
 
     def find(self, coord: tuple[int, ...]) -> tuple[int, int] | None:
         """Where the chunk at `coord` is stored: (offset in the file, size), or None."""
         index = 0
         for o, c, s in zip(coord, self._chunks, self._strides):
             index += o // c * s
-        if not self._lo <= index < self._hi:
+        if not self._lo <= index <= self._hi:
             self._load(index)
-        offset = int(self._offsets[index - self._lo])
-        if offset == ABSENT:
+        keys = self._keys
+        i = bisect_left(keys, index)
+        if i == len(keys) or keys[i] != index:
             return None
-        return offset, int(self._sizes[index - self._lo])
+        return self._offsets[i], self._sizes[i]
 
     def _load(self, index: int) -> None:
-        """List the window of chunks that holds the `index`-th chunk of the grid."""
-        lo = index - index % self.span
-        hi = min(lo + self.span, prod(self._grid))
-        offsets = np.full(max(hi - lo, 0), ABSENT, np.uint64)
-        sizes = np.zeros(max(hi - lo, 0), np.uint64)
+        """List the window of stored chunks from the `index`-th chunk of the grid on (or up
+        to it, descending)."""
+        start = index - index % self._row
+        if self._descending:
+            bounds = [0, min(start + self._row, prod(self._grid)) - 1]
+        else:
+            bounds = [start, prod(self._grid) - 1]
+        listed = keys, offsets, sizes = array("Q"), array("Q"), array("Q")
         chunks, grid, strides = self._chunks, self._grid, self._strides
 
         def visit(info: h5py.h5d.StoreInfo) -> None:
@@ -77,10 +87,29 @@ class ChunkMap:
                 if r or k >= n:
                     return  # outside the shape: refused by check_chunks, or read by HDF5
                 at += k * s
-            if lo <= at < hi and info.byte_offset is not None and info.filter_mask == 0:
-                offsets[at - lo] = info.byte_offset
-                sizes[at - lo] = info.size
+            offset = info.byte_offset
+            if bounds[0] <= at <= bounds[1] and offset is not None and info.filter_mask == 0:
+                keys.append(at)
+                offsets.append(offset)
+                sizes.append(info.size)
+                if len(keys) >= 2 * self.window:
+                    self._keep(listed, bounds)
 
         with metadata_of(self._filename, self._name):
             self._id.chunk_iter(visit)
-        self._offsets, self._sizes, self._lo, self._hi = offsets, sizes, lo, hi
+        self._keep(listed, bounds)
+        self._keys, self._offsets, self._sizes = listed
+        self._lo, self._hi = bounds
+
+    def _keep(self, listed: tuple[array[int], ...], bounds: list[int]) -> None:
+        """Sort the chunks listed so far; keep the window nearest the chunk asked for and
+        narrow `bounds` to it."""
+        columns = [np.frombuffer(column, np.uint64).copy() for column in listed]
+        order = np.argsort(columns[0], kind="stable")
+        if len(order) > self.window:
+            order = order[-self.window :] if self._descending else order[: self.window]
+            edge = columns[0][order[0] if self._descending else order[-1]]
+            bounds[not self._descending] = int(edge)
+        for column, values in zip(listed, columns):
+            del column[:]
+            column.frombytes(values[order].tobytes())

@@ -18,7 +18,7 @@ from .open import metadata_of
 
 class StoredBytes:
     """The stored bytes of one dataset, found through HDF5's chunk index a window of chunks
-    at a time (`chunkmap`; main thread only).
+    at a time (`chunkmap`; `descending`: mostly backwards; main thread only).
 
     With `fd`, the dataset's file opened read-only, they are `FileRange`s, checked to lie
     inside the file: a corrupt chunk index can point anywhere (past the end, beyond 2**63),
@@ -32,7 +32,7 @@ class StoredBytes:
         FileRange(fd=5, offset=4536, size=38557)
     """
 
-    def __init__(self, dset: h5py.Dataset, fd: int | None) -> None:
+    def __init__(self, dset: h5py.Dataset, fd: int | None, descending: bool = False) -> None:
         self.name, self._id = dset.name, dset.id
         self.filename = dset.file.filename  # for each chunk's metadata_of: asking HDF5 costs
         self.fd = fd if dset.file.driver == "sec2" else None
@@ -40,7 +40,7 @@ class StoredBytes:
         with metadata_of(self.filename, self.name):
             self.contiguous = dset.chunks is None
             self.start: int | None = self._id.get_offset() if self.contiguous else None
-            self._map = None if self.contiguous else ChunkMap(dset, self.filename)
+            self._map = None if self.contiguous else ChunkMap(dset, self.filename, descending)
 
     def chunk(self, coord: tuple[int, ...]) -> Buffer | None:
         """The stored chunk at `coord`, or None when it is not stored as the filters say
@@ -92,7 +92,7 @@ class StoredFrames:
     fd: int | None = None
 
     def __post_init__(self) -> None:
-        self._stored = StoredBytes(self.series.dataset, self.fd)
+        self._stored = StoredBytes(self.series.dataset, self.fd, self.series.indices.step < 0)
         self.frame_bytes = self.series.frame_nbytes
         self._zeros = (0,) * len(self.series.frame_shape)
 
@@ -147,7 +147,7 @@ class StoredRows:
     def __init__(self, series: FrameSeries, fd: int | None = None) -> None:
         self.series = series
         dset = series.dataset
-        self._stored = StoredBytes(dset, fd)
+        self._stored = StoredBytes(dset, fd, series.indices.step < 0)
         self._lead = series.lead_shape
         frame = series.frame_shape
         self.chunks = series.chunk_shape
