@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from ..buffers import Buffer, FileRange, InputChanged, nbytes
+from ..buffers import SMALL_RANGE, Buffer, FileRange, InputChanged, nbytes, read_range
 from ..errors import H5ToCborsError, Interrupted
 from .temporary import create_locked, release
 
@@ -219,10 +219,13 @@ class AtomicOutputs:
 
 
 def write_buffers(fh: BinaryIO, buffers: Iterable[Buffer]) -> int:
-    """Write buffers in order, file ranges copied by the kernel; return the byte count."""
+    """Write buffers in order, file ranges copied by the kernel (small ones read and written
+    through the file's buffer: a kernel copy would first flush it); return the byte count."""
     total = 0
     for buf in buffers:
-        if isinstance(buf, FileRange):
+        if isinstance(buf, FileRange) and buf.size <= SMALL_RANGE:
+            total += fh.write(read_range(buf))
+        elif isinstance(buf, FileRange):
             fh.flush()
             copy_range(buf, fh.fileno())
             total += buf.size
@@ -313,6 +316,7 @@ class BackgroundWriter:
                 fh, buffers, name = item
                 try:
                     write_buffers(fh, buffers)
+                    fh.flush()  # a full disk is named here, as a failed write
                 except OSError as e:
                     self._error = H5ToCborsError(f"cannot write {name}: {e.strerror or e}")
                 except BaseException as e:  # handed to the caller
