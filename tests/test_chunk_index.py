@@ -59,9 +59,16 @@ def test_every_chunk_index_gives_the_frames_hdf5_gives(
     tmp_path: Path, index: str, storage: str, chunks: str, compression: str
 ) -> None:
     data = write(tmp_path / "in.h5", index, STORAGE[storage], chunks=CHUNKS[chunks])
-    for selection in (slice(None), slice(None, None, -3)):
+    for selection, jobs in ((slice(None), 2), (slice(None, None, -3), 1)):
         out = tmp_path / f"out{selection.step}"
-        convert(tmp_path / "in.h5", {"d": "/d"}, out, frames=selection, compression=compression)
+        convert(
+            tmp_path / "in.h5",
+            {"d": "/d"},
+            out,
+            frames=selection,
+            compression=compression,
+            jobs=jobs,
+        )
         got = decoded_frames(out / "d.cbors", "d")
         np.testing.assert_array_equal(np.array(got), data[selection])
 

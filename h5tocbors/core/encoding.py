@@ -27,6 +27,10 @@ from .pipeline import ordered_map
 
 MAX_CHUNKS_PER_FRAME = 4096
 """More chunks per frame than this (tiny chunks): HDF5 reads the frames instead."""
+BATCH_BYTES = 64 << 10
+"""Frames are handed to a worker thread this many bytes of them at a time (small frames)."""
+MAX_BATCH = 64
+"""Frames handed to a worker thread at once at most."""
 MAX_ROW_BYTES = 1 << 30
 """A decoded row (the chunks along the frame axis that hold a run of frames) larger than
 this is left to HDF5, which decodes chunk by chunk."""
@@ -254,11 +258,16 @@ class FrameEncoder:
         return Payload(compress_lz4(frame), False)
 
     def __iter__(self) -> Iterator[Payload]:
+        # small frames go to the threads many at a time, where each holds no more than its
+        # own bytes (not a row of chunks that frames share)
+        small = BATCH_BYTES // max(self.series.frame_nbytes, 1)
+        batch = min(max(small, 1), MAX_BATCH) if self.rows is None else 1
         yield from ordered_map(
             lambda k: (k, self.fetch(k)),
             lambda item: self.finish(item[1], item[0]),
             len(self.series),
             self.jobs,
+            batch,
         )
         self._key = self._work = None
         if self.input is not None:
