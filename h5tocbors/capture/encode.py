@@ -11,6 +11,7 @@ input file that the kernel copies.
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,10 +48,16 @@ def head(major: int, value: int) -> bytes:
     mt = major << 5
     if value < 24:
         return bytes((mt | value,))
-    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
-        if value < 1 << (8 * size):
-            return bytes((mt | info,)) + value.to_bytes(size, "big")
+    for info, packer, limit in ARGUMENTS:
+        if value < limit:
+            return packer.pack(mt | info, value)
     raise ValueError(f"{value} does not fit a CBOR argument")
+
+
+ARGUMENTS = tuple(
+    (24 + i, struct.Struct(">B" + code), 1 << (8 << i)) for i, code in enumerate("BHIQ")
+)
+"""An argument of 1, 2, 4 or 8 bytes: its additional information, layout and bound."""
 
 
 def text(value: str) -> bytes:
