@@ -7,7 +7,8 @@ microsecond a chunk) lists a window of up to `WINDOW_CHUNKS` stored chunks inste
 from the chunk asked for on, in C order over the chunk grid (or up to it, for frames taken
 backwards). A conversion walks the index once per window it reaches, however sparse the
 index or the selection: once for datasets of up to half a million chunks. Memory holds one
-window, 24 bytes a chunk: 12 MB (up to four times that while it is listed).
+window, 24 bytes a chunk: 12 MB, and about five times that while it is listed
+(measured: 63 MB more at most, finding 1.2 million chunks of an extensible array in 6 s).
 """
 
 from __future__ import annotations
