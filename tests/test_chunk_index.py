@@ -22,6 +22,11 @@ INDEXES: dict[str, tuple[str, Any]] = {
     "v2-btree": ("latest", lambda n, h, w: (None, None, w)),
     "v1-btree": ("earliest", None),
 }
+MISREPORTED = {
+    # extensible arrays along another axis: HDF5 lists their chunks at wrong coordinates
+    "extensible-array-axis-1": ("latest", lambda n, h, w: (n, None, w)),
+    "extensible-array-axis-2": ("latest", lambda n, h, w: (n, h, None)),
+}
 STORAGE: dict[str, dict[str, Any]] = {
     "bslz4": dict(hdf5plugin.Bitshuffle(cname="lz4")),
     "gzip": {"compression": "gzip", "compression_opts": 1},
@@ -33,7 +38,7 @@ CHUNKS = {"frame": (1, 12, 10), "split": (1, 5, 4), "packed": (4, 12, 10)}
 def write(path: Path, index: str, options: dict[str, Any], **create: Any) -> np.ndarray:
     """A (23, 12, 10) stack at /d with chunk index `index`, frame 5 never written."""
     data = np.random.default_rng(2).poisson(30.0, (23, 12, 10)).astype("<u2")
-    libver, maxshape = INDEXES.get(index, ("earliest", None))
+    libver, maxshape = {**INDEXES, **MISREPORTED}[index]
     with h5py.File(path, "w", libver=libver) as f:
         d = f.create_dataset(
             "d",
@@ -51,7 +56,7 @@ def write(path: Path, index: str, options: dict[str, Any], **create: Any) -> np.
     return data
 
 
-@pytest.mark.parametrize("index", list(INDEXES))
+@pytest.mark.parametrize("index", [*INDEXES, *MISREPORTED])
 @pytest.mark.parametrize("storage", list(STORAGE))
 @pytest.mark.parametrize("chunks", list(CHUNKS))
 @pytest.mark.parametrize("compression", ["bslz4", "none"])
@@ -159,3 +164,17 @@ def test_many_chunks_convert_in_time_linear_in_them(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     result = run_cli("verify", path, out / "d.cbors")
     assert result.returncode == 0 and "40000 frames identical" in result.stdout, result.stderr
+
+
+def test_a_stack_growing_along_its_last_axis(tmp_path: Path) -> None:
+    """An (H, W, N) stack written frame by frame along an unlimited last axis (an extensible
+    array index, which HDF5 misreports): it was refused as a corrupt chunk index."""
+    data = np.random.default_rng(5).integers(0, 900, (12, 10, 23), dtype="<u2")
+    with h5py.File(tmp_path / "in.h5", "w", libver="latest") as f:
+        d = f.create_dataset("d", (12, 10, 0), "<u2", chunks=(6, 10, 4), maxshape=(12, 10, None))
+        for k in range(data.shape[2]):
+            d.resize(k + 1, axis=2)
+            d[:, :, k] = data[:, :, k]
+    convert(tmp_path / "in.h5", {"d": "/d"}, tmp_path / "out", axes="HWN")
+    got = np.array(decoded_frames(tmp_path / "out/d.cbors", "d"))
+    np.testing.assert_array_equal(got, np.moveaxis(data, 2, 0))

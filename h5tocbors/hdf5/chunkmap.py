@@ -20,6 +20,7 @@ from math import prod
 import h5py
 import numpy as np
 
+from .index import misreported
 from .open import metadata_of
 
 WINDOW_CHUNKS = 1 << 19
@@ -33,7 +34,8 @@ class ChunkMap:
     asked for mostly backwards. Main thread only (it calls HDF5).
 
     A chunk the index lists outside the dataset's shape is left out (`index.check_chunks`
-    refuses such a dataset first); a chunk left out is read by HDF5 instead.
+    refuses such a dataset first); a chunk left out is read by HDF5 instead, as are all
+    chunks of an index that HDF5 misreports (`index.misreported`).
 
     Example:
         >>> ChunkMap(f["/entry/data"], "run.h5").find((7, 0, 0))  # doctest: +SKIP
@@ -56,6 +58,8 @@ class ChunkMap:
         self._row = self._strides[0] if self._strides and self._strides[0] <= self.window else 1
         self._lo, self._hi = 0, -1
         self._keys = self._offsets = self._sizes = array("Q")
+        if misreported(dset):  # none found: HDF5 reads every chunk
+            self._lo, self._hi = 0, prod(self._grid)
 
     def find(self, coord: tuple[int, ...]) -> tuple[int, int] | None:
         """Where the chunk at `coord` is stored: (offset in the file, size), or None."""
@@ -79,32 +83,51 @@ class ChunkMap:
         else:
             bounds = [start, prod(self._grid) - 1]
         listed = keys, offsets, sizes = array("Q"), array("Q"), array("Q")
+        ordered = [True]  # so far listed in C order, as the index types list them
         chunks, grid, strides = self._chunks, self._grid, self._strides
 
-        def visit(info: h5py.h5d.StoreInfo) -> None:
+        def visit(info: h5py.h5d.StoreInfo) -> bool | None:
             at = 0
             for o, c, n, s in zip(info.chunk_offset, chunks, grid, strides):
                 k, r = divmod(o, c)
                 if r or k >= n:
-                    return  # outside the shape: refused by check_chunks, or read by HDF5
+                    return None  # outside the shape: refused by check_chunks, or read by HDF5
                 at += k * s
             offset = info.byte_offset
             if bounds[0] <= at <= bounds[1] and offset is not None and info.filter_mask == 0:
+                if keys and at <= keys[-1]:
+                    ordered[0] = False
                 keys.append(at)
                 offsets.append(offset)
                 sizes.append(info.size)
+                if ordered[0] and not self._descending and len(keys) == self.window:
+                    bounds[1] = at
+                    return True  # the window is full: the walk stops (a chunk that an
+                    # index out of order lists later is read by HDF5)
                 if len(keys) >= 2 * self.window:
-                    self._keep(listed, bounds)
+                    self._keep(listed, bounds, ordered[0])
+            return None
 
         with metadata_of(self._filename, self._name):
             self._id.chunk_iter(visit)
-        self._keep(listed, bounds)
+        self._keep(listed, bounds, ordered[0])
         self._keys, self._offsets, self._sizes = listed
         self._lo, self._hi = bounds
 
-    def _keep(self, listed: tuple[array[int], ...], bounds: list[int]) -> None:
-        """Sort the chunks listed so far; keep the window nearest the chunk asked for and
-        narrow `bounds` to it."""
+    def _keep(self, listed: tuple[array[int], ...], bounds: list[int], ordered: bool) -> None:
+        """Sort the chunks listed so far (unless `ordered`); keep the window nearest the
+        chunk asked for and narrow `bounds` to it."""
+        if ordered:
+            cut = len(listed[0]) - self.window
+            if cut > 0:  # descending: the last ones are nearest
+                edge = listed[0][cut if self._descending else self.window - 1]
+                bounds[not self._descending] = edge
+                for column in listed:
+                    if self._descending:
+                        del column[:cut]
+                    else:
+                        del column[self.window :]
+            return
         columns = [np.frombuffer(column, np.uint64).copy() for column in listed]
         order = np.argsort(columns[0], kind="stable")
         if len(order) > self.window:
