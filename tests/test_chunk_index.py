@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,20 @@ def test_a_stack_growing_along_its_last_axis(tmp_path: Path) -> None:
     convert(tmp_path / "in.h5", {"d": "/d"}, tmp_path / "out", axes="HWN")
     got = np.array(decoded_frames(tmp_path / "out/d.cbors", "d"))
     np.testing.assert_array_equal(got, np.moveaxis(data, 2, 0))
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_chunks_listed_out_of_order_are_sorted_to_the_nearest_window(
+    tmp_path: Path, descending: bool
+) -> None:
+    """No index type of HDF5 lists chunks out of C order, but a damaged one may: the window
+    nearest the chunk asked for is kept, sorted, and its bounds narrowed to it."""
+    write(tmp_path / "in.h5", "v1-btree", {}, chunks=CHUNKS["frame"])
+    with h5py.File(tmp_path / "in.h5", "r") as f:
+        found = ChunkMap(f["d"], f.filename, descending, window=3)
+    columns = ([9, 2, 7, 4, 5], [90, 20, 70, 40, 50], [1] * 5)  # keys, offsets, sizes
+    listed = tuple(array("Q", values) for values in columns)
+    bounds = [0, 22]
+    found._keep(listed, bounds, ordered=False)
+    want = ([5, 7, 9], [50, 70, 90], [5, 22]) if descending else ([2, 4, 5], [20, 40, 50], [0, 5])
+    assert (list(listed[0]), list(listed[1]), bounds) == want
