@@ -56,11 +56,20 @@ def compress_lz4(frame: npt.NDArray[np.generic]) -> memoryview:
     if lib is None or frame.size == 0 or not frame.flags.c_contiguous:
         return memoryview(bitshuffle.compress_lz4(frame))
     size, itemsize = frame.size, frame.dtype.itemsize
-    out = np.empty(lib.bshuf_compress_lz4_bound(size, itemsize, 0), np.uint8)
+    out = np.empty(compress_bound(size, itemsize), np.uint8)
     count = lib.bshuf_compress_lz4(frame.ctypes.data, out.ctypes.data, size, itemsize, 0)
     if count < 0:
         raise RuntimeError(f"bitshuffle failed to compress (error {count})")
     return out.data[:count]
+
+
+@functools.lru_cache(maxsize=64)
+def compress_bound(size: int, itemsize: int) -> int:
+    """The most bytes `compress_lz4` can make of `size` items (kept: every frame asks)."""
+    lib = library()
+    assert lib is not None
+    bound: int = lib.bshuf_compress_lz4_bound(size, itemsize, 0)
+    return bound
 
 
 def decompress(

@@ -40,6 +40,10 @@ class FileRange:
 
 Buffer = bytes | memoryview | FileRange
 
+SMALL_RANGE = 64 << 10
+"""File ranges up to this size are read rather than copied by the kernel: one system call
+where a copy takes two or three (small frames)."""
+
 
 def nbytes(buf: Buffer) -> int:
     """The length of a buffer in bytes."""

@@ -42,7 +42,13 @@ def test_payload_sizes_and_event_numbers(tmp_path: Path, size: int, event: int) 
 
 @pytest.mark.parametrize(
     "created_at",
-    [T0, T0.replace(microsecond=0), T0 + timedelta(days=400)],
+    [
+        T0,
+        T0.replace(microsecond=0),
+        T0 + timedelta(days=400),
+        T0.astimezone(timezone(timedelta(hours=2))),
+        T0.astimezone(timezone(timedelta(hours=-3, minutes=-30))).replace(microsecond=5),
+    ],
 )
 def test_several_streams_names_and_times(tmp_path: Path, created_at: datetime) -> None:
     streams = {

@@ -10,6 +10,8 @@ input file that the kernel copies.
 
 from __future__ import annotations
 
+import functools
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,16 +48,40 @@ def head(major: int, value: int) -> bytes:
     mt = major << 5
     if value < 24:
         return bytes((mt | value,))
-    for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
-        if value < 1 << (8 * size):
-            return bytes((mt | info,)) + value.to_bytes(size, "big")
+    for info, packer, limit in ARGUMENTS:
+        if value < limit:
+            return packer.pack(mt | info, value)
     raise ValueError(f"{value} does not fit a CBOR argument")
+
+
+ARGUMENTS = tuple(
+    (24 + i, struct.Struct(">B" + code), 1 << (8 << i)) for i, code in enumerate("BHIQ")
+)
+"""An argument of 1, 2, 4 or 8 bytes: its additional information, layout and bound."""
 
 
 def text(value: str) -> bytes:
     """A CBOR text string."""
     data = value.encode("utf-8")
     return head(3, len(data)) + data
+
+
+ENVELOPE = head(6, SELF_DESCRIBE_TAG) + head(6, MESSAGE_TAG) + head(4, 3)
+"""What every message starts with: its tags and the head of its three-item array."""
+
+
+@functools.lru_cache(maxsize=256)
+def stream_key(name: str, typ: str) -> bytes:
+    """A stream's name, its tag and `typ`: the same in each of its messages (kept)."""
+    return text(name) + head(6, STREAM_TAG) + head(4, 2) + text(typ)
+
+
+def timestamp(created_at: datetime) -> bytes:
+    """`cbor2.dumps(created_at)`, byte for byte: tag 0 and the ISO 8601 text of an aware
+    time, UTC as `Z` (cbor2 itself, for a naive one: it refuses it)."""
+    if created_at.tzinfo is None:
+        return bytes(cbor2.dumps(created_at))
+    return head(6, 0) + text(created_at.isoformat().replace("+00:00", "Z"))
 
 
 def encode_message(
@@ -70,10 +96,10 @@ def encode_message(
         'd9d9f7d9a77d'
     """
     out: list[Buffer] = []
-    pending = bytearray(head(6, SELF_DESCRIBE_TAG) + head(6, MESSAGE_TAG) + head(4, 3))
+    pending = bytearray(ENVELOPE)
     pending += head(0, event_number) + head(5, len(streams))
     for name, part in streams.items():
-        pending += text(name) + head(6, STREAM_TAG) + head(4, 2) + text(part.typ)
+        pending += stream_key(name, part.typ)
         pending += head(4, len(part.frames))
         for frame in part.frames:
             size = nbytes(frame)
@@ -84,6 +110,6 @@ def encode_message(
                 out.append(bytes(pending))
                 out.append(frame)
                 pending = bytearray()
-    pending += cbor2.dumps(created_at)
+    pending += timestamp(created_at)
     out.append(bytes(pending))
     return out

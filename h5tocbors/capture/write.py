@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from ..buffers import Buffer, FileRange, InputChanged, nbytes
+from ..buffers import SMALL_RANGE, Buffer, FileRange, InputChanged, nbytes, read_range
 from ..errors import H5ToCborsError, Interrupted
 from .temporary import create_locked, release
 
@@ -225,10 +225,13 @@ class AtomicOutputs:
 
 
 def write_buffers(fh: BinaryIO, buffers: Iterable[Buffer]) -> int:
-    """Write buffers in order, file ranges copied by the kernel; return the byte count."""
+    """Write buffers in order, file ranges copied by the kernel (small ones read and written
+    through the file's buffer: a kernel copy would first flush it); return the byte count."""
     total = 0
     for buf in buffers:
-        if isinstance(buf, FileRange):
+        if isinstance(buf, FileRange) and buf.size <= SMALL_RANGE:
+            total += fh.write(read_range(buf))
+        elif isinstance(buf, FileRange):
             fh.flush()
             copy_range(buf, fh.fileno())
             total += buf.size
@@ -266,24 +269,52 @@ class BackgroundWriter:
     """Writes buffers on a thread of its own, in order, while the caller prepares the next.
 
     Kernel copies and writes release the GIL, so the per-frame Python work overlaps them.
-    At most `depth` messages wait. An error in the thread is raised in the caller at the
-    next `write` or at the end of the `with` block.
+    Messages for one file are handed over in batches (up to `BATCH_BYTES` in memory, or
+    `BATCH_MESSAGES` messages), not one by one: a thread switch per small frame costs more
+    than its write. At most `depth` batches wait. An error in the thread is raised in the
+    caller at the next `write` or at the end of the `with` block.
 
     Example:
         >>> with BackgroundWriter() as writer:  # doctest: +SKIP
         ...     writer.write(fh, encode_message(0, parts, now))
     """
 
+    BATCH_BYTES = 1 << 20
+    BATCH_MESSAGES = 256
+
     def __init__(self, depth: int = 4) -> None:
         self._queue: queue.Queue[tuple[BinaryIO, list[Buffer], str] | None] = queue.Queue(depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="h5tocbors-writer", daemon=True)
+        self._batch: list[Buffer] = []
+        self._batch_to: tuple[BinaryIO, str] | None = None
+        self._batch_bytes = self._batch_messages = 0
 
     def write(self, fh: BinaryIO, buffers: list[Buffer], name: str = "output") -> int:
         """Queue `buffers` for `fh` (called `name` in errors); return their size in bytes."""
         self._raise()
-        self._queue.put((fh, buffers, name))
-        return sum(nbytes(b) for b in buffers)
+        if self._batch_to is not None and self._batch_to[0] is not fh:
+            self._hand_over()
+        self._batch_to = (fh, name)
+        self._batch += buffers
+        self._batch_messages += 1
+        size = 0
+        for b in buffers:
+            n = nbytes(b)
+            size += n
+            if not isinstance(b, FileRange):
+                self._batch_bytes += n
+        if self._batch_bytes >= self.BATCH_BYTES or self._batch_messages >= self.BATCH_MESSAGES:
+            self._hand_over()
+        return size
+
+    def _hand_over(self) -> None:
+        """Queue the batch gathered so far."""
+        if self._batch_to is not None and self._batch:
+            fh, name = self._batch_to
+            self._queue.put((fh, self._batch, name))
+        self._batch, self._batch_to = [], None
+        self._batch_bytes = self._batch_messages = 0
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -291,6 +322,7 @@ class BackgroundWriter:
                 fh, buffers, name = item
                 try:
                     write_buffers(fh, buffers)
+                    fh.flush()  # a full disk is named here, as a failed write
                 except OSError as e:
                     self._error = H5ToCborsError(f"cannot write {name}: {e.strerror or e}")
                 except BaseException as e:  # handed to the caller
@@ -307,6 +339,8 @@ class BackgroundWriter:
     def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
         if kind is not None:
             self._error = self._error or Interrupted()  # skip what is still queued
+        else:
+            self._hand_over()
         self._queue.put(None)
         self._thread.join()
         if kind is None:

@@ -20,13 +20,17 @@ from ..hdf5.decode import Decode, chunk_decoder, decodes_in_place
 from ..hdf5.frames import FrameSeries
 from ..hdf5.index import check_unwritten
 from ..hdf5.locate import Row, StoredFrames, StoredRows
-from ..hdf5.passthrough import StoredPayloads, passthrough_refusal
+from ..hdf5.passthrough import StoredPayloads, passthrough_refusal, stored_whole
 from ..hdf5.series import ImageSeries
 from ..protocols import Compression
 from .pipeline import ordered_map
 
 MAX_CHUNKS_PER_FRAME = 4096
 """More chunks per frame than this (tiny chunks): HDF5 reads the frames instead."""
+BATCH_BYTES = 64 << 10
+"""Frames are handed to a worker thread this many bytes of them at a time (small frames)."""
+MAX_BATCH = 64
+"""Frames handed to a worker thread at once at most."""
 MAX_ROW_BYTES = 1 << 30
 """A decoded row (the chunks along the frame axis that hold a run of frames) larger than
 this is left to HDF5, which decodes chunk by chunk."""
@@ -131,7 +135,14 @@ class RowFrame:
     index: tuple[int, ...]
 
 
-Fetched = Payload | RowFrame | npt.NDArray[np.generic]
+@dataclass(frozen=True)
+class Chunk:
+    """A stored chunk that holds exactly one frame (or a contiguous frame), to decode."""
+
+    data: Buffer
+
+
+Fetched = Payload | Chunk | RowFrame | npt.NDArray[np.generic]
 
 
 @dataclass
@@ -166,12 +177,15 @@ class FrameEncoder:
         check_unwritten(series.dataset, series.layout.frame_axes, len(series))
         self.refusal = passthrough_refusal(self.series, self.compression)
         self.decoder = chunk_decoder(self.series)
-        self.stored = (
-            StoredPayloads(StoredFrames(self.series, fd), self.compression)
-            if self.refusal is None
-            else None
-        )
-        rows = StoredRows(self.series, fd) if self.decoder is not None else None
+        read_whole = self.refusal is None or self.decoder is not None
+        frames = StoredFrames(series, fd) if read_whole and stored_whole(series) else None
+        self.stored = None
+        if self.refusal is None:
+            assert frames is not None  # the fast path takes frames stored whole only
+            self.stored = StoredPayloads(frames, self.compression)
+        # frames stored whole, one a chunk: decoded chunk by chunk, without rows
+        self._frames = frames if self.decoder is not None else None
+        rows = StoredRows(series, fd) if self.decoder is not None and frames is None else None
         row_bytes = rows.frames_per_row * self.series.frame_nbytes if rows else 0
         self.rows = (
             rows
@@ -182,7 +196,9 @@ class FrameEncoder:
         self._work: RowWork | None = None
         # reuse read buffers unless a frame may still be a view of one when its thread reads
         # again: stored bytes decoded in place, and a row shared by frames or a raw payload
-        alone = self.rows is not None and self.rows.frames_per_row == 1
+        alone = self._frames is not None or (
+            self.rows is not None and self.rows.frames_per_row == 1
+        )
         shared = decodes_in_place(self.series) and not (alone and self.compression != "none")
         self._scratch = None if shared else Scratch()
 
@@ -198,6 +214,9 @@ class FrameEncoder:
             stored = self.stored(k)
             if stored is not None:
                 return Payload(stored, True)
+        if self._frames is not None:
+            chunk = self._frames(k)
+            return self.series.read(k) if chunk is None else Chunk(chunk)
         if self.rows is not None and self.decoder is not None:
             key = self.rows.key(k)
             if key != self._key or self._work is None:
@@ -213,15 +232,24 @@ class FrameEncoder:
         """Decode and compress what `fetch` returned (thread-safe)."""
         if isinstance(fetched, Payload):
             return fetched
-        if isinstance(fetched, RowFrame):
+        if isinstance(fetched, (Chunk, RowFrame)):
             try:
-                frame = fetched.work.block()[fetched.index]
+                frame = self._decoded(fetched)
             except (ValueError, RuntimeError, TypeError, OSError) as e:
                 raise H5ToCborsError(
                     f"frame {k} ({self.series.dataset.name}) failed to decode: {e}"
                 ) from e
             return self.encode_array(np.ascontiguousarray(frame, dtype=self.series.dtype))
         return self.encode_array(fetched)
+
+    def _decoded(self, fetched: Chunk | RowFrame) -> npt.NDArray[np.generic]:
+        """The frame in a stored chunk, or in a row's block, decoded."""
+        if isinstance(fetched, RowFrame):
+            frame: npt.NDArray[np.generic] = fetched.work.block()[fetched.index]
+            return frame
+        assert self.decoder is not None
+        into = self._scratch.get(nbytes(fetched.data)) if self._scratch else None
+        return self.decoder(read_range(fetched.data, into)).reshape(self.series.frame_shape)
 
     def encode_array(self, frame: npt.NDArray[np.generic]) -> Payload:
         """The payload of a decoded frame."""
@@ -230,11 +258,16 @@ class FrameEncoder:
         return Payload(compress_lz4(frame), False)
 
     def __iter__(self) -> Iterator[Payload]:
+        # small frames go to the threads many at a time, where each holds no more than its
+        # own bytes (not a row of chunks that frames share)
+        small = BATCH_BYTES // max(self.series.frame_nbytes, 1)
+        batch = min(max(small, 1), MAX_BATCH) if self.rows is None else 1
         yield from ordered_map(
             lambda k: (k, self.fetch(k)),
             lambda item: self.finish(item[1], item[0]),
             len(self.series),
             self.jobs,
+            batch,
         )
         self._key = self._work = None
         if self.input is not None:

@@ -62,9 +62,10 @@ class FrameSeries:
     def __len__(self) -> int:
         return len(self.indices)
 
-    @property
+    @cached_property
     def frame_shape(self) -> tuple[int, ...]:
-        """Shape of one frame: the axes of the layout that are not frame axes."""
+        """Shape of one frame: the axes of the layout that are not frame axes (asked of
+        HDF5 once: every row of chunks needs it)."""
         return self.layout.frame_shape(self.dataset.shape)
 
     @cached_property
@@ -73,7 +74,7 @@ class FrameSeries:
         that is encoded needs it)."""
         return little_endian(self.dataset.dtype)
 
-    @property
+    @cached_property
     def frame_nbytes(self) -> int:
         """Bytes of one decoded frame."""
         return prod(self.frame_shape) * self.dtype.itemsize

@@ -11,12 +11,14 @@ import h5py
 
 from ..buffers import Buffer, FileRange
 from ..errors import H5ToCborsError
+from .chunkmap import ChunkMap
 from .frames import FrameSeries
 from .open import metadata_of
 
 
 class StoredBytes:
-    """The stored bytes of one dataset, found through HDF5's chunk index (main thread only).
+    """The stored bytes of one dataset, found through HDF5's chunk index a window of chunks
+    at a time (`chunkmap`; `descending`: mostly backwards; main thread only).
 
     With `fd`, the dataset's file opened read-only, they are `FileRange`s, checked to lie
     inside the file: a corrupt chunk index can point anywhere (past the end, beyond 2**63),
@@ -30,7 +32,7 @@ class StoredBytes:
         FileRange(fd=5, offset=4536, size=38557)
     """
 
-    def __init__(self, dset: h5py.Dataset, fd: int | None) -> None:
+    def __init__(self, dset: h5py.Dataset, fd: int | None, descending: bool = False) -> None:
         self.name, self._id = dset.name, dset.id
         self.filename = dset.file.filename  # for each chunk's metadata_of: asking HDF5 costs
         self.fd = fd if dset.file.driver == "sec2" else None
@@ -38,18 +40,20 @@ class StoredBytes:
         with metadata_of(self.filename, self.name):
             self.contiguous = dset.chunks is None
             self.start: int | None = self._id.get_offset() if self.contiguous else None
+            self._map = None if self.contiguous else ChunkMap(dset, self.filename, descending)
 
     def chunk(self, coord: tuple[int, ...]) -> Buffer | None:
         """The stored chunk at `coord`, or None when it is not stored as the filters say
         (unwritten, or a filter skipped)."""
-        with metadata_of(self.filename, self.name):
-            info = self._id.get_chunk_info_by_coord(coord)
-            if info.byte_offset is None or info.filter_mask != 0:
-                return None
-            if self.fd is None:
+        assert self._map is not None
+        found = self._map.find(coord)
+        if found is None:
+            return None
+        if self.fd is None:
+            with metadata_of(self.filename, self.name):
                 return memoryview(self._id.read_direct_chunk(coord)[1])
         # the offset counts the userblock too: it is from the start of the file
-        return self.range(info.byte_offset, info.size, f"chunk {list(coord)}")
+        return self.range(found[0], found[1], f"chunk {list(coord)}")
 
     def frame(self, index: int, nbytes: int) -> FileRange | None:
         """The `index`-th frame of `nbytes` of a contiguous dataset (C order over the frame
@@ -88,7 +92,7 @@ class StoredFrames:
     fd: int | None = None
 
     def __post_init__(self) -> None:
-        self._stored = StoredBytes(self.series.dataset, self.fd)
+        self._stored = StoredBytes(self.series.dataset, self.fd, self.series.indices.step < 0)
         self.frame_bytes = self.series.frame_nbytes
         self._zeros = (0,) * len(self.series.frame_shape)
 
@@ -143,7 +147,7 @@ class StoredRows:
     def __init__(self, series: FrameSeries, fd: int | None = None) -> None:
         self.series = series
         dset = series.dataset
-        self._stored = StoredBytes(dset, fd)
+        self._stored = StoredBytes(dset, fd, series.indices.step < 0)
         self._lead = series.lead_shape
         frame = series.frame_shape
         self.chunks = series.chunk_shape

@@ -47,6 +47,12 @@ def one_frame_per_chunk(series: FrameSeries) -> bool:
     return chunks is not None and chunks == (1,) * lead + series.frame_shape
 
 
+def stored_whole(series: FrameSeries) -> bool:
+    """True when each frame is stored whole on its own: one frame per chunk, or contiguous
+    (frames on the leading axes)."""
+    return series.layout.leading and (series.dataset.chunks is None or one_frame_per_chunk(series))
+
+
 def passthrough_refusal(series: FrameSeries, compression: str = "bslz4") -> str | None:
     """Why `series` cannot take the fast path to `compression` payloads, or None if it can.
 

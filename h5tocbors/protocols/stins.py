@@ -70,10 +70,9 @@ class StinsWriter(EncodedWriter[SeriesEncoder]):
         series = self.encoder.series
         start = start_header(0, self.filename, self.origin)
         yield [start] if self.config is None else [start, self.config]
-        shape, dtype = list(series.frame_shape), series.dtype.name
+        header = ImageHeaders(list(series.frame_shape), series.dtype.name, self.encoder.compression)
         for k, payload in self.payloads():
-            header = image_header(k + 1, k, shape, dtype, self.encoder.compression)
-            yield [header, payload.data]
+            yield [header(k + 1, k), payload.data]
         yield [end_header(len(series) + 1)]
 
 
@@ -161,16 +160,28 @@ def image_header(
     msg_number: int, frame: int, shape: list[int], dtype: str, compression: str
 ) -> bytes:
     """`Stream1Data(...).model_dump_json()` for an image, byte for byte (tested)."""
-    return json_frame(
-        {
-            "msg_number": msg_number,
-            "htype": "image",
-            "frame": frame,
-            "shape": shape,
-            "type": dtype,
-            "compression": compression,
-        }
-    )
+    return ImageHeaders(shape, dtype, compression)(msg_number, frame)
+
+
+class ImageHeaders:
+    """`image_header` for the images of one series: what they share is written once, and
+    each header costs a formatting of two numbers, not a JSON encoding.
+
+    Example:
+        >>> ImageHeaders([2, 3], "uint16", "bslz4")(1, 0)
+        b'{"msg_number":1,"htype":"image","frame":0,"shape":[2,3],"type":"uint16","compression":"bslz4"}'
+    """
+
+    def __init__(self, shape: list[int], dtype: str, compression: str) -> None:
+        shared = json_frame({"shape": shape, "type": dtype, "compression": compression})
+        self._rest = shared[1:]
+
+    def __call__(self, msg_number: int, frame: int) -> bytes:
+        return b'{"msg_number":%d,"htype":"image","frame":%d,%s' % (
+            msg_number,
+            frame,
+            self._rest,
+        )
 
 
 def end_header(msg_number: int) -> bytes:
