@@ -55,8 +55,8 @@ def read_path_timings(path: Path, rounds: int = 5) -> str:
     or into one buffer per thread, as h5tocbors does where no frame still uses it."""
     import mmap
 
+    from h5tocbors.bshuf import single_openmp_thread
     from h5tocbors.buffers import FileRange, read_range
-    from h5tocbors.core.pipeline import single_openmp_thread
 
     single_openmp_thread()
     with h5py.File(path, "r") as f:

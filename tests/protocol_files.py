@@ -12,7 +12,7 @@ import numpy as np
 from dranspose.event import StreamData
 
 from h5tocbors.buffers import read_range
-from h5tocbors.core.encoding import InputFile
+from h5tocbors.payloads.encoding import InputFile
 from h5tocbors.protocols import MessageWriter, StreamContext
 from h5tocbors.protocols.registry import inspector_for
 from h5tocbors.protocols.xspress import META

@@ -13,10 +13,10 @@ import pytest
 import zstandard
 
 from h5tocbors import convert
-from h5tocbors.core.encoding import InputFile
 from h5tocbors.hdf5.filters import unavailable_filters
 from h5tocbors.hdf5.frames import FrameSeries
 from h5tocbors.hdf5.open import open_input
+from h5tocbors.payloads.encoding import InputFile
 
 from .conftest import decode_frame, read_capture, run_cli
 from .test_errors import assert_no_output, assert_one_error
@@ -213,7 +213,7 @@ def test_rows_too_large_to_hold_are_left_to_hdf5(
 ) -> None:
     """Memory stays bounded by a row; a row above the bound (a hostile chunk shape) is read
     frame by frame through HDF5 instead, with the same frames."""
-    from h5tocbors.core import encoding
+    from h5tocbors.payloads import encoding
 
     data = write_layout(tmp_path / "in.h5", "xspress3")
     monkeypatch.setattr(encoding, "MAX_ROW_BYTES", 7 * 4 * 60 * 4 - 1)  # one row of 7 spectra

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from h5tocbors.bshuf import openmp_runtimes, single_openmp_thread
-from h5tocbors.core.pipeline import ordered_map
+from h5tocbors.payloads.pipeline import ordered_map
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from dranspose.middlewares.stream1 import parse
 
 from h5tocbors import convert
 from h5tocbors.buffers import FileRange
-from h5tocbors.core.encoding import InputFile, Payload, open_beside
 from h5tocbors.hdf5.frames import FrameSeries
 from h5tocbors.hdf5.open import open_input
 from h5tocbors.hdf5.walk import follow
+from h5tocbors.payloads.encoding import InputFile, Payload, open_beside
 
 from .conftest import Cli, decoded_frames, listing, read_capture, run_cli, stins_header
 from .dectris_files import SETTINGS, SHAPE, dectris_master, images

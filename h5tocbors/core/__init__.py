@@ -1,4 +1,4 @@
-"""The core, which knows no protocol: one event counter for all streams (`events`), frames
-to payloads on threads (`encoding`, `pipeline`), captures written (`convert`), `dranspose
-replay -s` sources (`replay`), many inputs (`batch`), threads by default (`jobs`).
+"""The core, which knows no protocol: one event counter for all streams (`events`),
+captures written (`convert`), `dranspose replay -s` sources (`replay`), many inputs
+(`batch`), threads by default (`jobs`). Frames become payloads below it, in `payloads`.
 """

@@ -13,11 +13,12 @@ from ..capture.temporary import remove_abandoned
 from ..capture.write import AtomicOutputs, BackgroundWriter, existing_output
 from ..errors import Cancel
 from ..hdf5.open import open_input
-from ..protocols import Compression, StreamContext
+from ..payloads import Compression
+from ..payloads.encoding import InputFile
+from ..protocols import StreamContext
 from ..scan.config import ScanConfig
 from ..scan.specs import Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
-from .encoding import InputFile
 from .events import Clock, iter_events, utc_now
 from .jobs import default_jobs
 

@@ -8,12 +8,13 @@ from typing import Any
 
 from ..buffers import read_range
 from ..hdf5.open import open_input
-from ..protocols import Compression, StreamContext
+from ..payloads import Compression
+from ..payloads.encoding import InputFile
+from ..protocols import StreamContext
 from ..scan.config import ScanConfig
 from ..scan.master import is_master
 from ..scan.specs import EVERY, Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
-from .encoding import InputFile
 from .events import PlacedStream, iter_events
 
 

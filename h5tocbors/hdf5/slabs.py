@@ -24,7 +24,7 @@ from .layout import FrameLayout
 SLAB_BYTES = 64 << 20
 """The block of frames read at once from contiguous storage."""
 MAX_ROW_BYTES = 1 << 30
-"""A chunk row larger than this is read frame by frame (as `core.encoding` decodes rows)."""
+"""A chunk row larger than this is read frame by frame (as `payloads.encoding` decodes rows)."""
 
 
 class Slabs:

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..buffers import Buffer
+from ..payloads import Compression
 
 if TYPE_CHECKING:
     import h5py
 
-    from ..core.encoding import FrameEncoder
     from ..hdf5.frames import FrameSeries
+    from ..payloads.encoding import FrameEncoder
     from .values import Comparer
 
-Compression = Literal["bslz4", "none"]
 MAX_STEPS = 1 << 20
 """Steps a scan may have: each is planned ahead (its points, its event) before any is
 written, so a master or config that declares 10**12 of them is refused, not run out of

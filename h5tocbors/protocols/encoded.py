@@ -1,6 +1,6 @@
 """What the writers of encoded payloads share (STINS images, xspress spectra).
 
-Their data messages carry one payload per frame from an encoder (`core.encoding`): the
+Their data messages carry one payload per frame from an encoder (`payloads.encoding`): the
 stored bytes passed through, or the frame encoded again. The base keeps the encoder, the
 start message's `origin` fields, the counters and the fast-path report in one place.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from ..core.encoding import FrameEncoder, Payload, SeriesEncoder
+from ..payloads.encoding import FrameEncoder, Payload, SeriesEncoder
 from . import Writer
 
 E = TypeVar("E", FrameEncoder, SeriesEncoder)

@@ -22,13 +22,13 @@ import numpy.typing as npt
 
 from ..bshuf import decompress
 from ..buffers import Buffer
-from ..core.encoding import SeriesEncoder
 from ..errors import quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.images import open_images
 from ..hdf5.passthrough import default_block_bytes
 from ..hdf5.resolve import image_shape, is_image_dtype
 from ..hdf5.series import is_series
+from ..payloads.encoding import SeriesEncoder
 from . import StreamContext
 from .encoded import EncodedWriter
 from .jsonframe import json_frame, json_header

@@ -24,11 +24,11 @@ import h5py
 import numpy as np
 
 from ..buffers import Buffer
-from ..core.encoding import FrameEncoder
 from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
 from ..hdf5.layout import FrameLayout
 from ..hdf5.resolve import is_image_dtype
+from ..payloads.encoding import FrameEncoder
 from . import StreamContext
 from .encoded import EncodedWriter
 from .jsonframe import json_frame, json_header

@@ -16,9 +16,9 @@ import h5py
 
 from ..buffers import Buffer, read_range
 from ..capture.read import RawStream, read_messages
-from ..core.encoding import InputFile
 from ..core.events import PlacedStream
 from ..errors import H5ToCborsError, UsageError, quoted, shortened
+from ..payloads.encoding import InputFile
 from ..protocols import StreamContext, contrast, stins
 from ..protocols.registry import BY_TYP
 from ..protocols.values import Comparer

@@ -8,7 +8,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from ..bshuf import single_openmp_thread
-from .jobs import default_jobs as default_jobs  # moved to jobs (no bitshuffle); still found here
 
 T = TypeVar("T")
 R = TypeVar("R")

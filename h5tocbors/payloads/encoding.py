@@ -22,7 +22,7 @@ from ..hdf5.index import check_unwritten
 from ..hdf5.locate import Row, StoredFrames, StoredRows
 from ..hdf5.passthrough import StoredPayloads, passthrough_refusal, stored_whole
 from ..hdf5.series import ImageSeries
-from ..protocols import Compression
+from . import Compression
 from .pipeline import ordered_map
 
 MAX_CHUNKS_PER_FRAME = 4096
