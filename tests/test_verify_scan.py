@@ -155,6 +155,30 @@ def test_without_scan_every_capture_left_unchecked_is_named(
     assert code == 0 and "identical" in out, err
 
 
+def test_a_stream_that_starts_late_in_a_capture_is_named_unchecked(
+    converted: tuple[Path, list[Path]], cli: Cli, tmp_path: Path
+) -> None:
+    """Streams were found in a capture's first message only: a PandA stream that starts at
+    the capture's third message went unchecked, and verify exited 0."""
+    master, captures = converted
+    pilatus, panda = (next(c for c in captures if c.stem == n) for n in ("pilatus", "panda0"))
+    late = tmp_path / "late.cbors"
+    with late.open("wb") as fh:
+        for capture, first in ((pilatus, 0), (panda, 2)):
+            for m in read_messages(capture):
+                if m.index >= first:
+                    parts = {n: StreamPart(s.typ, s.frames) for n, s in m.streams.items()}
+                    assert m.created_at is not None
+                    fh.write(
+                        b"".join(map(bytes, encode_message(m.event_number, parts, m.created_at)))
+                    )
+    code, out, err = cli("verify", master, late)
+    assert code == 1, out
+    assert "late.cbors pilatus: 20 frames identical" in out, out
+    assert "late.cbors panda0: not checked" in out, out
+    assert "1 stream not checked" in err, err
+
+
 def test_axes_of_the_conversion_with_some_of_its_captures(
     converted: tuple[Path, list[Path]], cli: Cli
 ) -> None:

@@ -85,7 +85,12 @@ def verify_command(
                     f, files, datasets, scan=scan, config=scan_config, frames=selection, axes=cut
                 )
             else:
-                checks = [c for p in files for c in verify_capture(f, p, datasets, selection, cut)]
+                typs: dict[str, dict[str, str]] = {str(p): {} for p in files}
+                checks = [
+                    c
+                    for p in files
+                    for c in verify_capture(f, p, datasets, selection, cut, typs[str(p)])
+                ]
                 unknown = set(cut) - {EVERY} - {c.stream for c in checks}
                 if unknown:
                     name = sorted(unknown)[0]
@@ -97,7 +102,7 @@ def verify_command(
                 if others:
                     checks += verify_streams(f, files, others, frames=selection, only=set(others))
                 checks += [c for p in files for c in verify_recorded(f, p, datasets, selection)]
-                checks += unchecked_streams(files, checks)
+                checks += unchecked_streams(typs, checks)
         if as_json:
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:
