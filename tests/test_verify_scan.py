@@ -182,13 +182,18 @@ def test_a_stream_that_starts_late_in_a_capture_is_named_unchecked(
 def test_axes_of_the_conversion_with_some_of_its_captures(
     converted: tuple[Path, list[Path]], cli: Cli
 ) -> None:
-    """verify --scan plans the streams of the captures given; the conversion's --axes may
-    name others of the scan, but not a stream the scan does not have."""
+    """verify --scan plans the streams of the captures given (or of --stream); the conversion's
+    --axes may name others of the scan, but not a stream the scan does not have."""
     master, captures = converted
     contrast = next(c for c in captures if c.name == "contrast.cbors")
     code, out, err = cli("verify", master, contrast, "--scan", "--axes", "pilatus=NHW")
     assert code == 0 and "contrast: 4 messages identical" in out, err
     code, out, err = cli("verify", master, *captures, "--scan", "--axes", "pilatus=NHW")
     assert code == 0 and out.count("identical") == 4, err
+    # streams named: was "--axes pilatus=NHW: no stream pilatus in ...", of a scan that has one
+    code, out, err = cli(
+        "verify", master, contrast, "--scan", "-s", "contrast", "--axes", "pilatus=NHW"
+    )
+    assert code == 0 and "contrast: 4 messages identical" in out, err
     code, _, err = cli("verify", master, contrast, "--scan", "--axes", "pilatuss=NHW")
     assert code == 2 and "--axes pilatuss=NHW: no stream pilatuss" in err, err

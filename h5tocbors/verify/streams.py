@@ -114,8 +114,8 @@ def verify_streams(
                 follow.add(msg.event_number, stream)
         checks.extend(follow.finish() for follow in followed.values())
     unknown = sorted(set(axes or {}) - {EVERY} - set(plan))
-    if lazy and unknown:  # the conversion's --axes may name streams not given to verify
-        unknown = sorted(set(unknown) - set(stream_names(f, config)))
+    if unknown and (scan or config is not None):  # the conversion's --axes may name streams
+        unknown = sorted(set(unknown) - set(stream_names(f, config)))  # not checked here
     if unknown:
         name = unknown[0]
         raise UsageError(f"--axes {name}={(axes or {})[name]}: no stream {name} in {f.filename}")
