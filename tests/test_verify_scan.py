@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
@@ -177,6 +178,22 @@ def test_a_stream_that_starts_late_in_a_capture_is_named_unchecked(
     assert "late.cbors pilatus: 20 frames identical" in out, out
     assert "late.cbors panda0: not checked" in out, out
     assert "1 stream not checked" in err, err
+
+
+def test_a_stream_of_a_typ_no_protocol_makes_is_named_unchecked(
+    converted: tuple[Path, list[Path]], cli: Cli, tmp_path: Path
+) -> None:
+    master, captures = converted
+    pilatus = next(c for c in captures if c.stem == "pilatus")
+    odd = tmp_path / "odd.cbors"
+    mystery = {"odd\x1b": StreamPart("mystery", [b"x"])}
+    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    odd.write_bytes(pilatus.read_bytes() + b"".join(map(bytes, encode_message(99, mystery, when))))
+    code, out, err = cli("verify", master, odd)
+    assert code == 1, out
+    assert "odd.cbors pilatus: 20 frames identical" in out, out
+    assert "odd.cbors odd\\x1b: not checked (typ 'mystery' is no protocol h5tocbors makes)" in out
+    assert "1 stream not checked" in err and "\x1b" not in err + out, err
 
 
 def test_axes_of_the_conversion_with_some_of_its_captures(
