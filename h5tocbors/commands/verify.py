@@ -30,8 +30,9 @@ EPILOG = (
     "With --scan (or --config) every stream of the scan is made again and compared message by "
     "message (images, spectra and meta bit for bit, PandA values exactly, contrast values key "
     "by key); give the same --frames and --axes as for the conversion. "
-    "Exit 0 when everything matches; exit 1 naming the first stream, event and key that "
-    "differ.\n\n" + EXIT_CODES
+    "A stream that none of these checks (contrast, PandA without --scan) is named with the "
+    "option that would check it. Exit 0 when everything matches; exit 1 naming the first "
+    "stream, event and key that differ, or the streams not checked.\n\n" + EXIT_CODES
 )
 
 
