@@ -115,6 +115,23 @@ def test_crash_in_a_pickle_names_the_capture_and_h5tocbors() -> None:
     )
 
 
+def test_crash_decoding_a_capture_names_its_message() -> None:
+    """A crash as a capture's payload is decoded (bitshuffle, in `inspect`) names the capture's
+    message and its decoder; once a pickle is loaded, what was read before it is named again."""
+    segv = "os.kill(os.getpid(), signal.SIGSEGV)"
+    result = isolated_run(PICKLE.split("; ")[0] + "; " + segv)
+    assert (result.returncode, result.stderr) == (
+        1,
+        "h5tocbors: error: crashed (SIGSEGV) reading c.cbors at message 3 (event 2): "
+        "a payload that its decoder does not check\n",
+    )
+    after = isolated_run(PICKLE + "held.__exit__(None, None, None); " + segv)
+    assert after.stderr == (
+        "h5tocbors: error: crashed (SIGSEGV) reading x.h5 at /entry/b: "
+        "corrupt HDF5 metadata that HDF5 does not check\n"
+    )
+
+
 def test_exit_code_and_output_pass_through() -> None:
     result = isolated_run("print('hello', flush=True); sys.exit(3)")
     assert (result.returncode, result.stdout, result.stderr) == (3, "hello\n", "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import h5py
+import pytest
 
 from .conftest import Cli
 from .public_data import public_file
@@ -116,3 +117,20 @@ def test_config_stream_not_asked_for_whose_path_is_missing(tmp_path: Path, cli: 
     assert code == 0 and [p.name for p in out.iterdir()] == ["panda0.cbors"], err
     code, _, err = cli("convert", master, "--config", config, "-o", tmp_path / "o2")
     assert code == 1 and f"{config} line 4: streams.pilatus" in err and PILATUS in err, err
+
+
+def test_replay_source_of_a_scan_missing_a_detector_file_gives_the_streams_to_set(
+    tmp_path: Path,
+) -> None:
+    """A `ReplaySource` user was told to give `--stream`s, a command-line option."""
+    from h5tocbors import ReplaySource
+    from h5tocbors.errors import H5ToCborsError
+
+    class Scan(ReplaySource):
+        input = write_fly_scan(tmp_path / "scan")
+
+    with pytest.raises(H5ToCborsError) as raised:
+        Scan().get_source_generators()
+    message = str(raised.value)
+    assert f"{PILATUS} is missing" in message and "--stream" not in message, message
+    assert message.endswith("set streams = ['contrast', 'panda0', 'xspress3']"), message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
@@ -155,16 +156,55 @@ def test_without_scan_every_capture_left_unchecked_is_named(
     assert code == 0 and "identical" in out, err
 
 
+def test_a_stream_that_starts_late_in_a_capture_is_named_unchecked(
+    converted: tuple[Path, list[Path]], cli: Cli, tmp_path: Path
+) -> None:
+    """Streams were found in a capture's first message only: a PandA stream that starts at
+    the capture's third message went unchecked, and verify exited 0."""
+    master, captures = converted
+    pilatus, panda = (next(c for c in captures if c.stem == n) for n in ("pilatus", "panda0"))
+    third = [m.offset for m in read_messages(panda)][2]
+    late = tmp_path / "late.cbors"
+    late.write_bytes(pilatus.read_bytes() + panda.read_bytes()[third:])
+    code, out, err = cli("verify", master, late)
+    assert code == 1, out
+    assert "late.cbors pilatus: 20 frames identical" in out, out
+    assert "late.cbors panda0: not checked" in out, out
+    assert "1 stream not checked" in err, err
+
+
+def test_a_stream_of_a_typ_no_protocol_makes_is_named_unchecked(
+    converted: tuple[Path, list[Path]], cli: Cli, tmp_path: Path
+) -> None:
+    master, captures = converted
+    mystery = {"odd\x1b": StreamPart("mystery", [b"x"])}
+    when = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    odd = tmp_path / "odd.cbors"
+    with odd.open("wb") as fh:
+        fh.write(next(c for c in captures if c.stem == "pilatus").read_bytes())
+        fh.write(b"".join(map(bytes, encode_message(99, mystery, when))))
+    code, out, err = cli("verify", master, odd)
+    assert code == 1, out
+    assert "odd.cbors pilatus: 20 frames identical" in out, out
+    assert "odd.cbors odd\\x1b: not checked (typ 'mystery' is no protocol h5tocbors makes)" in out
+    assert "1 stream not checked" in err and "\x1b" not in err + out, err
+
+
 def test_axes_of_the_conversion_with_some_of_its_captures(
     converted: tuple[Path, list[Path]], cli: Cli
 ) -> None:
-    """verify --scan plans the streams of the captures given; the conversion's --axes may
-    name others of the scan, but not a stream the scan does not have."""
+    """verify --scan plans the streams of the captures given (or of --stream); the conversion's
+    --axes may name others of the scan, but not a stream the scan does not have."""
     master, captures = converted
     contrast = next(c for c in captures if c.name == "contrast.cbors")
     code, out, err = cli("verify", master, contrast, "--scan", "--axes", "pilatus=NHW")
     assert code == 0 and "contrast: 4 messages identical" in out, err
     code, out, err = cli("verify", master, *captures, "--scan", "--axes", "pilatus=NHW")
     assert code == 0 and out.count("identical") == 4, err
+    # streams named: was "--axes pilatus=NHW: no stream pilatus in ...", of a scan that has one
+    code, out, err = cli(
+        "verify", master, contrast, "--scan", "-s", "contrast", "--axes", "pilatus=NHW"
+    )
+    assert code == 0 and "contrast: 4 messages identical" in out, err
     code, _, err = cli("verify", master, contrast, "--scan", "--axes", "pilatuss=NHW")
     assert code == 2 and "--axes pilatuss=NHW: no stream pilatuss" in err, err

@@ -19,6 +19,7 @@ UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra"}
 SINGULAR = {
     "steps": "step",
     "rows": "row",
+    "streams": "stream",
     "spectra": "spectrum",
     "frames": "frame",
     "messages": "message",

@@ -55,6 +55,7 @@ class CheckedOutput(io.TextIOWrapper):
 
 @contextmanager
 def _named_output_errors() -> Iterator[None]:
+    """An OSError inside, other than a broken pipe, as `OutputError`."""
     try:
         yield
     except BrokenPipeError:

@@ -30,8 +30,9 @@ EPILOG = (
     "With --scan (or --config) every stream of the scan is made again and compared message by "
     "message (images, spectra and meta bit for bit, PandA values exactly, contrast values key "
     "by key); give the same --frames and --axes as for the conversion. "
-    "Exit 0 when everything matches; exit 1 naming the first stream, event and key that "
-    "differ.\n\n" + EXIT_CODES
+    "A stream that none of these checks (contrast, PandA without --scan) is named with the "
+    "option that would check it. Exit 0 when everything matches; exit 1 naming the first "
+    "stream, event and key that differ, or the streams not checked.\n\n" + EXIT_CODES
 )
 
 
@@ -85,7 +86,12 @@ def verify_command(
                     f, files, datasets, scan=scan, config=scan_config, frames=selection, axes=cut
                 )
             else:
-                checks = [c for p in files for c in verify_capture(f, p, datasets, selection, cut)]
+                typs: dict[str, dict[str, str]] = {str(p): {} for p in files}
+                checks = [
+                    c
+                    for p in files
+                    for c in verify_capture(f, p, datasets, selection, cut, typs[str(p)])
+                ]
                 unknown = set(cut) - {EVERY} - {c.stream for c in checks}
                 if unknown:
                     name = sorted(unknown)[0]
@@ -97,7 +103,7 @@ def verify_command(
                 if others:
                     checks += verify_streams(f, files, others, frames=selection, only=set(others))
                 checks += [c for p in files for c in verify_recorded(f, p, datasets, selection)]
-                checks += unchecked_streams(files, checks)
+                checks += unchecked_streams(typs, checks)
         if as_json:
             print(json.dumps([asdict(c) | {"ok": c.ok} for c in checks], indent=2))
         else:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..buffers import read_range
+from ..errors import H5ToCborsError
 from ..hdf5.open import open_input
 from ..payloads import Compression
 from ..payloads.encoding import InputFile
 from ..protocols import StreamContext
 from ..scan.config import ScanConfig
-from ..scan.master import is_master
+from ..scan.master import StreamsLeftOut, is_master
 from ..scan.specs import EVERY, Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .events import PlacedStream, iter_events
+
+if TYPE_CHECKING:
+    import h5py
 
 
 def iter_messages(
@@ -94,9 +98,24 @@ class ReplaySource:
     def get_source_generators(self) -> list[Iterator[Any]]:
         """One generator of `InternalWorkerMessage`s per stream, as dranspose asks for.
 
-        The input stays open while the replay runs: the generators read it in turn.
+        The input stays open while the replay runs: the generators read it in turn. A
+        detector that cannot be replayed, of a scan replayed whole, is an error that gives
+        the `streams` leaving it out.
         """
         f = open_input(self.input)
+        try:
+            placed = self._placed(f)
+        except BaseException as e:
+            f.close()
+            if isinstance(e, StreamsLeftOut):
+                raise H5ToCborsError(
+                    f"{e.problem}; to replay the other streams, set streams = {e.others!r}"
+                ) from e
+            raise
+        return [stream_messages([p]) for p in placed]
+
+    def _placed(self, f: h5py.File) -> list[PlacedStream]:
+        """The streams to replay, planned in the open input `f`."""
         scan = self.scan if self.scan is not None else is_master(f)
         ctx = StreamContext(
             InputFile().encoder,
@@ -107,5 +126,4 @@ class ReplaySource:
         )
         config = as_config(self.config)
         streams, axes = as_mapping(self.streams), as_axes(self.axes)
-        placed = open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)
-        return [stream_messages([p]) for p in placed]
+        return open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)

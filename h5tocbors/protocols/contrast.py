@@ -33,7 +33,7 @@ import os
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import prod
 from typing import TypeAlias
 
@@ -263,10 +263,10 @@ def _link(group: h5py.Group, link: h5py.ExternalLink, universal: bool) -> dict[s
 
 
 def _plan(
-    tree: _Tree, points: int, steps: int, top: bool, size: list[int]
+    tree: _Tree, points: int, steps: int, top: bool, size: _Size
 ) -> Callable[[StepSpan], dict[str, object]]:
     """How to make a step's dict of `tree`'s values (an `OrderedDict` at the top); adds
-    to `size[0]` the bytes of data a step's values hold at most."""
+    to `size` the bytes of data a step's values hold at most."""
     values: list[tuple[str, Value]] = []
     for name, member in tree.members:
         if top and name == "dt":
@@ -281,7 +281,7 @@ def _plan(
 
 
 def _value(
-    group: h5py.Group, member: Member, points: int, steps: int, top: bool, size: list[int]
+    group: h5py.Group, member: Member, points: int, steps: int, top: bool, size: _Size
 ) -> Value:
     if isinstance(member, h5py.ExternalLink):
         link = _link(group, member, universal=True)
@@ -298,14 +298,12 @@ def _value(
     return _dataset_value(member, points, steps, top, size)
 
 
-def _dataset_value(
-    dataset: h5py.Dataset, points: int, steps: int, top: bool, size: list[int]
-) -> Value:
+def _dataset_value(dataset: h5py.Dataset, points: int, steps: int, top: bool, size: _Size) -> Value:
     if not dataset.ndim:  # the measurement's were refused by `_shape`; here a snapshot's
         raise H5ToCborsError(f"{_where(dataset)} is a single value, not one per step")
     count = dataset.shape[0]
     per_step = -(-points // steps) if count == points else count // steps
-    _spend(size, dataset, 1 if _is_text(dataset) else per_step)
+    size.add(dataset, 1 if _is_text(dataset) else per_step)
     rows = BlockRows(dataset)
     if _is_text(dataset):
         return lambda span: _text(rows.row(span.index), dataset, span.index)
@@ -318,19 +316,26 @@ def _dataset_value(
     return lambda span: rows.rows(range(span.index * per_step, (span.index + 1) * per_step))
 
 
-def _spend(size: list[int], dataset: h5py.Dataset, rows: int) -> None:
-    """Add `rows` rows of `dataset` to `size[0]`; refuse a message that would be larger than
-    `MAX_MESSAGE_BYTES` before anything is read."""
-    row_bytes = dataset.dtype.itemsize * prod(dataset.shape[1:])
-    size[0] += rows * row_bytes
-    if size[0] > MAX_MESSAGE_BYTES:
-        raise H5ToCborsError(
-            f"{_where(dataset)}: a message would hold {size[0]:,} bytes ({rows * row_bytes:,} "
-            f"from here), more than the {MAX_MESSAGE_BYTES >> 20} MiB a capture's reader accepts"
-        )
+@dataclass
+class _Size:
+    """The bytes of data one message holds at most, counted as its values are planned."""
+
+    total: int = 0
+
+    def add(self, dataset: h5py.Dataset, rows: int) -> None:
+        """Count `rows` rows of `dataset`; refuse a message that would be larger than
+        `MAX_MESSAGE_BYTES` before anything is read."""
+        row_bytes = dataset.dtype.itemsize * prod(dataset.shape[1:])
+        self.total += rows * row_bytes
+        if self.total > MAX_MESSAGE_BYTES:
+            raise H5ToCborsError(
+                f"{_where(dataset)}: a message would hold {self.total:,} bytes ("
+                f"{rows * row_bytes:,} from here), more than the {MAX_MESSAGE_BYTES >> 20} MiB a "
+                "capture's reader accepts"
+            )
 
 
-def _text_dataset(group: h5py.Group, name: str, size: list[int]) -> str | None:
+def _text_dataset(group: h5py.Group, name: str, size: _Size) -> str | None:
     """The string `group[name]` holds (its first), counted in `size`; None if it has none."""
     dataset = member_dataset(group, name)
     if dataset is None:
@@ -338,11 +343,11 @@ def _text_dataset(group: h5py.Group, name: str, size: list[int]) -> str | None:
     string = h5py.check_string_dtype(dataset.dtype) is not None
     if not string or dataset.ndim > 1 or dataset.size == 0:
         raise H5ToCborsError(f"{_where(dataset)} is {dataset.shape} {dataset.dtype}, not a string")
-    _spend(size, dataset, 1)
+    size.add(dataset, 1)
     return _decoded(dataset[()] if dataset.ndim == 0 else dataset[0], dataset, 0)
 
 
-def _snapshot(entry: h5py.Group, which: str, size: list[int]) -> dict[str, object]:
+def _snapshot(entry: h5py.Group, which: str, size: _Size) -> dict[str, object]:
     """`/entry/snapshots/<which>` as contrast took it, counted in `size`; {} where it took
     none."""
     path = f"snapshots/{which}"
@@ -435,7 +440,7 @@ def open_writer(entry: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Contras
     tree = _tree(measurement)
     points, steps = _shape(tree, dt.shape[0])
     spans = ctx.steps or [StepSpan(j, Steps.even(points, steps).covering(j)) for j in range(steps)]
-    head = [0]
+    head = _Size()  # the description is in the started and the finished message
     description = _text_dataset(entry, "description", head) or ""
     header = {
         "scannr": scan_number(entry.file.filename),
@@ -444,9 +449,9 @@ def open_writer(entry: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Contras
     }
     return ContrastWriter(
         source=entry.name,
-        started=_message("started", header, _snapshot(entry, "pre_scan", list(head))),
-        finished=_message("finished", header, _snapshot(entry, "post_scan", list(head))),
-        step=_plan(tree, points, steps, top=True, size=[0]),
+        started=_message("started", header, _snapshot(entry, "pre_scan", replace(head))),
+        finished=_message("finished", header, _snapshot(entry, "post_scan", replace(head))),
+        step=_plan(tree, points, steps, top=True, size=_Size()),
         dt=BlockRows(dt),
         spans=spans,
         where=_where(entry),

@@ -206,6 +206,7 @@ def _shown(obj: object) -> str:
 
 
 def _ndarray(*args: object) -> object:
+    """`numpy.ndarray` called: refused (it stands only as `_reconstruct`'s first argument)."""
     raise RefusedPickle("numpy.ndarray is only allowed as the class _reconstruct makes")
 
 

@@ -49,7 +49,7 @@ def scan_streams(f: h5py.File, wanted: Collection[str] = ()) -> list[StreamSpec]
 
     Only the entries named are opened: a detector file that is missing matters only to its
     own stream. Converting every stream, a detector that cannot be converted is an error
-    that gives the `--stream` list leaving it out.
+    (`StreamsLeftOut`) that gives the streams leaving it out.
 
     Example:
         >>> [str(s) for s in scan_streams(f)]  # doctest: +SKIP
@@ -63,9 +63,19 @@ def scan_streams(f: h5py.File, wanted: Collection[str] = ()) -> list[StreamSpec]
         return [s for n in wanted for s in streams_named(f, n, keys)]
     specs, failed = found_streams(f, keys)
     if failed:
-        others = " ".join(f"--stream {s.name}" for s in specs)
-        raise H5ToCborsError(f"{failed[0]}; to convert the other streams, give {others}")
+        raise StreamsLeftOut(failed[0], [s.name for s in specs])
     return specs
+
+
+class StreamsLeftOut(H5ToCborsError):
+    """A detector of a scan converted whole cannot be converted: `problem` says why, and
+    `others` are the streams that can be (the message gives them as `--stream`s)."""
+
+    def __init__(self, problem: str, others: list[str]) -> None:
+        given = " ".join(f"--stream {n}" for n in others)
+        super().__init__(f"{problem}; to convert the other streams, give {given}")
+        self.problem = problem
+        self.others = others
 
 
 def streams_named(f: h5py.File, name: str, keys: Collection[str]) -> list[StreamSpec]:

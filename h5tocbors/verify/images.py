@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 
 from ..bshuf import single_openmp_thread
-from ..capture.read import RawStream, read_messages
+from ..capture.read import read_messages
 from ..errors import H5ToCborsError, shortened
 from ..hdf5.images import resolve_images
 from ..hdf5.series import ImageSeries
@@ -36,17 +36,12 @@ class Source:
         return cls(series, len(series), series.frame_shape, series.dtype)
 
 
-def first_streams(capture: str | os.PathLike[str]) -> dict[str, RawStream]:
-    """The streams of the capture's first message: each stream's start message."""
-    first = next(read_messages(capture), None)  # the reader closes the file when dropped
-    return dict(first.streams) if first is not None else {}
-
-
 def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Origin]]:
     """The typ and recorded origin of each stream whose start message (in the capture's
     first message) says what it was made from (`protocols.provenance`)."""
+    first = next(read_messages(capture), None)  # the reader closes the file when dropped
     found = {}
-    for name, stream in first_streams(capture).items():
+    for name, stream in first.streams.items() if first is not None else ():
         origin = start_origin(json_header(stream.frames))
         if origin is not None:
             found[name] = (stream.typ, origin)
@@ -105,6 +100,7 @@ def verify_capture(
     datasets: Mapping[str, str | None],
     frames: slice | None = None,
     axes: Mapping[str, str] | None = None,
+    typs: dict[str, str] | None = None,
 ) -> list[StreamCheck]:
     """Compare every STINS image of `capture` bit for bit with its source frame in `f`.
 
@@ -126,6 +122,8 @@ def verify_capture(
     seen: dict[str, set[int]] = {}
     for msg in read_messages(capture):
         for name, stream in msg.streams.items():
+            if typs is not None:
+                typs.setdefault(name, stream.typ)
             if stream.typ != STINS:
                 continue
             header = stins_header(stream.frames)

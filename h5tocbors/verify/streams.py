@@ -26,7 +26,7 @@ from ..scan.config import ScanConfig
 from ..scan.specs import EVERY
 from ..scan.streams import open_streams, stream_names
 from . import StreamCheck
-from .images import first_streams, made_elsewhere, recorded_origins
+from .images import made_elsewhere, recorded_origins
 
 
 @dataclass
@@ -114,8 +114,8 @@ def verify_streams(
                 follow.add(msg.event_number, stream)
         checks.extend(follow.finish() for follow in followed.values())
     unknown = sorted(set(axes or {}) - {EVERY} - set(plan))
-    if lazy and unknown:  # the conversion's --axes may name streams not given to verify
-        unknown = sorted(set(unknown) - set(stream_names(f, config)))
+    if unknown and (scan or config is not None):  # the conversion's --axes may name streams
+        unknown = sorted(set(unknown) - set(stream_names(f, config)))  # not checked here
     if unknown:
         name = unknown[0]
         raise UsageError(f"--axes {name}={(axes or {})[name]}: no stream {name} in {f.filename}")
@@ -176,23 +176,23 @@ def planned_stream(
 
 
 def unchecked_streams(
-    captures: Sequence[str | os.PathLike[str]], checks: Sequence[StreamCheck]
+    typs: Mapping[str, Mapping[str, str]], checks: Sequence[StreamCheck]
 ) -> list[StreamCheck]:
-    """A check that fails for each stream the captures start that no check in `checks`
-    covers, saying what would check it.
+    """A check that fails for each stream of the captures that no check in `checks` covers,
+    saying what would check it; `typs` gives each capture's streams and their typs (as
+    `verify_capture` collects them).
 
     Example:
-        >>> [c.unchecked for c in unchecked_streams(["out/contrast.cbors"], [])]  # doctest: +SKIP
+        >>> typs = {"out/contrast.cbors": {"contrast": "contrast"}}
+        >>> [c.unchecked for c in unchecked_streams(typs, [])]
         ['contrast stream; give --scan or --config']
     """
     done = {(c.capture, c.stream) for c in checks}
     return [
-        StreamCheck(
-            str(capture), name, "", 0, 0, 0, None, "messages", unchecked=how_to_check(name, s.typ)
-        )
-        for capture in captures
-        for name, s in first_streams(capture).items()
-        if (str(capture), name) not in done
+        StreamCheck(capture, name, "", 0, 0, 0, None, "messages", unchecked=how_to_check(name, typ))
+        for capture, streams in typs.items()
+        for name, typ in streams.items()
+        if (capture, name) not in done
     ]
 
 
