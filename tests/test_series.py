@@ -285,3 +285,18 @@ def test_a_data_file_of_a_type_numpy_lacks(cli: Cli, master: Path, tmp_path: Pat
         h5py.h5d.create(group.id, b"data", h5py.h5t.UNIX_D32LE.copy(), space)
     code, _, err = cli("convert", master, "-s", "eiger=/entry/data", "-o", tmp_path / "out")
     assert code == 1 and "run_data_000002.h5 (data_000002): HDF5 time (32-bit) data" in err, err
+
+
+def test_a_data_file_of_another_type_is_named_as_a_user_reads_it(
+    cli: Cli, master: Path, tmp_path: Path
+) -> None:
+    """The "unlike" refusal named x86's long double by numpy's padded size, `float128`."""
+    with h5py.File(tmp_path / "run_data_000002.h5", "a") as f:
+        old = f["/entry/data/data"]
+        attrs, shape = dict(old.attrs), old.shape
+        del f["/entry/data/data"]
+        f.create_dataset("/entry/data/data", shape, np.longdouble).attrs.update(attrs)
+    code, _, err = cli("convert", master, "-s", "eiger=/entry/data", "-o", tmp_path / "out")
+    assert_one_error(code, err, 1, f"image series /entry/data in {master}: ")
+    assert "80-bit extended float (long double) data, unlike" in err and "float128" not in err, err
+    assert_no_output(tmp_path / "out")

@@ -34,7 +34,7 @@ from .layout import FrameLayout, layout_of, tiny_frames
 from .open import METADATA_ERRORS, metadata_of
 from .selection import select_frames
 from .sources import data_sources, unsized
-from .types import NoNumpyType, numpy_dtype
+from .types import NoNumpyType, dtype_name, numpy_dtype
 from .walk import BrokenLink, follow
 
 PART = re.compile(r"data_(\d{6,})")
@@ -73,6 +73,11 @@ class Part:
         if self.images is None:
             return f"{name} ({self.link})"
         return f"{name} ({self.link}, images {self.images[0]}..{self.images[1]})"
+
+    @property
+    def data(self) -> str:
+        """`(3, 24, 40) uint32`: its shape and element type, as messages name them."""
+        return f"{self.shape} {dtype_name(self.dtype) if self.dtype is not None else '?'}"
 
     @property
     def frames(self) -> int | None:
@@ -224,10 +229,7 @@ def _shape_problem(order: list[Part]) -> str | None:
     first = order[0]
     for part in order[1:]:
         if part.frame_shape != first.frame_shape or part.dtype != first.dtype:
-            return (
-                f"{part.label} holds {part.shape} {part.dtype} data, unlike "
-                f"{first.label} ({first.shape} {first.dtype})"
-            )
+            return f"{part.label} holds {part.data} data, unlike {first.label} ({first.data})"
     return None
 
 
