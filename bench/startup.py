@@ -35,6 +35,7 @@ from .runner import (
     Run,
     Timings,
     convert_command,
+    generated,
     h5tocbors_exe,
     rotated,
     scratch,
@@ -67,11 +68,9 @@ def ensure_tiny() -> Path:
     with contextlib.suppress(OSError, KeyError), h5py.File(path, "r") as f:
         if f[DATASET].shape == (2, 16, 16):
             return path
-    part = path.with_name(path.name + ".part")
-    with h5py.File(part, "w") as f:
+    with generated(path) as f:
         data = np.arange(2 * 16 * 16, dtype=np.uint32).reshape(2, 16, 16)
         f.create_dataset(DATASET, data=data, chunks=(1, 16, 16), **hdf5plugin.Bitshuffle())
-    os.replace(part, path)
     return path
 
 
