@@ -10,7 +10,6 @@ from math import prod
 from typing import Any
 
 import h5py
-import numpy as np
 
 from ..capture.names import STREAM_NAME
 from .filters import filter_names, filters_refusal
@@ -20,8 +19,8 @@ from .open import metadata_of
 from .passthrough import passthrough_refusal
 from .resolve import image_shape, is_number
 from .series import PART, is_series, series_order, series_parts, series_stream_name
-from .sources import DataSource
-from .types import NoNumpyType, dtype_name, hdf5_type_name, numpy_dtype
+from .sources import UNSIZED, DataSource
+from .types import dtype_name, hdf5_type_name
 from .walk import BrokenLink, Entry, follow, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
@@ -135,18 +134,14 @@ def sources_of(checked: list[DataSource]) -> list[Source]:
 
 def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
     """Describe one dataset."""
-    checked, shape, cut, refusal = image_shape(dset)
+    checked, shape, cut, refusal, dtype = image_shape(dset)
     with metadata_of(dset.file, dset.name):
         dcpl = dset.id.get_create_plist()
         layout = LAYOUTS.get(dcpl.get_layout(), "unknown")
         if layout == "contiguous" and dcpl.get_external_count() > 0:
             layout = "external"
-        try:
-            dtype: np.dtype | None = numpy_dtype(dset)
-        except NoNumpyType:
-            dtype = None
         if shape is None:
-            refusal = "its extent lies in sources that are missing or refused"
+            refusal = UNSIZED
         elif len(shape) < 2 and refusal and dtype is not None and is_number(dtype):
             refusal = f"{len(shape)}-D"
         elif refusal is None and cut is not None:

@@ -33,7 +33,7 @@ from .frames import FrameSeries
 from .layout import FrameLayout, layout_of, tiny_frames
 from .open import METADATA_ERRORS, metadata_of
 from .selection import select_frames
-from .sources import data_sources, unsized
+from .sources import UNSIZED, data_sources, unsized
 from .types import NoNumpyType, dtype_name, numpy_dtype
 from .walk import BrokenLink, follow
 
@@ -143,7 +143,7 @@ def _part(name: str, file: str, target: str, dset: h5py.Dataset, axes: str | Non
     """A part whose dataset is there: its shape (where HDF5 can tell it safely) and numbers."""
     if unsized(data_sources(dset)) is not None:
         part = Part(name, file, target, dset)
-        problem = f"{part.label}: its extent lies in sources that are missing or refused"
+        problem = f"{part.label}: {UNSIZED}"
         return replace(part, problem=problem)
     try:
         dtype = numpy_dtype(dset)
