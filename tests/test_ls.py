@@ -169,6 +169,8 @@ def odd_types(tmp_path: Path) -> Path:
         typed_dataset(f, "nested", nested, (3,))
         typed_dataset(f, "long_double", h5py.h5t.NATIVE_LDOUBLE.copy(), (2, 8, 8))
         typed_dataset(f, "vectors", h5py.h5t.array_create(h5py.h5t.IEEE_F64LE, (3,)), (5, 4, 4))
+        f["opaque"] = np.zeros(3, "V24")
+        f["complex_long_double"] = np.zeros(3, np.clongdouble)
     return path
 
 
@@ -186,6 +188,8 @@ def test_types_numpy_lacks_are_listed_and_named(cli: Cli, odd_types: Path) -> No
         )
     assert ds["/vectors"]["dtype"] == "array of 3 float64"
     assert ds["/long_double"]["dtype"] == "80-bit extended float (long double)"
+    assert ds["/opaque"]["dtype"] == "opaque (24 bytes)"  # numpy's name: void192
+    assert ds["/complex_long_double"]["dtype"] == "complex 80-bit extended float (long double)"
     assert not ds["/long_double"]["image"]
 
 
