@@ -133,6 +133,13 @@ def export_revision(ref: str) -> Path:
     return dest
 
 
+def holds(path: Path, shape: tuple[int, ...]) -> bool:
+    """True if `path` is an input written whole whose dataset has `shape`: made before."""
+    with contextlib.suppress(OSError, KeyError), h5py.File(path, "r") as f:
+        return bool(f[DATASET].shape == shape)
+    return False
+
+
 @contextlib.contextmanager
 def generated(path: Path) -> Iterator[h5py.File]:
     """An input file, written as `path`.part and renamed to `path` once complete: a run
