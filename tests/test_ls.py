@@ -232,6 +232,29 @@ def test_no_stream_offered_that_convert_refuses(cli: Cli, tmp_path: Path) -> Non
     assert ds["/mafisc"]["note"].startswith("filter 32002 (mafisc) is not available")
 
 
+def test_stream_names_find_no_dataset_that_convert_refuses(cli: Cli, tmp_path: Path) -> None:
+    """`--stream NAME` weighed an empty dataset and one without its filter plugin like any
+    image: "several datasets match", suggesting `--stream pilatus=/a/pilatus/data`, which
+    convert refuses, and listing them among the image datasets of the file."""
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("a/pilatus/data", (0, 8, 8), "u2", chunks=(1, 8, 8), maxshape=(None, 8, 8))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((1, 8, 8))
+        dcpl.set_filter(32002, h5py.h5z.FLAG_OPTIONAL, ())  # mafisc, as above
+        group = f.create_group("c/pilatus")
+        h5py.h5d.create(
+            group.id, b"data", h5py.h5t.STD_U16LE, h5py.h5s.create_simple((3, 8, 8)), dcpl
+        )
+        f["b/pilatus/data"] = np.ones((3, 8, 8), np.uint16)
+        f["values"] = np.ones(3)
+    code, out, err = cli("convert", path, "-s", "pilatus", "-o", tmp_path / "out")
+    assert code == 0 and "from /b/pilatus/data" in out, err
+    code, _, err = cli("convert", path, "-s", "values", "-o", tmp_path / "out2")
+    line = assert_one_error(code, err, 1, "its image datasets: /b/pilatus/data (3, 8, 8);")
+    assert "/a/pilatus" not in line and "/c/pilatus" not in line
+
+
 def test_suggested_stream_names_are_unique(cli: Cli, tmp_path: Path) -> None:
     """Every Delmic acquisition was `ImageData=`, an xspress3 group and its `data` both
     `xspress3=`: pasting two suggestions gave "given twice"."""

@@ -12,12 +12,12 @@ from typing import Any
 import h5py
 
 from ..capture.names import STREAM_NAME
-from .filters import filter_names, filters_refusal
+from .filters import filter_names
 from .frames import FrameSeries
 from .layout import FRAME, FrameLayout, tiny_frames
 from .open import metadata_of
 from .passthrough import passthrough_refusal
-from .resolve import image_shape, is_number
+from .resolve import image_shape, is_number, unconvertible
 from .series import PART, is_series, series_order, series_parts, series_stream_name
 from .sources import UNSIZED, DataSource
 from .types import dtype_name, hdf5_type_name
@@ -173,14 +173,6 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             note=note,
             **frames_of(cut, shape),
         )
-
-
-def unconvertible(dset: h5py.Dataset, shape: tuple[int, ...], layout: FrameLayout) -> str | None:
-    """Why `convert` would refuse an image dataset that `ls` could otherwise offer: it is
-    empty, or a filter of its data is not available here."""
-    if prod(layout.lead_shape(shape)) == 0:
-        return "empty: no frames"
-    return filters_refusal(dset)
 
 
 def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from ..errors import H5ToCborsError
+from .filters import filters_refusal
 from .frames import FrameSeries
 from .layout import FrameLayout, is_calibration, layout_of
 from .open import metadata_of
@@ -254,4 +255,16 @@ def _candidate(entry: Entry) -> tuple[Candidate | None, str | None]:
         return None, None
     if checked.refusal is not None or checked.layout is None:
         return None, checked.refusal
+    reason = unconvertible(entry.dataset, checked.shape, checked.layout)
+    if reason is not None:
+        return None, reason
     return Candidate(entry.path, checked.shape, checked.layout), None
+
+
+def unconvertible(dset: h5py.Dataset, shape: tuple[int, ...], layout: FrameLayout) -> str | None:
+    """Why `convert` would refuse an image dataset anyway, before reading it: it is empty,
+    or a filter of its data is not available here (`ls` offers no `--stream` for it, and a
+    stream name does not find it)."""
+    if prod(layout.lead_shape(shape)) == 0:
+        return "empty: no frames"
+    return filters_refusal(dset)
