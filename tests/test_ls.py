@@ -255,6 +255,22 @@ def test_stream_names_find_no_dataset_that_convert_refuses(cli: Cli, tmp_path: P
     assert "/a/pilatus" not in line and "/c/pilatus" not in line
 
 
+def test_suggested_stream_names_are_not_too_long(cli: Cli, tmp_path: Path) -> None:
+    """A group of 240 characters gave `--stream dddd...=`, which convert refuses as longer
+    than 200 characters; its long name is no name either when it collides."""
+    path = tmp_path / "long.h5"
+    with h5py.File(path, "w") as f:
+        f[f"{'d' * 240}/data"] = np.zeros((3, 8, 8), np.uint16)
+        f[f"{'d' * 240}/data2/data"] = np.zeros((3, 8, 8), np.uint16)
+    streams = [d["stream"] for d in listing(cli, path).values() if d["stream"]]
+    names = [shlex.split(s)[1] for s in streams]
+    assert [n.split("=")[0] for n in names] == ["stream", "data2"], names
+    code, _, err = cli(
+        "convert", path, "-o", tmp_path / "out", *(a for n in names for a in ("-s", n))
+    )
+    assert (code, err) == (0, "")
+
+
 def test_suggested_stream_names_are_unique(cli: Cli, tmp_path: Path) -> None:
     """Every Delmic acquisition was `ImageData=`, an xspress3 group and its `data` both
     `xspress3=`: pasting two suggestions gave "given twice"."""

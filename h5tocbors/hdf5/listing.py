@@ -11,7 +11,7 @@ from typing import Any
 
 import h5py
 
-from ..capture.names import STREAM_NAME
+from ..capture.names import MAX_STREAM_NAME, STREAM_NAME
 from .filters import filter_names
 from .frames import FrameSeries
 from .layout import FRAME, FrameLayout, tiny_frames
@@ -91,7 +91,12 @@ def stream_name(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     name = parts[-2] if len(parts) > 1 and parts[-1].lower() in GENERIC_NAMES else parts[-1]
     name = safe_name(name)
-    return name if STREAM_NAME.match(name) else "stream"
+    return name if is_plain(name) else "stream"
+
+
+def is_plain(name: str) -> bool:
+    """True for a name that `--stream` takes (`capture.names.check_stream_name`)."""
+    return len(name) <= MAX_STREAM_NAME and STREAM_NAME.match(name) is not None
 
 
 def safe_name(text: str) -> str:
