@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -13,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import hdf5plugin
 import numpy as np
 
@@ -26,7 +24,10 @@ from .runner import (
     ChildFailed,
     Launcher,
     Run,
+    Timings,
     convert_command,
+    generated,
+    holds,
     rotated,
     scratch,
 )
@@ -47,16 +48,13 @@ MIN_OMP_GAIN = 2.0
 def ensure_small_frames(frames: int) -> Path:
     """Many small bitshuffle-LZ4 frames (64x64 uint16), one per chunk."""
     path = DATA_DIR / f"small_{frames}f_{OMP_SHAPE[0]}x{OMP_SHAPE[1]}_{GENERATOR}.h5"
-    with contextlib.suppress(OSError, KeyError), h5py.File(path, "r") as f:
-        if f[DATASET].shape == (frames, *OMP_SHAPE):
-            return path
+    if holds(path, (frames, *OMP_SHAPE)):
+        return path
     data = np.random.default_rng(SEED).poisson(2.0, (frames, *OMP_SHAPE)).astype(np.uint16)
-    part = path.with_name(path.name + ".part")
-    with h5py.File(part, "w") as f:
+    with generated(path) as f:
         f.create_dataset(
             DATASET, data=data, chunks=(1, *OMP_SHAPE), **hdf5plugin.Bitshuffle(cname="lz4")
         )
-    os.replace(part, path)
     return path
 
 
@@ -83,13 +81,10 @@ def verify_command(variant: str, path: Path, capture: Path) -> list[str]:
 
 
 @dataclass
-class OmpResult:
+class OmpResult(Timings):
     frames: int
     runs: dict[str, list[Run]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-
-    def seconds(self, variant: str) -> float:
-        return statistics.median(r.seconds for r in self.runs[variant])
 
     @property
     def timed(self) -> bool:

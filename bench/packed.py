@@ -4,7 +4,6 @@ h5tocbors against h5py reading the whole dataset in one call, time and peak memo
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from .runner import (
     Run,
     Timings,
     convert_command,
+    generated,
     rotated,
     scratch,
     warm,
@@ -101,8 +101,7 @@ def ensure_packed(case: PackedCase, frames: int, maker: list[FrameMaker]) -> tup
         if f[DATASET].shape == shape and f[DATASET].attrs.get("bench_generator") == GENERATOR:
             return path, 0.0
     start = time.perf_counter()
-    part = path.with_name(path.name + ".part")
-    with h5py.File(part, "w") as f:
+    with generated(path) as f:
         dset = f.create_dataset(
             DATASET,
             shape=shape,
@@ -121,7 +120,6 @@ def ensure_packed(case: PackedCase, frames: int, maker: list[FrameMaker]) -> tup
             for first in range(0, frames, step):
                 stop = min(first + step, frames)
                 dset[first:stop] = np.stack([maker[0].frame(k) for k in range(first, stop)])
-    os.replace(part, path)
     return path, time.perf_counter() - start
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from .runner import (
     Run,
     Timings,
     convert_command,
+    generated,
     rotated,
     scratch,
     warm,
@@ -93,8 +93,7 @@ def ensure_data(case: Case, frames: int, maker: list[FrameMaker]) -> tuple[Path,
     start = time.perf_counter()
     if not maker:
         maker.append(FrameMaker())
-    part = path.with_name(path.name + ".part")
-    with h5py.File(part, "w") as f:
+    with generated(path) as f:
         f.attrs["NX_class"] = "NXroot"
         dset = f.create_dataset(
             DATASET,
@@ -106,7 +105,6 @@ def ensure_data(case: Case, frames: int, maker: list[FrameMaker]) -> tuple[Path,
         dset.attrs["bench_generator"] = GENERATOR
         for k in range(frames):
             dset[k] = maker[0].frame(k)
-    os.replace(part, path)
     return path, time.perf_counter() - start
 
 

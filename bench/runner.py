@@ -1,6 +1,6 @@
 """Running the children that the benchmark times: each through `launcher.py`, which reports
 its wall time, CPU time and own peak RSS; the commands that run h5tocbors (installed, or as of
-`--before REF`); scratch directories and a warm page cache."""
+`--before REF`); input files written whole, scratch directories and a warm page cache."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+import h5py
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "bench_data"
@@ -129,6 +131,23 @@ def export_revision(ref: str) -> Path:
         shutil.rmtree(dest, ignore_errors=True)
         os.replace(part, dest)
     return dest
+
+
+def holds(path: Path, shape: tuple[int, ...]) -> bool:
+    """True if `path` is an input written whole whose dataset has `shape`: made before."""
+    with contextlib.suppress(OSError, KeyError), h5py.File(path, "r") as f:
+        return bool(f[DATASET].shape == shape)
+    return False
+
+
+@contextlib.contextmanager
+def generated(path: Path) -> Iterator[h5py.File]:
+    """An input file, written as `path`.part and renamed to `path` once complete: a run
+    stopped half way leaves no file that a later run would take for a made one."""
+    part = path.with_name(path.name + ".part")
+    with h5py.File(part, "w") as f:
+        yield f
+    os.replace(part, path)
 
 
 @contextlib.contextmanager

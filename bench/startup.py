@@ -14,14 +14,12 @@ Times, interleaved and rotated, many runs of each (medians):
 from __future__ import annotations
 
 import compileall
-import contextlib
 import os
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import hdf5plugin
 import numpy as np
 
@@ -35,7 +33,9 @@ from .runner import (
     Run,
     Timings,
     convert_command,
+    generated,
     h5tocbors_exe,
+    holds,
     rotated,
     scratch,
 )
@@ -64,14 +64,11 @@ def compile_bytecode() -> str:
 def ensure_tiny() -> Path:
     """Two 16x16 bitshuffle-LZ4 frames: a conversion that costs next to nothing but starting."""
     path = DATA_DIR / f"startup_2f_16x16_{GENERATOR}.h5"
-    with contextlib.suppress(OSError, KeyError), h5py.File(path, "r") as f:
-        if f[DATASET].shape == (2, 16, 16):
-            return path
-    part = path.with_name(path.name + ".part")
-    with h5py.File(part, "w") as f:
+    if holds(path, (2, 16, 16)):
+        return path
+    with generated(path) as f:
         data = np.arange(2 * 16 * 16, dtype=np.uint32).reshape(2, 16, 16)
         f.create_dataset(DATASET, data=data, chunks=(1, 16, 16), **hdf5plugin.Bitshuffle())
-    os.replace(part, path)
     return path
 
 

@@ -42,6 +42,7 @@ LAZY = {
 
 
 def __getattr__(name: str) -> object:
+    """A public name, imported from where `LAZY` says the first time it is asked for."""
     if name not in LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(LAZY[name], __name__), name)
@@ -50,4 +51,5 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
+    """The module's names, with the public ones not yet imported."""
     return sorted(set(globals()) | set(__all__))

@@ -13,6 +13,7 @@ import pytest
 
 from .conftest import BIN, REPO, Cli, listing
 from .scan_files import write_xspress3
+from .test_errors import assert_one_error
 
 
 @pytest.fixture
@@ -168,6 +169,8 @@ def odd_types(tmp_path: Path) -> Path:
         typed_dataset(f, "nested", nested, (3,))
         typed_dataset(f, "long_double", h5py.h5t.NATIVE_LDOUBLE.copy(), (2, 8, 8))
         typed_dataset(f, "vectors", h5py.h5t.array_create(h5py.h5t.IEEE_F64LE, (3,)), (5, 4, 4))
+        f["opaque"] = np.zeros(3, "V24")
+        f["complex_long_double"] = np.zeros(3, np.clongdouble)
     return path
 
 
@@ -185,6 +188,8 @@ def test_types_numpy_lacks_are_listed_and_named(cli: Cli, odd_types: Path) -> No
         )
     assert ds["/vectors"]["dtype"] == "array of 3 float64"
     assert ds["/long_double"]["dtype"] == "80-bit extended float (long double)"
+    assert ds["/opaque"]["dtype"] == "opaque (24 bytes)"  # numpy's name: void192
+    assert ds["/complex_long_double"]["dtype"] == "complex 80-bit extended float (long double)"
     assert not ds["/long_double"]["image"]
 
 
@@ -218,12 +223,52 @@ def test_no_stream_offered_that_convert_refuses(cli: Cli, tmp_path: Path) -> Non
         h5py.h5d.create(f.id, b"mafisc", h5py.h5t.STD_U16LE, space, dcpl)
         f["mafisc"][...] = np.ones((3, 8, 8), np.uint16)
     ds = listing(cli, path)
-    for name in ("empty", "rows", "mafisc"):
+    refused = {"empty": "holds no frames", "rows": "holds no frames", "mafisc": "(mafisc)"}
+    for name, why in refused.items():
         assert (ds[f"/{name}"]["stream"], ds[f"/{name}"]["image"]) == (None, False)
         code, _, err = cli("convert", path, "-o", tmp_path / name, "--stream", f"x=/{name}")
-        assert code == 1 and err.startswith("h5tocbors: error:")
+        assert_one_error(code, err, 1, f"/{name}", why)
     assert ds["/empty"]["note"] == ds["/rows"]["note"] == "empty: no frames"
     assert ds["/mafisc"]["note"].startswith("filter 32002 (mafisc) is not available")
+
+
+def test_stream_names_find_no_dataset_that_convert_refuses(cli: Cli, tmp_path: Path) -> None:
+    """`--stream NAME` weighed an empty dataset and one without its filter plugin like any
+    image: "several datasets match", suggesting `--stream pilatus=/a/pilatus/data`, which
+    convert refuses, and listing them among the image datasets of the file."""
+    path = tmp_path / "scan.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("a/pilatus/data", (0, 8, 8), "u2", chunks=(1, 8, 8), maxshape=(None, 8, 8))
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((1, 8, 8))
+        dcpl.set_filter(32002, h5py.h5z.FLAG_OPTIONAL, ())  # mafisc, as above
+        group = f.create_group("c/pilatus")
+        h5py.h5d.create(
+            group.id, b"data", h5py.h5t.STD_U16LE, h5py.h5s.create_simple((3, 8, 8)), dcpl
+        )
+        f["b/pilatus/data"] = np.ones((3, 8, 8), np.uint16)
+        f["values"] = np.ones(3)
+    code, out, err = cli("convert", path, "-s", "pilatus", "-o", tmp_path / "out")
+    assert code == 0 and "from /b/pilatus/data" in out, err
+    code, _, err = cli("convert", path, "-s", "values", "-o", tmp_path / "out2")
+    line = assert_one_error(code, err, 1, "its image datasets: /b/pilatus/data (3, 8, 8);")
+    assert "/a/pilatus" not in line and "/c/pilatus" not in line
+
+
+def test_suggested_stream_names_are_not_too_long(cli: Cli, tmp_path: Path) -> None:
+    """A group of 240 characters gave `--stream dddd...=`, which convert refuses as longer
+    than 200 characters; its long name is no name either when it collides."""
+    path = tmp_path / "long.h5"
+    with h5py.File(path, "w") as f:
+        f[f"{'d' * 240}/data"] = np.zeros((3, 8, 8), np.uint16)
+        f[f"{'d' * 240}/data2/data"] = np.zeros((3, 8, 8), np.uint16)
+    streams = [d["stream"] for d in listing(cli, path).values() if d["stream"]]
+    names = [shlex.split(s)[1] for s in streams]
+    assert [n.split("=")[0] for n in names] == ["stream", "data2"], names
+    code, _, err = cli(
+        "convert", path, "-o", tmp_path / "out", *(a for n in names for a in ("-s", n))
+    )
+    assert (code, err) == (0, "")
 
 
 def test_suggested_stream_names_are_unique(cli: Cli, tmp_path: Path) -> None:

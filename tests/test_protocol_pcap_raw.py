@@ -129,10 +129,13 @@ BAD = {
         "fields of different lengths: 3 in A.B.Value, 4 in A.C.Value",
     ),
     "2-D field": ({"A.B_Value": np.zeros((3, 2))}, "A.B_Value is (3, 2) float64, not one number"),
-    "strings": ({"A.B_Value": np.array([b"x"])}, "A.B_Value is (1,) |S1, not one number per point"),
+    "strings": (
+        {"A.B_Value": np.array([b"x"])},
+        "A.B_Value is (1,) string, not one number per point",
+    ),
     "long double": (
         {"A.B_Value": np.zeros(3, np.longdouble)},
-        "A.B_Value is (3,) float128, not one number per point",
+        "A.B_Value is (3,) 80-bit extended float (long double), not one number per point",
     ),
     "uint64 too big": (
         {"A.B_Value": np.array([1, 2**32], np.uint64)},

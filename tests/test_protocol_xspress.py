@@ -164,6 +164,10 @@ BAD = {
         lambda g: (g.__delitem__("data"), g.create_dataset("data", data=np.zeros((5, 8)))),
         "data is (5, 8) float64, not numbers of shape (frames, channels, bins)",
     ),
+    "long double data": (
+        lambda g: (g.__delitem__("data"), g.create_dataset("data", (5, 3, 8), np.longdouble)),
+        "data is (5, 3, 8) 80-bit extended float (long double), not numbers of shape",
+    ),
     "missing meta": (
         lambda g: (g.__delitem__("all_good"), g.__delitem__("event_width")),
         "no all_good, event_width beside data (the xspress3 meta datasets)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from h5tocbors.hdf5.open import open_input
 from h5tocbors.hdf5.walk import follow
 from h5tocbors.payloads.encoding import InputFile, Payload, open_beside
 
-from .conftest import Cli, decoded_frames, listing, read_capture, run_cli, stins_header
+from .conftest import BIN, Cli, decoded_frames, listing, read_capture, run_cli, stins_header
 from .dectris_files import SETTINGS, SHAPE, dectris_master, images
 from .protocol_files import contrast_scan
 from .test_errors import assert_no_output, assert_one_error
@@ -285,3 +286,42 @@ def test_a_data_file_of_a_type_numpy_lacks(cli: Cli, master: Path, tmp_path: Pat
         h5py.h5d.create(group.id, b"data", h5py.h5t.UNIX_D32LE.copy(), space)
     code, _, err = cli("convert", master, "-s", "eiger=/entry/data", "-o", tmp_path / "out")
     assert code == 1 and "run_data_000002.h5 (data_000002): HDF5 time (32-bit) data" in err, err
+
+
+def test_a_data_file_of_another_type_is_named_as_a_user_reads_it(
+    cli: Cli, master: Path, tmp_path: Path
+) -> None:
+    """The "unlike" refusal named x86's long double by numpy's padded size, `float128`."""
+    with h5py.File(tmp_path / "run_data_000002.h5", "a") as f:
+        old = f["/entry/data/data"]
+        attrs, shape = dict(old.attrs), old.shape
+        del f["/entry/data/data"]
+        f.create_dataset("/entry/data/data", shape, np.longdouble).attrs.update(attrs)
+    code, _, err = cli("convert", master, "-s", "eiger=/entry/data", "-o", tmp_path / "out")
+    assert_one_error(code, err, 1, f"image series /entry/data in {master}: ")
+    assert "80-bit extended float (long double) data, unlike" in err and "float128" not in err, err
+    assert_no_output(tmp_path / "out")
+
+
+def test_linked_files_kept_open_are_bounded(tmp_path: Path) -> None:
+    """The files kept open per input were not bounded: three virtual datasets of 100 source
+    files each held 300 open, and `ls` under a limit of 256 descriptors ended in
+    "unexpected OSError: Too many open files"."""
+    master = tmp_path / "master.h5"
+    with h5py.File(master, "w") as f:
+        for d in range(3):
+            layout = h5py.VirtualLayout(shape=(100, 4, 4), dtype="u2")
+            for i in range(100):
+                name = f"s{d}_{i:03d}.h5"
+                with h5py.File(tmp_path / name, "w") as source:
+                    source["d"] = np.full((1, 4, 4), i, "u2")
+                layout[i] = h5py.VirtualSource(name, "d", shape=(1, 4, 4))
+            f.create_virtual_dataset(f"data{d}", layout)
+    result = subprocess.run(
+        ["sh", "-c", 'ulimit -n 256 && exec "$0" ls --json "$1"', BIN / "h5tocbors", master],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    listed = {d["path"]: d for d in json.loads(result.stdout)}
+    assert all(listed[f"/data{d}"]["image"] for d in range(3)), result.stdout

@@ -10,18 +10,17 @@ from math import prod
 from typing import Any
 
 import h5py
-import numpy as np
 
-from ..capture.names import STREAM_NAME
-from .filters import filter_names, filters_refusal
+from ..capture.names import MAX_STREAM_NAME, STREAM_NAME
+from .filters import filter_names
 from .frames import FrameSeries
 from .layout import FRAME, FrameLayout, tiny_frames
 from .open import metadata_of
 from .passthrough import passthrough_refusal
-from .resolve import image_shape, is_number
+from .resolve import image_shape, is_number, unconvertible
 from .series import PART, is_series, series_order, series_parts, series_stream_name
-from .sources import DataSource
-from .types import NoNumpyType, dtype_name, hdf5_type_name, numpy_dtype
+from .sources import UNSIZED, DataSource
+from .types import dtype_name, hdf5_type_name
 from .walk import BrokenLink, Entry, follow, walk_datasets
 
 GENERIC_NAMES = {"data", "frames", "images", "image", "value", "values", "raw", "counts"}
@@ -92,7 +91,12 @@ def stream_name(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     name = parts[-2] if len(parts) > 1 and parts[-1].lower() in GENERIC_NAMES else parts[-1]
     name = safe_name(name)
-    return name if STREAM_NAME.match(name) else "stream"
+    return name if is_plain(name) else "stream"
+
+
+def is_plain(name: str) -> bool:
+    """True for a name that `--stream` takes (`capture.names.check_stream_name`)."""
+    return len(name) <= MAX_STREAM_NAME and STREAM_NAME.match(name) is not None
 
 
 def safe_name(text: str) -> str:
@@ -135,18 +139,14 @@ def sources_of(checked: list[DataSource]) -> list[Source]:
 
 def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
     """Describe one dataset."""
-    checked, shape, cut, refusal = image_shape(dset)
+    checked, shape, cut, refusal, dtype = image_shape(dset)
     with metadata_of(dset.file, dset.name):
         dcpl = dset.id.get_create_plist()
         layout = LAYOUTS.get(dcpl.get_layout(), "unknown")
         if layout == "contiguous" and dcpl.get_external_count() > 0:
             layout = "external"
-        try:
-            dtype: np.dtype | None = numpy_dtype(dset)
-        except NoNumpyType:
-            dtype = None
         if shape is None:
-            refusal = "its extent lies in sources that are missing or refused"
+            refusal = UNSIZED
         elif len(shape) < 2 and refusal and dtype is not None and is_number(dtype):
             refusal = f"{len(shape)}-D"
         elif refusal is None and cut is not None:
@@ -178,14 +178,6 @@ def describe(path: str, dset: h5py.Dataset) -> DatasetInfo:
             note=note,
             **frames_of(cut, shape),
         )
-
-
-def unconvertible(dset: h5py.Dataset, shape: tuple[int, ...], layout: FrameLayout) -> str | None:
-    """Why `convert` would refuse an image dataset that `ls` could otherwise offer: it is
-    empty, or a filter of its data is not available here."""
-    if prod(layout.lead_shape(shape)) == 0:
-        return "empty: no frames"
-    return filters_refusal(dset)
 
 
 def frames_of(layout: FrameLayout | None, shape: tuple[int, ...] | None) -> dict[str, Any]:

@@ -31,12 +31,16 @@ METADATA_ERRORS = (
 linked but cannot be opened), or meets values it cannot hold (TypeError: a datatype numpy
 has no equivalent for, such as HDF5's time type)."""
 H5PY = os.path.dirname(h5py.__file__)
+MAX_KEPT = 64
+"""Files an input leads to that are kept open with it, at most (one descriptor each): a
+virtual dataset of thousands of source files must not hold them all; those beyond are
+opened each time, and closed when unused."""
 
 
 class OpenInput(h5py.File):  # type: ignore[misc]
     """An input opened by `open_input`: while it is open, the files its links and virtual
     datasets name are opened once each (`open_referenced`, in the thread that opened it:
-    a batch converts several inputs at once), and closed with it."""
+    a batch converts several inputs at once; the first `MAX_KEPT`), and closed with it."""
 
     def __init__(self, name: str | os.PathLike[str]) -> None:
         super().__init__(name, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
@@ -122,7 +126,9 @@ def open_referenced(path: Path) -> h5py.File:
         if not h5py.is_hdf5(path):
             raise RefusedPath(f"{path} is not an HDF5 file", unsafe=False)
         note(str(path))
-        opened = cache[str(path)] = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        opened = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        if len(cache) < MAX_KEPT:
+            cache[str(path)] = opened
         return opened
     except OSError as e:
         raise RefusedPath(f"{path} cannot be opened: {e.strerror or e}", unsafe=False) from e

@@ -9,11 +9,12 @@ import h5py
 import numpy as np
 
 from ..errors import H5ToCborsError
+from .filters import filters_refusal
 from .frames import FrameSeries
 from .layout import FrameLayout, is_calibration, layout_of
 from .open import metadata_of
 from .series import series_group
-from .sources import DataSource, check_sources, data_sources, unsized
+from .sources import UNSIZED, DataSource, check_sources, data_sources, unsized
 from .types import NoNumpyType, dtype_name, numpy_dtype
 from .walk import BrokenLink, Entry, follow, link_paths, walk_datasets
 
@@ -119,30 +120,41 @@ def image_series(
     dataset whose data is missing is refused, not read as fill values.
     """
     where = where or f"{dset.name} in {dset.file.filename}"
-    sources, shape, layout, refusal = image_shape(dset, axes)
-    if shape is None:
-        check_sources(dset, None, sources)  # raises: an unlimited mapping's source is missing
-    if refusal is not None:
-        raise H5ToCborsError(f"{where}: {refusal}")
-    series = FrameSeries.of(dset, frames, layout)
-    check_sources(dset, series.indices, sources, series.layout)
+    checked = image_shape(dset, axes)
+    if checked.shape is None:
+        check_sources(dset, None, checked.sources)  # raises: an unlimited mapping's is missing
+    if checked.refusal is not None:
+        raise H5ToCborsError(f"{where}: {checked.refusal}")
+    series = FrameSeries.of(dset, frames, checked.layout)
+    check_sources(dset, series.indices, checked.sources, series.layout)
     return series
 
 
-def image_shape(
-    dset: h5py.Dataset, axes: str | None = None
-) -> tuple[list[DataSource], tuple[int, ...] | None, FrameLayout | None, str | None]:
-    """`dset`'s data sources, its shape (None: it lies in sources that are missing), its
-    frames cut as `axes` says (None: as its shape and hints say), and why it is no image
-    series (None when it is one)."""
+class ImageShape(NamedTuple):
+    """What `image_shape` finds of a dataset."""
+
+    sources: list[DataSource]
+    shape: tuple[int, ...] | None
+    """None: it lies in sources that are missing."""
+    layout: FrameLayout | None
+    """Its frames, cut as `axes` says (None: no shape)."""
+    refusal: str | None
+    """Why it is no image series (None when it is one)."""
+    dtype: np.dtype | None
+    """Its element type (None: numpy has none, and `refusal` names the HDF5 type)."""
+
+
+def image_shape(dset: h5py.Dataset, axes: str | None = None) -> ImageShape:
+    """`dset`'s data sources, shape, frames cut as `axes` says (else as its shape and
+    hints say), element type, and why it is no image series."""
     sources = data_sources(dset)
     shape = safe_shape(dset, sources)
     layout = layout_of(dset, shape, axes) if shape is not None else None
     try:
         dtype = numpy_dtype(dset)
     except NoNumpyType as e:
-        return sources, shape, layout, str(e)
-    return sources, shape, layout, not_an_image(dtype, shape, layout)
+        return ImageShape(sources, shape, layout, str(e), None)
+    return ImageShape(sources, shape, layout, not_an_image(dtype, shape, layout), dtype)
 
 
 def find_dataset(
@@ -234,16 +246,25 @@ def _candidate(entry: Entry) -> tuple[Candidate | None, str | None]:
     complex numbers, ...); (None, None) for what is plainly no image (1-D, scalar)."""
     if entry.dataset is None:
         return None, entry.problem
-    dset = entry.dataset
-    try:
-        dtype = numpy_dtype(dset)
-    except NoNumpyType as e:
-        return None, str(e)
-    shape = safe_shape(dset, data_sources(dset))
-    if shape is None:
-        return None, "its extent lies in sources that are missing or refused"
-    if len(shape) < 2:
+    checked = image_shape(entry.dataset)
+    if checked.dtype is None:
+        return None, checked.refusal
+    if checked.shape is None:
+        return None, UNSIZED
+    if len(checked.shape) < 2:
         return None, None
-    layout = layout_of(dset, shape)
-    reason = not_an_image(dtype, shape, layout)
-    return (None, reason) if reason else (Candidate(entry.path, shape, layout), None)
+    if checked.refusal is not None or checked.layout is None:
+        return None, checked.refusal
+    reason = unconvertible(entry.dataset, checked.shape, checked.layout)
+    if reason is not None:
+        return None, reason
+    return Candidate(entry.path, checked.shape, checked.layout), None
+
+
+def unconvertible(dset: h5py.Dataset, shape: tuple[int, ...], layout: FrameLayout) -> str | None:
+    """Why `convert` would refuse an image dataset anyway, before reading it: it is empty,
+    or a filter of its data is not available here (`ls` offers no `--stream` for it, and a
+    stream name does not find it)."""
+    if prod(layout.lead_shape(shape)) == 0:
+        return "empty: no frames"
+    return filters_refusal(dset)

@@ -33,8 +33,8 @@ from .frames import FrameSeries
 from .layout import FrameLayout, layout_of, tiny_frames
 from .open import METADATA_ERRORS, metadata_of
 from .selection import select_frames
-from .sources import data_sources, unsized
-from .types import NoNumpyType, numpy_dtype
+from .sources import UNSIZED, data_sources, unsized
+from .types import NoNumpyType, dtype_name, numpy_dtype
 from .walk import BrokenLink, follow
 
 PART = re.compile(r"data_(\d{6,})")
@@ -73,6 +73,11 @@ class Part:
         if self.images is None:
             return f"{name} ({self.link})"
         return f"{name} ({self.link}, images {self.images[0]}..{self.images[1]})"
+
+    @property
+    def data(self) -> str:
+        """`(3, 24, 40) uint32`: its shape and element type, as messages name them."""
+        return f"{self.shape} {dtype_name(self.dtype) if self.dtype is not None else '?'}"
 
     @property
     def frames(self) -> int | None:
@@ -138,7 +143,7 @@ def _part(name: str, file: str, target: str, dset: h5py.Dataset, axes: str | Non
     """A part whose dataset is there: its shape (where HDF5 can tell it safely) and numbers."""
     if unsized(data_sources(dset)) is not None:
         part = Part(name, file, target, dset)
-        problem = f"{part.label}: its extent lies in sources that are missing or refused"
+        problem = f"{part.label}: {UNSIZED}"
         return replace(part, problem=problem)
     try:
         dtype = numpy_dtype(dset)
@@ -224,10 +229,7 @@ def _shape_problem(order: list[Part]) -> str | None:
     first = order[0]
     for part in order[1:]:
         if part.frame_shape != first.frame_shape or part.dtype != first.dtype:
-            return (
-                f"{part.label} holds {part.shape} {part.dtype} data, unlike "
-                f"{first.label} ({first.shape} {first.dtype})"
-            )
+            return f"{part.label} holds {part.data} data, unlike {first.label} ({first.data})"
     return None
 
 

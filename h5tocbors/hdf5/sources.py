@@ -70,6 +70,10 @@ def data_sources(dset: h5py.Dataset, depth: int = 0) -> list[DataSource]:
     return []
 
 
+UNSIZED = "its extent lies in sources that are missing or refused"
+"""Why a dataset whose extent `unsized` hides has no shape to show."""
+
+
 def unsized(sources: list[DataSource]) -> DataSource | None:
     """The unlimited mapping with a problem, which HDF5 must not be asked to size, or None."""
     return next((s for s in sources if s.unlimited and s.problem), None)

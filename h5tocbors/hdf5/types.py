@@ -52,11 +52,13 @@ def float_name(bits: int, mantissa: int) -> str:
 
 def dtype_name(dtype: np.dtype) -> str:
     """`uint16`, `>u2` for big-endian, `complex128`, `string`, `compound`, `array of 3
-    float64`, `80-bit extended float (long double)`, ...
+    float64`, `80-bit extended float (long double)`, `opaque (24 bytes)`, ...
 
     Example:
         >>> dtype_name(np.dtype(("<f8", (3,)))), dtype_name(np.dtype(">u2"))
         ('array of 3 float64', '>u2')
+        >>> dtype_name(np.dtype("V24")), dtype_name(np.dtype(np.clongdouble))
+        ('opaque (24 bytes)', 'complex 80-bit extended float (long double)')
     """
     if h5py.check_string_dtype(dtype) is not None:
         return "string"
@@ -68,7 +70,9 @@ def dtype_name(dtype: np.dtype) -> str:
     if dtype.kind in "fc" and dtype.itemsize > (8 if dtype.kind == "f" else 16):
         part = dtype if dtype.kind == "f" else np.dtype(f"f{dtype.itemsize // 2}")
         name = float_name(part.itemsize * 8, np.finfo(part).nmant)
-        return name if dtype.kind == "f" else f"complex of {name}s"
+        return name if dtype.kind == "f" else f"complex {name}"
+    if dtype.kind == "V":  # HDF5's opaque type: numpy names it by bits, `void192`
+        return f"opaque ({dtype.itemsize} bytes)"
     return dtype.str if dtype.byteorder == ">" else dtype.name
 
 

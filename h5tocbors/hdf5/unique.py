@@ -7,8 +7,7 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 
-from ..capture.names import STREAM_NAME
-from .listing import GENERIC_NAMES, DatasetInfo, argument, safe_name
+from .listing import GENERIC_NAMES, DatasetInfo, argument, is_plain, safe_name
 
 MAX_ROUNDS = 64
 """Rounds of lengthening colliding names, at most (each lengthens every colliding name)."""
@@ -31,7 +30,7 @@ def longer_names(path: str, name: str) -> list[str]:
         found += ["_".join(base[start:])] if start < len(base) - 1 else []
         found += ["_".join(base[start:] + parts[-1:])] if generic else []
     valid = [safe_name(n) for n in found]
-    return list(dict.fromkeys(n for n in valid if STREAM_NAME.match(n)))
+    return list(dict.fromkeys(n for n in valid if is_plain(n)))
 
 
 def unique_streams(datasets: list[DatasetInfo]) -> None:

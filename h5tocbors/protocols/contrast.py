@@ -43,6 +43,7 @@ import numpy as np
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from ..hdf5.frames import little_endian
+from ..hdf5.types import dtype_name
 from . import MAX_STEPS, Steps, StepSpan, StreamContext, Writer
 from .members import OPEN_ERRORS, checked_member, member_class, member_dataset, member_names
 from .order import StreamInspector
@@ -170,8 +171,8 @@ def _measurement(entry: h5py.Group) -> tuple[h5py.Group, h5py.Dataset]:
 def _check_number(dataset: h5py.Dataset) -> None:
     if not is_plain_number(dataset.dtype):
         raise H5ToCborsError(
-            f"{_where(dataset)} has dtype {dataset.dtype}: contrast records numbers (of at "
-            "most 64 bits) and strings"
+            f"{_where(dataset)} has dtype {dtype_name(dataset.dtype)}: contrast records "
+            "numbers (of at most 64 bits) and strings"
         )
 
 
@@ -189,8 +190,8 @@ def _check_array(dataset: h5py.Dataset) -> None:
         loads(dumps(np.empty((0, *dataset.shape[1:]), little_endian(dataset.dtype))))
     except RefusedPickle as e:
         raise H5ToCborsError(
-            f"{_where(dataset)} is {dataset.shape} {dataset.dtype}, which a capture's reader "
-            f"refuses ({e})"
+            f"{_where(dataset)} is {dataset.shape} {dtype_name(dataset.dtype)}, which a "
+            f"capture's reader refuses ({e})"
         ) from e
 
 
@@ -342,7 +343,9 @@ def _text_dataset(group: h5py.Group, name: str, size: _Size) -> str | None:
         return None
     string = h5py.check_string_dtype(dataset.dtype) is not None
     if not string or dataset.ndim > 1 or dataset.size == 0:
-        raise H5ToCborsError(f"{_where(dataset)} is {dataset.shape} {dataset.dtype}, not a string")
+        raise H5ToCborsError(
+            f"{_where(dataset)} is {dataset.shape} {dtype_name(dataset.dtype)}, not a string"
+        )
     size.add(dataset, 1)
     return _decoded(dataset[()] if dataset.ndim == 0 else dataset[0], dataset, 0)
 

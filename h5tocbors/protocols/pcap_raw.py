@@ -27,6 +27,7 @@ import numpy.typing as npt
 from ..buffers import Buffer
 from ..errors import H5ToCborsError
 from ..hdf5.selection import select_frames
+from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
 from .members import checked, member, member_names
 from .order import StreamInspector
@@ -117,7 +118,9 @@ def panda_fields(group: h5py.Group) -> tuple[list[Field], str | None]:
         dataset = checked(members[name])
         wire = wire_type(dataset.dtype) if dataset is not None else None
         if dataset is None or dataset.ndim != 1 or wire is None:
-            what = f"{dataset.shape} {dataset.dtype}" if dataset is not None else "not a dataset"
+            what = "not a dataset"
+            if dataset is not None:
+                what = f"{dataset.shape} {dtype_name(dataset.dtype)}"
             return [], f"{name} is {what}, not one number per point"
         match = FIELD.fullmatch(name)
         assert match is not None

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..errors import shortened
+from ..hdf5.types import dtype_name
 
 Comparer = Callable[[Sequence[bytes], Sequence[bytes]], "str | None"]
 """Compares a message of a capture (second) with the one the HDF5 file gives (first):
@@ -78,8 +79,8 @@ def array_difference(expected: object, actual: object, label: str) -> str | None
         return f"{label} is {show(actual)}, not {show(expected)}"
     if expected.dtype != actual.dtype or expected.shape != actual.shape:
         return (
-            f"{label} is {actual.dtype} {list(actual.shape)}, "
-            f"not {expected.dtype} {list(expected.shape)}"
+            f"{label} is {dtype_name(actual.dtype)} {list(actual.shape)}, "
+            f"not {dtype_name(expected.dtype)} {list(expected.shape)}"
         )
     if expected.tobytes() == actual.tobytes():
         return None

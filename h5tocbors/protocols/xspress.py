@@ -28,6 +28,7 @@ from ..errors import H5ToCborsError
 from ..hdf5.frames import FrameSeries
 from ..hdf5.layout import FrameLayout
 from ..hdf5.resolve import is_image_dtype
+from ..hdf5.types import dtype_name
 from ..payloads.encoding import FrameEncoder
 from . import StreamContext
 from .encoded import EncodedWriter
@@ -117,7 +118,10 @@ def parts(obj: h5py.Group | h5py.Dataset) -> tuple[h5py.Dataset, list[h5py.Datas
     if data is None:
         return "no data dataset"
     if data.ndim != 3 or not is_image_dtype(data.dtype):
-        return f"data is {data.shape} {data.dtype}, not numbers of shape (frames, channels, bins)"
+        return (
+            f"data is {data.shape} {dtype_name(data.dtype)}, "
+            "not numbers of shape (frames, channels, bins)"
+        )
     frames, channels = data.shape[:2]
     if frames == 0 or channels == 0:
         return f"data {data.shape} holds no spectra"
@@ -130,8 +134,8 @@ def parts(obj: h5py.Group | h5py.Dataset) -> tuple[h5py.Dataset, list[h5py.Datas
     for name, dataset in meta:
         if dataset.shape != shapes[name] or not is_image_dtype(dataset.dtype):
             return (
-                f"{name} is {dataset.shape} {dataset.dtype}, not numbers of shape {shapes[name]} "
-                f"(frames, channels of data {data.shape})"
+                f"{name} is {dataset.shape} {dtype_name(dataset.dtype)}, not numbers of shape "
+                f"{shapes[name]} (frames, channels of data {data.shape})"
             )
     return data, [d for _, d in meta]
 
