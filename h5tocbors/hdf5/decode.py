@@ -76,7 +76,7 @@ def inflate(data: Bytes, size: int) -> Bytes:
 
     Example:
         >>> import zlib
-        >>> inflate(zlib.compress(b"abc" * 10), 30)[:6]
+        >>> bytes(inflate(zlib.compress(b"abc" * 10), 30)[:6])
         b'abcabc'
     """
     try:
