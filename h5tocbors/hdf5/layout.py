@@ -39,7 +39,7 @@ from math import prod
 import h5py
 import numpy as np
 
-from ..errors import H5ToCborsError, UsageError, quoted
+from ..errors import H5ToCborsError, UsageError, option, quoted
 from .open import METADATA_ERRORS
 from .walk import BrokenLink, follow
 
@@ -167,8 +167,8 @@ def layout_of(dset: h5py.Dataset, shape: tuple[int, ...], axes: str | None = Non
         if len(axes) != len(shape):
             shown = "x".join(map(str, shape)) or "scalar"
             raise H5ToCborsError(
-                f"--axes {axes} names {len(axes)} axes; {dset.name} in {dset.file.filename} "
-                f"has {len(shape)} ({shown})"
+                f"{option('axes', axes)} names {len(axes)} axes; {dset.name} in "
+                f"{dset.file.filename} has {len(shape)} ({shown})"
             )
         return FrameLayout(axes, "--axes")
     if len(shape) < 2:
