@@ -212,3 +212,12 @@ def test_replay_source_of_a_file_that_is_no_scan_asks_for_streams(tmp_path: Path
     message = str(raised.value)
     assert message.startswith("no stream given: name one with streams, or"), message
     assert "--" not in message, message
+
+
+def test_the_hint_for_tiny_frames_names_the_axes_argument(tmp_path: Path, cli: Cli) -> None:
+    """`convert()`'s result advised `--axes HWN` for frames of 20x1."""
+    h5 = write_h5(tmp_path / "tiny.h5", {"/velox": np.zeros((16, 20, 1), "u2")})
+    result = convert(h5, {"v": "/velox"}, tmp_path / "api")
+    assert result.streams[0].hint == "frames of 20x1: axes = 'HWN' makes 1 frame 16x20"
+    code, out, err = cli("convert", h5, "-s", "v=/velox", "-o", tmp_path / "cli")
+    assert code == 0 and "frames of 20x1: --axes HWN makes 1 frame 16x20" in out + err, out + err
