@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def shortened(text: str, limit: int = 60) -> str:
@@ -34,6 +36,72 @@ def quoted(name: str, limit: int = 60) -> str:
         return repr(name)
     half = limit // 2
     return f"{name[:half] + '…' + name[-half:]!r} ({len(name)} characters)"
+
+
+FLAGS = {
+    "streams": "--stream",
+    "axes": "--axes",
+    "frames": "--frames",
+    "scan": "--scan",
+    "config": "--config",
+}
+"""The command line's option for each setting of the Python API that messages name."""
+
+_cli_wording = False
+
+
+@contextmanager
+def cli_wording() -> Iterator[None]:
+    """Messages made inside name settings as the command line does (`option`): the CLI's
+    `main` chooses this; a Python caller gets the API's words."""
+    global _cli_wording
+    before, _cli_wording = _cli_wording, True
+    try:
+        yield
+    finally:
+        _cli_wording = before
+
+
+def option(name: str, value: object = None, metavar: str = "") -> str:
+    """Setting `name` of the Python API (`streams`, one of `FLAGS`), with `value` as given
+    there, in its caller's words: the API's, or the command line's inside `cli_wording`.
+
+    Example:
+        >>> option("streams", ["a", "b"]), option("frames", slice(0, 5)), option("scan", True)
+        ("streams = ['a', 'b']", 'frames = slice(0, 5, None)', 'scan = True')
+        >>> with cli_wording():
+        ...     option("streams", ["a", "b"]), option("frames", slice(0, 5)), option("scan", True)
+        ('--stream a --stream b', '--frames 0:5', '--scan')
+        >>> with cli_wording():
+        ...     option("streams", {"eiger": "/entry/data"}), option("streams", metavar="NAME")
+        ('--stream eiger=/entry/data', '--stream NAME')
+    """
+    if not _cli_wording:
+        return name if value is None else f"{name} = {value!r}"
+    flag = FLAGS[name]
+    if value is None or value is True:
+        return f"{flag} {metavar}" if metavar else flag
+    items: list[object]
+    if isinstance(value, dict):
+        items = [k if v is None else f"{k}={v}" for k, v in value.items()]
+    elif isinstance(value, list):
+        items = value
+    elif isinstance(value, slice):
+        items = [slice_text(value)]
+    else:
+        items = [value]
+    return " ".join(f"{flag} {item}" for item in items)
+
+
+def slice_text(selection: slice) -> str:
+    """`selection` as `--frames` spells it.
+
+    Example:
+        >>> slice_text(slice(None, 5)), slice_text(slice(8, None, -1))
+        (':5', '8::-1')
+    """
+    parts = ["" if v is None else str(v) for v in (selection.start, selection.stop, selection.step)]
+    return ":".join(parts[:2] if selection.step is None else parts)
 
 
 class H5ToCborsError(Exception):

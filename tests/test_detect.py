@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from h5tocbors.errors import H5ToCborsError, UsageError
+from h5tocbors.errors import H5ToCborsError, UsageError, cli_wording
 from h5tocbors.hdf5.resolve import find_dataset
 from h5tocbors.hdf5.selection import parse_frames, select_frames
 
@@ -50,7 +50,7 @@ def test_2d_is_used_when_no_stack_matches(nexus: h5py.File) -> None:
 
 
 def test_several_2d_candidates_are_listed(nexus: h5py.File) -> None:
-    with pytest.raises(H5ToCborsError) as e:
+    with pytest.raises(H5ToCborsError) as e, cli_wording():
         find_dataset(nexus, "instrument")
     assert "several datasets" in str(e.value)
     assert "/entry/instrument/eiger/data" in str(e.value)
@@ -59,8 +59,10 @@ def test_several_2d_candidates_are_listed(nexus: h5py.File) -> None:
 
 
 def test_no_candidate_shows_the_name_path_form(nexus: h5py.File) -> None:
-    with pytest.raises(H5ToCborsError, match=r"--stream x=/path/to/dataset"):
+    with pytest.raises(H5ToCborsError, match=r"--stream x=/path/to/dataset"), cli_wording():
         find_dataset(nexus, "x")
+    with pytest.raises(H5ToCborsError, match=r"streams = \{'x': '/path/to/dataset'\}"):
+        find_dataset(nexus, "x")  # a Python caller is told the API's setting
 
 
 @pytest.mark.parametrize(
@@ -89,7 +91,7 @@ def test_malformed_selection_is_a_usage_error(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["6:8", "0:7", "-7:", "3:3", "4:1", "5", "-6"])
 def test_selection_outside_or_empty_is_an_error(text: str) -> None:
-    with pytest.raises(H5ToCborsError) as e:
+    with pytest.raises(H5ToCborsError) as e, cli_wording():
         select_frames(parse_frames(text), 5)
     assert not isinstance(e.value, UsageError)
     assert "--frames" in str(e.value)

@@ -133,4 +133,4 @@ def test_replay_source_of_a_scan_missing_a_detector_file_gives_the_streams_to_se
         Scan().get_source_generators()
     message = str(raised.value)
     assert f"{PILATUS} is missing" in message and "--stream" not in message, message
-    assert message.endswith("set streams = ['contrast', 'panda0', 'xspress3']"), message
+    assert message.endswith("give streams = ['contrast', 'panda0', 'xspress3']"), message

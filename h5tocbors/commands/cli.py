@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from ..errors import cli_wording
 from . import convert, inspect, ls, verify
 from .isolate import isolated
 from .options import EXIT_CODES
@@ -54,10 +55,13 @@ def options(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning usage errors into one line and exit code 2."""
+    """Entry point: run the CLI, turning usage errors into one line and exit code 2.
+
+    Messages name settings as options (`--stream`), not as the Python API does."""
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="h5tocbors", standalone_mode=False)
+        with cli_wording():
+            code = command.main(args=argv, prog_name="h5tocbors", standalone_mode=False)
     except Exception as e:
         # Click's exceptions (typer vendors its own click): duck-typed, so both kinds work.
         if not hasattr(e, "format_message"):

@@ -7,13 +7,12 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..buffers import read_range
-from ..errors import H5ToCborsError
 from ..hdf5.open import open_input
 from ..payloads import Compression
 from ..payloads.encoding import InputFile
 from ..protocols import StreamContext
 from ..scan.config import ScanConfig
-from ..scan.master import StreamsLeftOut, is_master
+from ..scan.master import is_master
 from ..scan.specs import EVERY, Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .events import PlacedStream, iter_events
@@ -98,19 +97,13 @@ class ReplaySource:
     def get_source_generators(self) -> list[Iterator[Any]]:
         """One generator of `InternalWorkerMessage`s per stream, as dranspose asks for.
 
-        The input stays open while the replay runs: the generators read it in turn. A
-        detector that cannot be replayed, of a scan replayed whole, is an error that gives
-        the `streams` leaving it out.
+        The input stays open while the replay runs: the generators read it in turn.
         """
         f = open_input(self.input)
         try:
             placed = self._placed(f)
-        except BaseException as e:
+        except BaseException:
             f.close()
-            if isinstance(e, StreamsLeftOut):
-                raise H5ToCborsError(
-                    f"{e.problem}; to replay the other streams, set streams = {e.others!r}"
-                ) from e
             raise
         return [stream_messages([p]) for p in placed]
 

@@ -14,7 +14,7 @@ from math import prod
 
 import h5py
 
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, option
 from .open import metadata_of
 
 MAX_UNWRITTEN = 1 << 20
@@ -71,7 +71,7 @@ def check_unwritten(dset: h5py.Dataset, frame_axes: tuple[int, ...], selected: i
             f"{'chunks' if chunks else 'data'} stored for at most {stored:,}; the other "
             f"{unwritten:,} ({unwritten * frame_bytes / 2**20:,.1f} MiB) would be HDF5's fill "
             f"value (more than {MAX_UNWRITTEN:,} frames or {MAX_UNWRITTEN_BYTES >> 20} MiB): "
-            "is the file corrupt? Select stored frames with --frames"
+            f"is the file corrupt? Select stored frames with {option('frames')}"
         )
 
 

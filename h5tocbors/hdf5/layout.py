@@ -39,7 +39,7 @@ from math import prod
 import h5py
 import numpy as np
 
-from ..errors import H5ToCborsError, UsageError, quoted
+from ..errors import H5ToCborsError, UsageError, option, quoted
 from .open import METADATA_ERRORS
 from .walk import BrokenLink, follow
 
@@ -167,8 +167,8 @@ def layout_of(dset: h5py.Dataset, shape: tuple[int, ...], axes: str | None = Non
         if len(axes) != len(shape):
             shown = "x".join(map(str, shape)) or "scalar"
             raise H5ToCborsError(
-                f"--axes {axes} names {len(axes)} axes; {dset.name} in {dset.file.filename} "
-                f"has {len(shape)} ({shown})"
+                f"{option('axes', axes)} names {len(axes)} axes; {dset.name} in "
+                f"{dset.file.filename} has {len(shape)} ({shown})"
             )
         return FrameLayout(axes, "--axes")
     if len(shape) < 2:
@@ -211,13 +211,15 @@ def labelled_axes(dset: h5py.Dataset, ndim: int) -> str | None:
 def tiny_frames(shape: tuple[int, ...], layout: FrameLayout) -> str | None:
     """A hint when images (not rows: values per point) are tiny (fewer than
     `MIN_FRAME_PIXELS`, or an axis of 1) and many: the `--axes` that cuts images from the
-    two longest axes, and what it makes; None when frames are not tiny, or `--axes` chose
-    them.
+    two longest axes (in the caller's words, see `errors.option`), and what it makes; None
+    when frames are not tiny, or `--axes` chose them.
 
     Example:
         >>> tiny_frames((256, 256, 1, 2, 3), FrameLayout("NNNHW"))
-        'frames of 2x3: --axes HWNNN makes 6 frames 256x256'
-        >>> tiny_frames((16, 20, 1), FrameLayout("NHW"))
+        "frames of 2x3: axes = 'HWNNN' makes 6 frames 256x256"
+        >>> from h5tocbors.errors import cli_wording
+        >>> with cli_wording():
+        ...     tiny_frames((16, 20, 1), FrameLayout("NHW"))
         'frames of 20x1: --axes HWN makes 1 frame 16x20'
     """
     frame = layout.frame_shape(shape)
@@ -230,7 +232,7 @@ def tiny_frames(shape: tuple[int, ...], layout: FrameLayout) -> str | None:
     if prod(better.frame_shape(shape)) <= prod(frame) or 1 in better.frame_shape(shape):
         return None
     shown = "x".join(map(str, frame))
-    return f"frames of {shown}: --axes {axes} makes {better.describe(shape)}"
+    return f"frames of {shown}: {option('axes', axes)} makes {better.describe(shape)}"
 
 
 def image_mark(dset: h5py.Dataset, interpretation: str | None) -> str:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, option
 from .filters import filters_refusal
 from .frames import FrameSeries
 from .layout import FrameLayout, is_calibration, layout_of
@@ -198,7 +198,7 @@ def find_path(f: h5py.File, name: str) -> str:
         there = f"; its image datasets: {listed}{more}" if images else "; it has no image dataset"
         raise H5ToCborsError(
             f"no image dataset for stream {name!r} in {f.filename}: {why}{there}; "
-            f"give one as --stream {name}=/path/to/dataset"
+            f"give one as {option('streams', {name: '/path/to/dataset'})}"
         )
     series = series_group(f, [c.path for c in candidates])
     if series is not None:
@@ -207,7 +207,7 @@ def find_path(f: h5py.File, name: str) -> str:
         listed = ", ".join(f"{c.path} {c.shape}" for c in sorted(candidates))
         raise H5ToCborsError(
             f"several datasets match stream {name!r}: {listed}; "
-            f"choose one with --stream {name}={candidates[0].path}"
+            f"choose one with {option('streams', {name: candidates[0].path})}"
         )
     return candidates[0].path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import H5ToCborsError, UsageError
+from ..errors import H5ToCborsError, UsageError, option
 
 
 def parse_frames(text: str) -> slice:
@@ -51,18 +51,12 @@ def select_frames(selection: slice | None, count: int) -> range:
         for bound in (selection.start, selection.stop):
             if bound is not None and not -count <= bound <= count:
                 raise H5ToCborsError(
-                    f"--frames {_show(selection)} is outside the {count} frames of the series"
+                    f"{option('frames', selection)} is outside the {count} frames of the series"
                 )
         selected = range(count)[selection]
     if len(selected) == 0:
+        given = selection if selection is not None else slice(None)
         raise H5ToCborsError(
-            f"--frames {_show(selection)} selects no frame of the {count} in the series"
+            f"{option('frames', given)} selects no frame of the {count} in the series"
         )
     return selected
-
-
-def _show(selection: slice | None) -> str:
-    if selection is None:
-        return ":"
-    parts = ["" if v is None else str(v) for v in (selection.start, selection.stop, selection.step)]
-    return ":".join(parts[:2] if selection.step is None else parts)

@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 import h5py
 
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, option
 from .open import metadata_of, open_dataset, open_referenced
 from .paths import LINK, RefusedPath, folder_of, referenced_file
 
@@ -46,13 +46,13 @@ def link_paths(f: h5py.File) -> list[str]:
     except (RuntimeError, SystemError, OSError, ValueError) as e:
         raise H5ToCborsError(
             f"cannot list the objects of {f.filename}: corrupt HDF5 metadata ({e}); "
-            "give the dataset as --stream NAME=/path"
+            f"give the dataset as {option('streams', {'NAME': '/path'})}"
         ) from e
     odd = next((p for p in paths if isinstance(p, bytes)), None)
     if odd is not None:
         raise H5ToCborsError(
             f"cannot list the objects of {f.filename}: link name {odd!r} is not UTF-8; "
-            "give the dataset as --stream NAME=/path"
+            f"give the dataset as {option('streams', {'NAME': '/path'})}"
         )
     return [p for p in paths if isinstance(p, str)]
 

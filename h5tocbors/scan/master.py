@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 import h5py
 
-from ..errors import H5ToCborsError, UsageError, shortened
+from ..errors import H5ToCborsError, UsageError, option, shortened
 from ..hdf5.open import metadata_of
 from ..hdf5.resolve import open_object
 from ..protocols import contrast, pcap_raw, stins, xspress
@@ -39,7 +39,7 @@ def check_master(f: h5py.File) -> None:
     if missing:
         raise H5ToCborsError(
             f"{f.filename} is not a contrast master file: it has no {', '.join(missing)} "
-            "(describe other layouts with --config)"
+            f"(describe other layouts with {option('config')})"
         )
 
 
@@ -69,10 +69,10 @@ def scan_streams(f: h5py.File, wanted: Collection[str] = ()) -> list[StreamSpec]
 
 class StreamsLeftOut(H5ToCborsError):
     """A detector of a scan converted whole cannot be converted: `problem` says why, and
-    `others` are the streams that can be (the message gives them as `--stream`s)."""
+    `others` are the streams that can be (the message gives them in its caller's words)."""
 
     def __init__(self, problem: str, others: list[str]) -> None:
-        given = " ".join(f"--stream {n}" for n in others)
+        given = option("streams", others)
         super().__init__(f"{problem}; to convert the other streams, give {given}")
         self.problem = problem
         self.others = others

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import h5py
 
 from ..core.events import Cadence, PlacedStream, Timeline, place
-from ..errors import H5ToCborsError, UsageError
+from ..errors import H5ToCborsError, UsageError, option
 from ..hdf5.open import metadata_of
 from ..hdf5.resolve import find_path, open_object
 from ..protocols import (
@@ -81,18 +81,17 @@ def _choose(
     f: h5py.File, spec: StreamSpec, path: str, obj: h5py.Group | h5py.Dataset, axes: str | None
 ) -> Source:
     """The source of a stream given by `path`, whose object is `obj`."""
+    what = f"{option('streams', spec.given)}: {spec.path} in {f.filename}"
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
         why = stins.fits(obj, axes) if module is stins else module.fits(obj)
         if why is not None:
-            raise H5ToCborsError(
-                f"--stream {spec}: {spec.path} in {f.filename} is not a {module.NAME} source: {why}"
-            )
+            raise H5ToCborsError(f"{what} is not a {module.NAME} source: {why}")
         return source_of(spec, obj, module, axes)
     if isinstance(obj, h5py.Dataset):  # only images are datasets
         why = stins.fits(obj, axes)
         if why is not None:
-            raise H5ToCborsError(f"--stream {spec}: {spec.path} in {f.filename} is {why}")
+            raise H5ToCborsError(f"{what} is {why}")
         return Source(spec, obj, stins, path, axes)
     reasons = []
     for module in MODULES:
@@ -101,8 +100,7 @@ def _choose(
             return source_of(spec, obj, module, axes)
         reasons.append(f"{module.NAME}: {why}")
     raise H5ToCborsError(
-        f"--stream {spec}: {spec.path} in {f.filename} fits no protocol ({'; '.join(reasons)}); "
-        "name one with PATH:PROTOCOL"
+        f"{what} fits no protocol ({'; '.join(reasons)}); name one with PATH:PROTOCOL"
     )
 
 
@@ -115,8 +113,9 @@ def source_of(
         return Source(spec, obj, module, spec.path or "", axes)
     if spec.axes is not None:
         raise H5ToCborsError(
-            f"--axes {spec.name}={spec.axes}: stream {spec.name} ({obj.name} in "
-            f"{obj.file.filename}) has protocol {module.NAME}; --axes cuts image datasets only"
+            f"{option('axes', {spec.name: spec.axes})}: stream {spec.name} ({obj.name} in "
+            f"{obj.file.filename}) has protocol {module.NAME}; {option('axes')} cuts image "
+            "datasets only"
         )
     return Source(spec, obj, module, spec.path or "")
 
@@ -171,7 +170,7 @@ def plan_frames(sources: Sequence[Source], ctx: StreamContext) -> list[PlacedStr
         listed = ", ".join(f"{n} {c} frames" for n, c in counts.items())
         raise H5ToCborsError(
             f"streams converted together need the same number of frames: {listed}; "
-            "select a common range with --frames"
+            f"select a common range with {option('frames')}"
         )
     timeline = Timeline(points=next(iter(counts.values()), 0))
     return [place(name, w, "point", timeline, paths[name]) for name, w in writers.items()]
@@ -206,7 +205,7 @@ def open_placed(
         raise H5ToCborsError(
             f"stream {s.spec.name} ({s.obj.name}) has {count} frames, but the scan has "
             f"{scan.points} points in {steps} steps: its file is truncated (an aborted scan?); "
-            f"select the common part with --frames 0:{count}"
+            f"select the common part with {option('frames', slice(0, count))}"
         )
     raise H5ToCborsError(
         f"stream {s.spec.name} ({s.obj.name}) has {count} frames, which matches neither the "
@@ -232,7 +231,9 @@ def select_points(selection: slice | None, points: int) -> range:
     if selection is None:
         return range(points)
     if selection.step not in (None, 1):
-        raise UsageError("in a scan, --frames selects a range of points: START:STOP, no STEP")
+        raise UsageError(
+            f"in a scan, {option('frames')} selects a range of points: START:STOP, no STEP"
+        )
     from ..hdf5.selection import select_frames
 
     return select_frames(selection, points)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..capture.names import check_stream_name
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..hdf5.layout import parse_axes
 from ..protocols.registry import BY_NAME
 
@@ -46,14 +46,21 @@ class StreamSpec:
         path, sep, protocol = target.rpartition(":")
         if sep and protocol in PROTOCOL_NAMES:
             if not path:
-                raise UsageError(f"--stream {name}={target}: give a dataset or group path")
+                given = option("streams", {name: target})
+                raise UsageError(f"{given}: give a dataset or group path")
             return cls(name, path, protocol)
         return cls(name, target)
 
-    def __str__(self) -> str:
+    @property
+    def given(self) -> dict[str, str | None]:
+        """The stream as the API's `streams` gives it: {name: PATH[:PROTOCOL] or None}."""
         target = self.path or ""
         if self.protocol:
             target += f":{self.protocol}"
+        return {self.name: target or None}
+
+    def __str__(self) -> str:
+        target = self.given[self.name]
         return f"{self.name}={target}" if target else self.name
 
 
@@ -99,7 +106,8 @@ def with_axes(specs: Sequence[StreamSpec], axes: Mapping[str, str]) -> list[Stre
     unknown = [n for n in axes if n != EVERY and n not in names]
     if unknown:
         raise UsageError(
-            f"--axes {unknown[0]}={axes[unknown[0]]}: no stream {unknown[0]} is converted "
+            f"{option('axes', {unknown[0]: axes[unknown[0]]})}: no stream {unknown[0]} is "
+            "converted "
             f"(the streams are {', '.join(names)})"
         )
     return [replace(s, axes=axes[s.name]) if s.name in axes else s for s in specs]

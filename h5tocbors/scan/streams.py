@@ -9,7 +9,7 @@ from dataclasses import replace
 import h5py
 
 from ..core.events import PlacedStream
-from ..errors import UsageError
+from ..errors import UsageError, option
 from ..hdf5.resolve import open_object
 from ..protocols import StreamContext
 from .config import ScanConfig, load_config
@@ -58,15 +58,16 @@ def open_streams(
     if config is None and not scan:
         if not streams:
             raise UsageError(
-                "no stream given: name one with --stream NAME[=PATH], or convert a whole "
-                "scan with --scan"
+                f"no stream given: name one with {option('streams', metavar='NAME[=PATH]')}, "
+                f"or convert a whole scan with {option('scan', True)}"
             )
         specs = [StreamSpec.parse(n, t) for n, t in streams.items()]
         return plan_streams(f, with_axes(specs, axes), ctx)
     named = [n for n, target in streams.items() if target is None]
     if len(named) != len(streams):
         raise UsageError(
-            "with --scan or --config, --stream takes names only (the scan says where each is)"
+            f"with {option('scan')} or {option('config')}, {option('streams')} takes names only "
+            "(the scan says where each is)"
         )
     shape: ScanShape | None
     if config is not None:
