@@ -81,3 +81,24 @@ def read_range(buf: Buffer, into: memoryview | None = None) -> bytes | memoryvie
             raise InputChanged()
         view, offset = view[got:], offset + got
     return out
+
+
+def read_start(buf: Buffer, size: int) -> bytes:
+    """The first `size` bytes of a buffer (fewer if it is shorter), as one `pread` for a
+    `FileRange`: a header, without the buffer `read_range` allocates. A range the file no
+    longer holds raises `InputChanged`.
+
+    Example:
+        >>> read_start(b"abcdef", 4)
+        b'abcd'
+    """
+    if not isinstance(buf, FileRange):
+        return bytes(memoryview(buf)[:size])
+    size = min(size, buf.size)
+    data = os.pread(buf.fd, size, buf.offset)
+    while len(data) < size:  # a regular file reads short only at its end
+        more = os.pread(buf.fd, size - len(data), buf.offset + len(data))
+        if not more:
+            raise InputChanged()
+        data += more
+    return data

@@ -6,14 +6,16 @@ import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from h5tocbors.buffers import FileRange
 from h5tocbors.capture.temporary import create_locked, release, remove_abandoned
-from h5tocbors.capture.write import claim_and_replace, publish_new
+from h5tocbors.capture.write import BackgroundWriter, claim_and_replace, publish_new
 
 from .conftest import Cli, write_h5
 from .test_errors import assert_no_output, assert_one_error
@@ -346,3 +348,23 @@ def test_output_dir_through_a_dangling_symlink(
     line = assert_one_error(code, err, 1, f"{dang} is a dangling symlink (to {tmp_path / 'gone'})")
     assert "File exists" not in line
     assert not (tmp_path / "gone").exists() and dang.is_symlink()
+
+
+def test_large_copies_start_before_the_batch_of_messages_is_full(tmp_path: Path) -> None:
+    """Messages whose payloads are copied from the input go to the writer thread once they
+    hold `BATCH_COPY_BYTES`, not only after `BATCH_MESSAGES` messages: the kernel copies
+    while the next messages are prepared."""
+    size = BackgroundWriter.BATCH_COPY_BYTES // 2 + 1
+    src = tmp_path / "in.bin"
+    src.write_bytes(bytes(range(256)) * (size // 256 + 1))
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        with open(tmp_path / "out.bin", "wb") as fh, BackgroundWriter() as writer:
+            for _ in range(2):
+                writer.write(fh, [b"head", FileRange(fd, 0, size)])
+            deadline = time.monotonic() + DEADLINE
+            while os.fstat(fh.fileno()).st_size < 2 * (size + 4) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert os.fstat(fh.fileno()).st_size == 2 * (size + 4)
+    finally:
+        os.close(fd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ import numpy as np
 import pytest
 
 from h5tocbors import convert
+from h5tocbors.hdf5.frames import FrameSeries
+from h5tocbors.hdf5.open import open_input
 from h5tocbors.hdf5.passthrough import default_block_bytes
+from h5tocbors.payloads.encoding import InputFile
 
 from .conftest import decode_frame, read_capture
 
@@ -116,6 +120,27 @@ def test_unwritten_chunks_fall_back_to_fill_value(tmp_path: Path) -> None:
     msgs = read_capture(tmp_path / "out" / "d.cbors")
     np.testing.assert_array_equal(decode_frame(msgs[1], "d"), np.full((8, 8), 7, np.uint16))
     np.testing.assert_array_equal(decode_frame(msgs[2], "d"), frame)
+
+
+def test_passed_through_frames_are_not_handed_to_worker_threads(
+    tmp_path: Path, frames_u32: np.ndarray
+) -> None:
+    """Stored payloads need no work: with 2 jobs, one frame that is not passed through (an
+    unwritten chunk) is encoded in the calling thread too, and no worker thread starts."""
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w") as f:
+        d = f.create_dataset(
+            "d", frames_u32.shape, "u4", chunks=(1, 24, 40), **hdf5plugin.Bitshuffle()
+        )
+        d[1:] = frames_u32[1:]
+    with open_input(src) as f, InputFile.open(src, jobs=2) as source:
+        encoder = source.encoder(FrameSeries.of(f["d"]), "bslz4")
+        threads, passed = [], []
+        for payload in encoder:
+            threads += [t.name for t in threading.enumerate() if t.name.startswith("h5tocbors")]
+            passed.append(payload.passthrough)
+    assert passed == [False] + [True] * (len(frames_u32) - 1)
+    assert threads == []
 
 
 def test_both_paths_give_the_same_frames(tmp_path: Path, frames_u32: np.ndarray) -> None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import bitshuffle
+import h5py
+import hdf5plugin
+import numpy as np
 import pytest
 
-from .conftest import run_cli
+from .conftest import read_capture, run_cli
 
 HEAVY = ("numpy", "h5py", "hdf5plugin", "bitshuffle", "cbor2", "dranspose", "pydantic")
 """What converting needs and printing help or the version does not."""
@@ -48,3 +53,29 @@ def test_package_names_load_on_first_use() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "module 'h5tocbors' has no attribute 'nothing'\n"
+
+
+def test_passthrough_does_not_load_hdf5_filter_plugins(tmp_path: Path) -> None:
+    """Bitshuffle-LZ4 chunks passed through are never decoded by HDF5: hdf5plugin, which
+    loads a dozen plugin libraries, is not imported."""
+    frames = np.arange(3 * 16 * 16, dtype=np.uint32).reshape(3, 16, 16)
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w") as f:
+        f.create_dataset("d", data=frames, chunks=(1, 16, 16), **hdf5plugin.Bitshuffle())
+    out = tmp_path / "out"
+    result = run_cli(
+        "convert",
+        str(src),
+        "--stream",
+        "d=/d",
+        "-o",
+        str(out),
+        "--quiet",
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "numpy" in imported(result.stderr)  # the report is read right
+    assert "hdf5plugin" not in imported(result.stderr)
+    assert [m.streams["d"].frames[1] for m in read_capture(out / "d.cbors")[1:-1]] == [
+        bitshuffle.compress_lz4(frame).tobytes() for frame in frames
+    ]

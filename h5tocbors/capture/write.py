@@ -269,10 +269,11 @@ class BackgroundWriter:
     """Writes buffers on a thread of its own, in order, while the caller prepares the next.
 
     Kernel copies and writes release the GIL, so the per-frame Python work overlaps them.
-    Messages for one file are handed over in batches (up to `BATCH_BYTES` in memory, or
-    `BATCH_MESSAGES` messages), not one by one: a thread switch per small frame costs more
-    than its write. At most `depth` batches wait. An error in the thread is raised in the
-    caller at the next `write` or at the end of the `with` block.
+    Messages for one file are handed over in batches (up to `BATCH_BYTES` in memory,
+    `BATCH_COPY_BYTES` to copy from the input, or `BATCH_MESSAGES` messages), not one by
+    one: a thread switch per small frame costs more than its write; and large copies start
+    while the next messages are prepared. At most `depth` batches wait. An error in the
+    thread is raised in the caller at the next `write` or at the end of the `with` block.
 
     Example:
         >>> with BackgroundWriter() as writer:  # doctest: +SKIP
@@ -280,6 +281,7 @@ class BackgroundWriter:
     """
 
     BATCH_BYTES = 1 << 20
+    BATCH_COPY_BYTES = 16 << 20
     BATCH_MESSAGES = 256
 
     def __init__(self, depth: int = 4) -> None:
@@ -288,7 +290,7 @@ class BackgroundWriter:
         self._thread = threading.Thread(target=self._run, name="h5tocbors-writer", daemon=True)
         self._batch: list[Buffer] = []
         self._batch_to: tuple[BinaryIO, str] | None = None
-        self._batch_bytes = self._batch_messages = 0
+        self._batch_bytes = self._batch_copies = self._batch_messages = 0
 
     def write(self, fh: BinaryIO, buffers: list[Buffer], name: str = "output") -> int:
         """Queue `buffers` for `fh` (called `name` in errors); return their size in bytes."""
@@ -302,9 +304,15 @@ class BackgroundWriter:
         for b in buffers:
             n = nbytes(b)
             size += n
-            if not isinstance(b, FileRange):
+            if isinstance(b, FileRange):
+                self._batch_copies += n
+            else:
                 self._batch_bytes += n
-        if self._batch_bytes >= self.BATCH_BYTES or self._batch_messages >= self.BATCH_MESSAGES:
+        if (
+            self._batch_bytes >= self.BATCH_BYTES
+            or self._batch_copies >= self.BATCH_COPY_BYTES
+            or self._batch_messages >= self.BATCH_MESSAGES
+        ):
             self._hand_over()
         return size
 
@@ -314,7 +322,7 @@ class BackgroundWriter:
             fh, name = self._batch_to
             self._queue.put((fh, self._batch, name))
         self._batch, self._batch_to = [], None
-        self._batch_bytes = self._batch_messages = 0
+        self._batch_bytes = self._batch_copies = self._batch_messages = 0
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:

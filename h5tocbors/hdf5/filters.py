@@ -106,6 +106,12 @@ def describe_filters(pipeline: list[tuple[int, tuple[int, ...]]]) -> str:
     return ", ".join(filter_name(code, values) for code, values in pipeline) or "none"
 
 
+PLUGIN_FILTERS = frozenset({BITSHUFFLE_FILTER, 32004, ZSTD})
+"""Detector filters that hdf5plugin (a dependency) registers with HDF5 (bitshuffle, lz4,
+zstd): available without importing it, which loads a dozen plugin libraries (24 ms). It is
+imported only before HDF5 decodes data (`load_filters`); passed-through chunks never are."""
+
+
 def unavailable_filters(dset: h5py.Dataset) -> list[str]:
     """The filters of the dataset's pipeline that HDF5 cannot decode here (no plugin for them),
     each as `32019 (jpeg)`; `[]` when every one is available.
@@ -117,7 +123,7 @@ def unavailable_filters(dset: h5py.Dataset) -> list[str]:
     if dset.chunks is None:
         return []
     pipeline = filters(dset)
-    if all(h5py.h5z.filter_avail(code) for code, _ in pipeline):
+    if all(code in PLUGIN_FILTERS or h5py.h5z.filter_avail(code) for code, _ in pipeline):
         return []
     load_filters()  # hdf5plugin's filters count as available: register them, look again
     return [

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ..buffers import Buffer, nbytes, read_range, slice_of
+from ..buffers import Buffer, nbytes, read_start, slice_of
 from .filters import (
     BITSHUFFLE_FILTER,
     BITSHUFFLE_LZ4,
@@ -122,7 +122,7 @@ class StoredPayloads:
             return None
         if not self._skip:
             return stored if nbytes(stored) == self.frames.frame_bytes else None
-        header = read_range(slice_of(stored, 0, HEADER.size))
-        if nbytes(header) < HEADER.size or HEADER.unpack(header) != self._header:
+        header = read_start(stored, HEADER.size)
+        if len(header) < HEADER.size or HEADER.unpack(header) != self._header:
             return None  # another block size, or not one whole frame
         return slice_of(stored, HEADER.size)

@@ -262,11 +262,14 @@ class FrameEncoder:
         # own bytes (not a row of chunks that frames share)
         small = BATCH_BYTES // max(self.series.frame_nbytes, 1)
         batch = min(max(small, 1), MAX_BATCH) if self.rows is None else 1
+        # stored payloads need no work: a hand-over to a thread per frame would cost more
+        # than a frame that is not passed through (unwritten, another block size) saves
+        jobs = 1 if self.stored is not None else self.jobs
         yield from ordered_map(
             lambda k: (k, self.fetch(k)),
             lambda item: self.finish(item[1], item[0]),
             len(self.series),
-            self.jobs,
+            jobs,
             batch,
         )
         self._key = self._work = None
