@@ -44,6 +44,7 @@ FLAGS = {
     "frames": "--frames",
     "scan": "--scan",
     "config": "--config",
+    "force": "--force",
 }
 """The command line's option for each setting of the Python API that messages name."""
 

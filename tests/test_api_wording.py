@@ -221,3 +221,18 @@ def test_the_hint_for_tiny_frames_names_the_axes_argument(tmp_path: Path, cli: C
     assert result.streams[0].hint == "frames of 20x1: axes = 'HWN' makes 1 frame 16x20"
     code, out, err = cli("convert", h5, "-s", "v=/velox", "-o", tmp_path / "cli")
     assert code == 0 and "frames of 20x1: --axes HWN makes 1 frame 16x20" in out + err, out + err
+
+
+def test_an_existing_output_and_the_hyperslab_path_name_the_arguments(
+    tmp_path: Path, cli: Cli
+) -> None:
+    """`convert()` was told `use --force` for an output that exists, and its result called
+    frames off the leading axes `(--axes HWN)`."""
+    h5 = write_h5(tmp_path / "hwn.h5", {"/stack": np.zeros((8, 9, 3), "u2")})
+    result = convert(h5, {"s": "/stack"}, tmp_path / "api", axes="HWN")
+    assert "(axes = 'HWN'), read with HDF5 hyperslabs" in result.streams[0].fast_path
+    with pytest.raises(H5ToCborsError) as raised:
+        convert(h5, {"s": "/stack"}, tmp_path / "api", axes="HWN")
+    assert str(raised.value).endswith("exists; use force = True to replace it"), raised.value
+    code, _, err = cli("convert", h5, "-s", "s=/stack", "--axes", "HWN", "-o", tmp_path / "api")
+    assert code == 1 and "exists; use --force to replace it" in err, err

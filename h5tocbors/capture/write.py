@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from ..buffers import SMALL_RANGE, Buffer, FileRange, InputChanged, nbytes, read_range
-from ..errors import H5ToCborsError, Interrupted
+from ..errors import H5ToCborsError, Interrupted, option
 from .temporary import create_locked, release
 
 
@@ -54,7 +54,7 @@ def exists_error(path: Path) -> H5ToCborsError:
     what = ""
     if path.is_symlink():
         what = " (a symlink)" if path.exists() else " (a dangling symlink)"
-    return H5ToCborsError(f"{path} exists{what}; use --force to replace it")
+    return H5ToCborsError(f"{path} exists{what}; use {option('force', True)} to replace it")
 
 
 def existing_output(path: Path) -> bool:

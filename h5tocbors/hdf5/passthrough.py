@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass
 
 from ..buffers import Buffer, nbytes, read_start, slice_of
+from ..errors import option
 from .filters import (
     BITSHUFFLE_FILTER,
     BITSHUFFLE_LZ4,
@@ -92,7 +93,7 @@ def hyperslab_reason(series: FrameSeries) -> str:
     HWN), read with HDF5 hyperslabs`."""
     axes = series.layout.frame_axes
     along = ("axis " if len(axes) == 1 else "axes ") + ", ".join(map(str, axes))
-    return f"frames along {along} (--axes {series.layout.axes}), read with HDF5 hyperslabs"
+    return f"frames along {along} ({option('axes', series.layout.axes)}), read with HDF5 hyperslabs"
 
 
 @dataclass
