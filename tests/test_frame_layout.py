@@ -129,6 +129,7 @@ def test_dataset_attributes_mark_2d_images(
     code, out, err = cli("convert", h5, "-s", "det", "-o", tmp_path / "out", "--json")
     assert code == 0, err
     assert json.loads(out)["streams"][0]["frames"] == frames
+    assert json.loads(out)["streams"][0]["hint"] is None  # as ls has it, not ""
     decoded = decoded_frames(tmp_path / "out/det.cbors", "det")
     assert np.array_equal(np.concatenate(decoded).reshape(PILATUS.shape), PILATUS)
     assert listing(cli, h5)["/entry/det/data"]["axes"] == axes

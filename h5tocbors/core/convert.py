@@ -39,8 +39,9 @@ class StreamResult:
     bytes: int
     fast_path: str
     """"passthrough" when stored chunks were copied, else why they were not ("": no payloads)."""
-    hint: str = ""
-    """Advice on how frames were cut: for tiny frames, the `--axes` that cuts images."""
+    hint: str | None = None
+    """Advice on how frames were cut: for tiny frames, the `--axes` that cuts images (None
+    otherwise, as `ls` has it)."""
 
 
 @dataclass
@@ -135,7 +136,7 @@ def convert(
                 passthrough_frames=p.writer.counters.passthrough,
                 bytes=written[p.name],
                 fast_path=p.writer.fast_path,
-                hint=p.writer.hint,
+                hint=p.writer.hint or None,
             )
             for p, path in zip(placed, paths)
         ]
