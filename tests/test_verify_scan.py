@@ -151,6 +151,8 @@ def test_without_scan_every_capture_left_unchecked_is_named(
     ), out
     assert len(err.strip().splitlines()) == 1 and "2 streams not checked" in err, err
     panda = next(c for c in captures if c.name == "panda0.cbors")
+    code, out, err = cli("verify", master, panda)
+    assert code == 1 and ": 1 stream not checked: " in err, err  # was "1 streams"
     code, out, err = cli("verify", master, panda, "-s", "panda0=/entry/measurement/panda0")
     assert code == 0 and "identical" in out, err
 

@@ -22,6 +22,7 @@ SINGULAR = {
     "spectra": "spectrum",
     "frames": "frame",
     "messages": "message",
+    "streams": "stream",
 }
 
 
