@@ -770,3 +770,15 @@ def test_a_full_standard_output(tmp_path: Path, good_h5: Path) -> None:
             result = run_with_stdout(args, full.fileno())
             expected = "cannot write to standard output: No space left on device"
             assert_one_error(result.returncode, result.stderr, 1, expected)
+
+
+def test_help_into_a_full_standard_output() -> None:
+    """`h5tocbors --help > /dev/full` (and each command's) was a traceback: rich flushes the
+    help page itself, inside click's option parsing."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    with open("/dev/full", "w") as full:
+        for args in (["--help"], ["convert", "--help"], ["ls", "-h"]):
+            result = run_with_stdout(args, full.fileno())
+            expected = "cannot write to standard output: No space left on device"
+            assert_one_error(result.returncode, result.stderr, 1, expected)

@@ -23,7 +23,15 @@ from h5tocbors.hdf5.layout import FrameLayout, layout_of, parse_axes
 from h5tocbors.hdf5.resolve import find_dataset
 from h5tocbors.hdf5.slabs import MAX_ROW_BYTES, SLAB_BYTES, Slabs
 
-from .conftest import Cli, decode_frame, decoded_frames, listing, read_capture, stins_header
+from .conftest import (
+    Cli,
+    decode_frame,
+    decoded_frames,
+    listing,
+    read_capture,
+    run_cli,
+    stins_header,
+)
 from .test_replay_e2e import assert_stins_series, replay
 from .test_replay_e2e import convert as run_convert
 
@@ -481,6 +489,25 @@ def test_dimension_labels_pick_the_image_axes(cli: Cli, tmp_path: Path) -> None:
     assert code == 0, err
     frames = decoded_frames(tmp_path / "out/stack.cbors", "stack")
     assert len(frames) == 12 and np.array_equal(frames[5], STACK_HWN[:, :, 5])
+
+
+@pytest.mark.parametrize("labels", [np.array([b"y", b"x", b"t"]), np.array([1, 2, 3])])
+def test_dimension_labels_of_another_type(tmp_path: Path, labels: np.ndarray) -> None:
+    """`DIMENSION_LABELS` of fixed-length strings (h5py's `attrs[...] = np.array([b"y", ...])`)
+    crashed `ls` and convert (SIGSEGV in HDF5's label reader, "corrupt HDF5 metadata"): they
+    are read as labels now; labels of another type are no labels."""
+    h5 = tmp_path / "fixed.h5"
+    with h5py.File(h5, "w") as f:
+        f.create_dataset("stack", data=STACK_HWN).attrs["DIMENSION_LABELS"] = labels
+    shown = run_cli("ls", "--json", h5)
+    assert (shown.returncode, shown.stderr) == (0, ""), shown.stderr
+    axes = "HWN" if labels.dtype.kind == "S" else "NHW"
+    assert json.loads(shown.stdout)[0]["axes"] == axes
+    done = run_cli("convert", h5, "-s", "stack", "-o", tmp_path / "out")
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert len(decoded_frames(tmp_path / "out/stack.cbors", "stack")) == (
+        12 if axes == "HWN" else 40
+    )
 
 
 def test_tiny_frames_get_the_axes_that_cut_images(cli: Cli, tmp_path: Path) -> None:

@@ -307,3 +307,24 @@ def test_a_protocol_group_with_a_type_numpy_lacks(cli: Cli, tmp_path: Path) -> N
     assert ds["/panda/C.D_Value"]["dtype"] == "HDF5 time (32-bit)" and "/panda" not in ds
     code, _, err = cli("convert", path, "-s", "p=/panda:pcap-raw", "-o", tmp_path / "out")
     assert code == 1 and "/panda/C.D_Value" in err and "HDF5 time (32-bit) data" in err, err
+
+
+def test_suggested_names_unique_when_no_longer_name_helps(cli: Cli, tmp_path: Path) -> None:
+    """`/a/ImageData/Image` and `/a_ImageData_Image` both ran out of longer names at
+    `a_ImageData_Image=`: two suggestions, one name, and "given twice" when pasted."""
+    path = tmp_path / "clash.h5"
+    with h5py.File(path, "w") as f:
+        for name in (
+            "b/ImageData/Image",
+            "a/ImageData/Image",
+            "a_ImageData/Image",
+            "a_ImageData_Image",
+        ):
+            f[name] = np.zeros((3, 8, 8), np.uint16)
+    streams = [d["stream"] for d in listing(cli, path).values() if d["stream"]]
+    names = [shlex.split(s)[1] for s in streams]
+    assert len({n.split("=")[0] for n in names}) == 4, names
+    code, _, err = cli(
+        "convert", path, "-o", tmp_path / "out", *(a for n in names for a in ("-s", n))
+    )
+    assert (code, err) == (0, "")

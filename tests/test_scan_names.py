@@ -93,3 +93,29 @@ def test_a_config_stream_name_too_long(tmp_path: Path, cli: Cli) -> None:
     config.write_text(f'[streams.{"p" * 240}]\npath = "/entry/measurement/panda0"\n')
     err = refused(cli, tmp_path / "out", master, "--config", config)
     assert f"{config} line 1" in err and "longer than 200 characters" in err, err
+
+
+@pytest.mark.parametrize(
+    ("streams", "refusal"),
+    [
+        (["contrast", "contrast"], "stream 'contrast' is given twice"),
+        (["det\x1b[2J"], "stream name 'det\\x1b[2J' is not a plain name"),
+        (["..", "contrast"], "stream name '..' is not a plain name"),
+        ("contrast", "streams must be a list of names or a mapping, not a str"),
+    ],
+)
+def test_replay_source_streams_are_checked_as_stream_is(
+    tmp_path: Path, streams: object, refusal: str
+) -> None:
+    """`ReplaySource.streams` (and `convert(streams=...)`) skipped `--stream`'s checks: a
+    name given twice was taken once, an ESC reached the error unescaped ("has no stream
+    det\x1b[2J"), and a str was taken letter by letter ("has no stream c")."""
+    from h5tocbors import H5ToCborsError, ReplaySource
+
+    class Scan(ReplaySource):
+        input = write_scan(tmp_path / "scan")
+
+    Scan.streams = streams  # type: ignore[assignment]
+    with pytest.raises(H5ToCborsError) as refused:
+        Scan().get_source_generators()
+    assert refusal in str(refused.value), refused.value

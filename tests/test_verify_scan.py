@@ -152,6 +152,8 @@ def test_without_scan_every_capture_left_unchecked_is_named(
     ), out
     assert len(err.strip().splitlines()) == 1 and "2 streams not checked" in err, err
     panda = next(c for c in captures if c.name == "panda0.cbors")
+    code, out, err = cli("verify", master, panda)
+    assert code == 1 and ": 1 stream not checked: " in err, err  # was "1 streams"
     code, out, err = cli("verify", master, panda, "-s", "panda0=/entry/measurement/panda0")
     assert code == 0 and "identical" in out, err
 
@@ -208,3 +210,15 @@ def test_axes_of_the_conversion_with_some_of_its_captures(
     assert code == 0 and "contrast: 4 messages identical" in out, err
     code, _, err = cli("verify", master, contrast, "--scan", "--axes", "pilatuss=NHW")
     assert code == 2 and "--axes pilatuss=NHW: no stream pilatuss" in err, err
+
+
+def test_a_capture_of_a_stream_left_out_by_stream(
+    converted: tuple[Path, list[Path]], cli: Cli
+) -> None:
+    """`verify --scan --stream contrast` given panda0.cbors said "stream 'panda0' is not a
+    stream of 000008.h5 (its streams are contrast)": it is one, left out by --stream."""
+    master, captures = converted
+    panda = next(c for c in captures if c.name == "panda0.cbors")
+    code, _, err = cli("verify", master, panda, "--scan", "--stream", "contrast")
+    assert code == 1 and "is not a stream of" not in err, err
+    assert "not among the streams checked in " in err and "(contrast; see --stream)" in err, err

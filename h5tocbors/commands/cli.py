@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with cli_wording():
             code = command.main(args=argv, prog_name="h5tocbors", standalone_mode=False)
+    except OutputError as e:  # a help page, flushed by rich as click parses the options
+        code = fail(str(e))
     except Exception as e:
         # Click's exceptions (typer vendors its own click): duck-typed, so both kinds work.
         if not hasattr(e, "format_message"):

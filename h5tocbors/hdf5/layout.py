@@ -193,16 +193,27 @@ def layout_of(dset: h5py.Dataset, shape: tuple[int, ...], axes: str | None = Non
 def labelled_axes(dset: h5py.Dataset, ndim: int) -> str | None:
     """The axes that HDF5 dimension labels (`DIMENSION_LABELS`, as Odemis writes `C`, `T`,
     `Z`, `Y`, `X`) say: `Y` and `X` are each frame's rows and columns, every other axis
-    counts frames; None without both labels, or when they cannot be read safely."""
+    counts frames; None without both labels, or when they cannot be read safely.
+
+    They are read as an attribute, not with HDF5's label reader: that one takes any
+    attribute for variable-length strings (fixed-length ones or ints crash it)."""
     try:
         if "DIMENSION_LABELS" not in dset.attrs:
             return None
         attr = h5py.h5a.open(dset.id, b"DIMENSION_LABELS")
         if attr.shape != (ndim,) or ndim > MAX_LABELLED:
             return None
-        labels = [d.label.strip().upper() for d in dset.dims]
+        if not isinstance(attr.get_type(), h5py.h5t.TypeStringID):
+            return None
+        if attr.get_storage_size() > MAX_ATTR_BYTES:
+            return None
+        values = dset.attrs["DIMENSION_LABELS"]
     except (*METADATA_ERRORS, TypeError):
         return None
+    labels = [
+        (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)).strip().upper()
+        for v in values
+    ]
     if labels.count("Y") != 1 or labels.count("X") != 1:
         return None
     return "".join({"Y": "H", "X": "W"}.get(label, FRAME) for label in labels)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 
+from ..capture.names import MAX_STREAM_NAME
 from .listing import GENERIC_NAMES, DatasetInfo, argument, is_plain, safe_name
 
 MAX_ROUNDS = 64
@@ -38,7 +39,8 @@ def unique_streams(datasets: list[DatasetInfo]) -> None:
 
     Where names collide, the one row with the shortest path keeps its name (an xspress3
     group before its `data`; all rows when several are as short), and the others take
-    their next longer name (`longer_names`) until none collide or none has a longer one.
+    their next longer name (`longer_names`) until none collide or none has a longer one;
+    repeats left then are numbered.
     """
     rows = [d for d in datasets if d.stream]
     split = [shlex.split(d.stream or "")[1].split("=", 1) for d in rows]
@@ -58,5 +60,29 @@ def unique_streams(datasets: list[DatasetInfo]) -> None:
                     moved = True
         if not moved:
             break
-    for d, (_, target), names, at in zip(rows, split, choices, level):
-        d.stream = argument(names[at], target)
+    final = numbered([names[at] for names, at in zip(choices, level)])
+    for d, (_, target), name in zip(rows, split, final):
+        d.stream = argument(name, target)
+
+
+def numbered(names: list[str]) -> list[str]:
+    """`names` with a number added to each repeat that longer names could not tell apart
+    (`/a/ImageData/Image` when `/a_ImageData_Image` holds its longest name).
+
+    Example:
+        >>> numbered(["a", "b", "a", "a_2"])
+        ['a', 'b', 'a_3', 'a_2']
+    """
+    taken = set(names)
+    seen: set[str] = set()
+    result = []
+    for name in names:
+        if name in seen:
+            n = 2
+            while f"{name[: MAX_STREAM_NAME - 8]}_{n}" in taken:
+                n += 1
+            name = f"{name[: MAX_STREAM_NAME - 8]}_{n}"
+            taken.add(name)
+        seen.add(name)
+        result.append(name)
+    return result

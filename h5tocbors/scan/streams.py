@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import h5py
 
+from ..capture.names import check_stream_name
 from ..core.events import PlacedStream
 from ..errors import UsageError, option
 from ..hdf5.resolve import open_object
@@ -22,8 +23,20 @@ Streams = Mapping[str, str | None] | Sequence[str]
 
 
 def as_mapping(streams: Streams) -> dict[str, str | None]:
-    """Stream names (a list) or names with paths (a mapping) as a mapping."""
-    return dict(streams) if isinstance(streams, Mapping) else dict.fromkeys(streams)
+    """Stream names (a list) or names with paths (a mapping) as a mapping, each name
+    checked as `--stream` checks it (plain, given once)."""
+    if isinstance(streams, str | bytes):
+        raise UsageError(
+            f"streams must be a list of names or a mapping, not a {type(streams).__name__}"
+        )
+    if isinstance(streams, Mapping):
+        return {check_stream_name(name): path for name, path in streams.items()}
+    named: dict[str, str | None] = {}
+    for name in streams:
+        if check_stream_name(name) in named:
+            raise UsageError(f"stream {name!r} is given twice")
+        named[name] = None
+    return named
 
 
 def as_config(config: ScanConfig | str | os.PathLike[str] | None) -> ScanConfig | None:

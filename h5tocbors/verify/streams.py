@@ -214,8 +214,8 @@ def start(
     placed = plan.get(name)
     if placed is None:
         raise H5ToCborsError(
-            f"{capture}: stream {quoted(name)} is not a stream of {f.filename} "
-            f"(its streams are {', '.join(plan)})"
+            f"{capture}: stream {quoted(name)} is not among the streams checked in "
+            f"{f.filename} ({', '.join(plan)}; see --stream)"
         )
     check = StreamCheck(str(capture), name, placed.source, 0, 0, 0, None, unit="messages")
     return Follow(placed, check, BY_TYP[placed.writer.typ].comparer())
