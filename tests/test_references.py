@@ -115,7 +115,9 @@ def test_a_path_outside_with_nothing_beside_is_missing(site: Path) -> None:
     with pytest.raises(H5ToCborsError) as e:
         locate_beside(outside, site / "scan.h5")
     assert outside in str(e.value) and "missing" in str(e.value)
-    assert f"looked for {site / 'secret.h5'})" in str(e.value)
+    assert f"looked for {site / 'secret.h5'}; where recorded it is outside {site}, refused)" in str(
+        e.value
+    )
 
 
 def test_a_missing_file_is_named_with_where_it_was_looked_for(site: Path) -> None:

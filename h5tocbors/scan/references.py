@@ -71,6 +71,6 @@ def locate_beside(recorded: str, master: Path) -> Path:
     """
     here = Path(os.path.realpath(master)).parent
     try:
-        return referenced_file(recorded, here, REFERENCE)
+        return referenced_file(recorded, here, REFERENCE, beside=True)
     except RefusedPath as e:
         raise RefusedPath(f"referenced file {e}", unsafe=e.unsafe) from e
