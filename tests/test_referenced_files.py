@@ -8,13 +8,15 @@ let HDF5 open it first.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from .conftest import Cli, decoded_frames, listing, run_cli
+from .conftest import BIN, Cli, decoded_frames, listing, run_cli
 from .test_errors import assert_no_output, assert_one_error
 
 FRAMES = np.arange(6 * 4 * 5, dtype=np.uint8).reshape(6, 4, 5)
@@ -283,6 +285,28 @@ def test_absolute_names_outside_are_read_beside(
         assert [(s["file"], s["exists"]) for s in entry["sources"]] == [
             (str(site / "secret.h5"), True)
         ]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("kind", ["link", "virtual"])
+@pytest.mark.parametrize("command", ["convert", "ls"])
+def test_no_file_call_touches_the_path_outside(
+    site: Path, tmp_path: Path, kind: str, command: str
+) -> None:
+    """Traced, neither h5tocbors nor HDF5 opens, or even looks at, the path outside."""
+    with h5py.File(site / "secret.h5", "w") as f:
+        f["data"] = FRAMES
+    h5 = input_with(site, kind, str(site.parent / "elsewhere" / "secret.h5"))
+    trace = tmp_path / "trace.txt"
+    args = ["-s", "det", "-o", tmp_path / "out", "-q"] if command == "convert" else []
+    traced = ["strace", "-f", "-qq", "-e", "trace=%file", "-o", trace]
+    result = subprocess.run(
+        [*traced, BIN / "h5tocbors", command, h5, *args], capture_output=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    calls = trace.read_text().splitlines()
+    assert any(str(site / "secret.h5") in call for call in calls)  # the trace works
+    assert not [call for call in calls if "elsewhere" in call]
 
 
 def write_per_frame_vds(path: Path, names: list[str]) -> None:
