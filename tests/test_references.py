@@ -154,3 +154,15 @@ def test_the_master_through_a_symlink_looks_beside_its_real_file(
 def test_a_folder_is_not_a_file(site: Path) -> None:
     with pytest.raises(RefusedPath, match="not a regular file"):
         locate_beside("/data/visit/sub", site / "scan.h5")
+
+
+def test_hdf5_variables_do_not_widen_where_references_are_looked_for(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`HDF5_VDS_PREFIX` and `HDF5_EXT_PREFIX` are HDF5's: a scan's references are looked
+    for beside the master only."""
+    elsewhere = str(site.parent / "elsewhere")
+    monkeypatch.setenv("HDF5_VDS_PREFIX", elsewhere)
+    monkeypatch.setenv("HDF5_EXT_PREFIX", elsewhere)
+    with pytest.raises(H5ToCborsError, match="missing"):
+        locate_beside("/data/visit/secret.h5", site / "scan.h5")

@@ -3,7 +3,8 @@
 Sardana records a 2-D channel's value as a reference to where its detector wrote it. Two
 spellings occur: MAX IV's `/data/.../scan-21503_eiger_xes.h5:entry/instrument/eiger_xes/`
 (the file, `:`, the group) and Sardana's URI `h5file:///abs/path/file.h5::dataset` (its
-`NXscanH5_FileRecorder` turns those into virtual datasets; `dataset` when no `::` part).
+`NXscanH5_FileRecorder` turns those into virtual datasets whose sources it names
+`///abs/path/file.h5`; `dataset` when no `::` part).
 The recorded path is where the scan ran; `locate_beside` finds the file here.
 """
 
