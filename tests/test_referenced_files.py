@@ -8,13 +8,15 @@ let HDF5 open it first.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from .conftest import Cli, decoded_frames, listing, run_cli
+from .conftest import BIN, Cli, decoded_frames, listing, run_cli
 from .test_errors import assert_no_output, assert_one_error
 
 FRAMES = np.arange(6 * 4 * 5, dtype=np.uint8).reshape(6, 4, 5)
@@ -255,4 +257,145 @@ def test_virtual_source_with_external_raw_files_is_refused(
     out = tmp_path / "out"
     code, _, err = cli("convert", h5, "-s", "det", "-o", out)
     assert_one_error(code, err, 1, "/entry/det/data", "/raw", "current directory", "refused")
+    assert_no_output(out)
+
+
+def converts_and_verifies(cli: Cli, h5: Path, out: Path) -> None:
+    """Stream `det` of `h5` converts to FRAMES (not SECRET), and verifies."""
+    code, _, err = cli("convert", h5, "--stream", "det", "-o", out, "-q")
+    assert code == 0, err
+    assert np.array_equal(np.stack(decoded_frames(out / "det.cbors", "det")), FRAMES)
+    code, _, err = cli("verify", h5, out / "det.cbors")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("kind", ["link", "virtual"])
+def test_absolute_names_outside_are_read_beside(
+    cli: Cli, site: Path, tmp_path: Path, kind: str
+) -> None:
+    """An absolute link or source path outside the folder that exists (a file of that name
+    outside holds other data) is not read: the file of that name beside the input is."""
+    with h5py.File(site / "secret.h5", "w") as f:
+        f["data"] = FRAMES
+    h5 = input_with(site, kind, str(site.parent / "elsewhere" / "secret.h5"))
+    converts_and_verifies(cli, h5, tmp_path / "out")
+    entry = listing(cli, h5)["/entry/det/data"]
+    assert entry["stream"] == "--stream det=/entry/det/data"
+    if kind == "virtual":  # the source shows as the file read
+        assert [(s["file"], s["exists"]) for s in entry["sources"]] == [
+            (str(site / "secret.h5"), True)
+        ]
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("kind", ["link", "virtual"])
+@pytest.mark.parametrize("command", ["convert", "ls"])
+def test_no_file_call_touches_the_path_outside(
+    site: Path, tmp_path: Path, kind: str, command: str
+) -> None:
+    """Traced, neither h5tocbors nor HDF5 opens, or even looks at, the path outside."""
+    with h5py.File(site / "secret.h5", "w") as f:
+        f["data"] = FRAMES
+    h5 = input_with(site, kind, str(site.parent / "elsewhere" / "secret.h5"))
+    trace = tmp_path / "trace.txt"
+    args = ["-s", "det", "-o", tmp_path / "out", "-q"] if command == "convert" else []
+    traced = ["strace", "-f", "-qq", "-e", "trace=%file", "-o", trace]
+    result = subprocess.run(
+        [*traced, BIN / "h5tocbors", command, h5, *args], capture_output=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    calls = trace.read_text().splitlines()
+    assert any(str(site / "secret.h5") in call for call in calls)  # the trace works
+    assert not [call for call in calls if "elsewhere" in call]
+
+
+def write_per_frame_vds(path: Path, names: list[str]) -> None:
+    """A virtual dataset of one frame per source file, as Sardana's recorder makes from its
+    `h5file://` references (each source a whole 2-D dataset), and a frame of its own file."""
+    with h5py.File(path, "w") as f:
+        f["own"] = FRAMES[-1]
+        layout = h5py.VirtualLayout(FRAMES.shape, FRAMES.dtype)
+        for i, name in enumerate(names):
+            layout[i] = h5py.VirtualSource(name, "/data", shape=FRAMES.shape[1:])
+        layout[len(names)] = h5py.VirtualSource(".", "/own", shape=FRAMES.shape[1:])
+        f.create_virtual_dataset("/entry/det/data", layout, fillvalue=0)
+
+
+def test_sardana_like_virtual_dataset_resolves_every_source_beside(
+    cli: Cli, site: Path, tmp_path: Path
+) -> None:
+    """Absolute names of a beamline's folder and of one outside, a `///` spelling, `%` in a
+    name, and the file itself: each frame read from the file beside."""
+    beamline = Path("/data/visit/raw")
+    files = [f"point_{i}.h5" if i != 2 else "100%_point.h5" for i in range(5)]
+    for i, name in enumerate(files):
+        with h5py.File(site / name, "w") as f:
+            f["data"] = FRAMES[i]
+        with h5py.File(site.parent / "elsewhere" / name, "w") as f:
+            f["data"] = SECRET[i]
+    names = [str(beamline / files[0]), str(site.parent / "elsewhere" / files[1])]
+    names += [f"//{beamline / files[2]}".replace("%", "%%"), str(site / files[3]), files[4]]
+    h5 = site / "scan.h5"
+    write_per_frame_vds(h5, names)
+    converts_and_verifies(cli, h5, tmp_path / "out")
+
+
+def test_a_source_outside_that_is_not_beside_is_refused(
+    cli: Cli, site: Path, tmp_path: Path
+) -> None:
+    """One source of five has no file beside: its frame is refused, naming it; the others
+    convert with --frames."""
+    names = []
+    for i in range(5):
+        with h5py.File(site.parent / "elsewhere" / f"p{i}.h5", "w") as f:
+            f["data"] = SECRET[i]
+        if i != 3:
+            with h5py.File(site / f"p{i}.h5", "w") as f:
+                f["data"] = FRAMES[i]
+        names.append(str(site.parent / "elsewhere" / f"p{i}.h5"))
+    h5 = site / "scan.h5"
+    write_per_frame_vds(h5, names)
+    out = tmp_path / "out"
+    code, _, err = cli("convert", h5, "--stream", "det", "-o", out)
+    assert_one_error(code, err, 1, "/entry/det/data", "frame 3", names[3], "outside", "refused")
+    assert_no_output(out)
+    code, _, err = cli("convert", h5, "-s", "det", "--frames", ":3", "-o", out, "-q")
+    assert code == 0, err
+    assert np.array_equal(np.stack(decoded_frames(out / "det.cbors", "det")), FRAMES[:3])
+
+
+def test_unlimited_virtual_dataset_outside_is_sized_beside(
+    cli: Cli, site: Path, tmp_path: Path
+) -> None:
+    """HDF5 sizes an unlimited mapping by opening its source: the one beside (6 frames),
+    not the one outside (a longer secret)."""
+    with h5py.File(site / "secret.h5", "w") as f:
+        f["data"] = FRAMES
+    with h5py.File(site.parent / "elsewhere" / "secret.h5", "w") as f:
+        f["data"] = np.concatenate([SECRET, SECRET])
+    h5 = site / "growing.h5"
+    write_unlimited_vds(h5, str(site.parent / "elsewhere" / "secret.h5").encode())
+    assert listing(cli, h5)["/entry/det/data"]["shape"] == [6, 4, 5]
+    out = tmp_path / "out"
+    code, _, err = cli("convert", h5, "-s", "det=/entry/det/data", "-o", out, "-q")
+    assert code == 0, err
+    assert np.array_equal(np.stack(decoded_frames(out / "det.cbors", "det")), FRAMES)
+
+
+def test_nested_virtual_source_naming_a_file_outside_is_refused(
+    cli: Cli, site: Path, tmp_path: Path
+) -> None:
+    """A virtual source that is itself a virtual dataset over a file outside: HDF5 would
+    open that file where it is named, so it is refused, even with a file beside."""
+    with h5py.File(site / "secret.h5", "w") as f:
+        f["data"] = FRAMES
+    inner = input_with(site, "virtual", str(site.parent / "elsewhere" / "secret.h5"))
+    h5 = site / "outer.h5"
+    with h5py.File(h5, "w") as f:
+        layout = h5py.VirtualLayout(FRAMES.shape, FRAMES.dtype)
+        layout[:] = h5py.VirtualSource(inner.name, "/entry/det/data", shape=FRAMES.shape)
+        f.create_virtual_dataset("/entry/det/data", layout, fillvalue=0)
+    out = tmp_path / "out"
+    code, _, err = cli("convert", h5, "-s", "det", "-o", out)
+    assert_one_error(code, err, 1, "/entry/det/data", "secret.h5", "outside", "refused")
     assert_no_output(out)

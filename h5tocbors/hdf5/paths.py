@@ -3,7 +3,9 @@
 An HDF5 file names other files in three ways: external raw-data files, external links
 and virtual dataset sources. h5tocbors reads such a file only if it lies, symlinks
 resolved, in the folder of the file that names it or below: an absolute path or a `..`
-that leads elsewhere is refused, and so is a symlink that points out of the folder. The
+that leads elsewhere is refused, and so is a symlink that points out of the folder. An
+absolute link or virtual source name outside is looked for by its last component beside,
+where h5tocbors reads what it finds itself (`beside`; see `rebase`). The
 folders in HDF5's own variables (`HDF5_EXTFILE_PREFIX`, `HDF5_EXT_PREFIX`,
 `HDF5_VDS_PREFIX`), which HDF5 searches first, count likewise: the user chose them.
 """
@@ -19,6 +21,8 @@ from ..errors import H5ToCborsError
 
 RAW, LINK, VIRTUAL = "HDF5_EXTFILE_PREFIX", "HDF5_EXT_PREFIX", "HDF5_VDS_PREFIX"
 """What names the file, by the variable HDF5 reads for it."""
+REFERENCE = "reference"
+"""A file a scan names in a value (a detector file): no HDF5 variable, looked for as a link."""
 ORIGIN = "${ORIGIN}"
 
 
@@ -42,7 +46,7 @@ def search_folders(kind: str, here: Path) -> list[Path]:
     External raw files have one folder (`HDF5_EXTFILE_PREFIX` replaces `here`); links and
     virtual sources try the variable's `:`-separated folders first, then `here`.
     """
-    value = os.environ.get(kind, "")
+    value = os.environ.get(kind, "") if kind in (RAW, LINK, VIRTUAL) else ""
     if kind == RAW:
         return [Path(value.replace(ORIGIN, str(here)))] if value else [here]
     listed = [Path(p.replace(ORIGIN, str(here))) for p in value.split(":") if p]
@@ -61,9 +65,29 @@ def candidates(name: str, kind: str, folders: list[Path]) -> list[Path]:
     return [path] if kind == RAW else [path, *(folder / path.name for folder in folders)]
 
 
-def referenced_file(name: str, here: Path, kind: str) -> Path:
+def name_pattern(name: str) -> bool:
+    """True for a virtual source name with HDF5's `%b` (block number) substitution."""
+    return "%b" in name.replace("%%", "")
+
+
+def unescaped(name: str) -> str:
+    """A virtual source name as a path: HDF5 writes `%` as `%%`."""
+    return name.replace("%%", "%")
+
+
+def outside(name: str, here: Path, kind: str) -> bool:
+    """True for an absolute `name` (a link or virtual source) that lies outside `here` and
+    the folders of HDF5's variable for `kind`: HDF5 would open it there first."""
+    path = Path(os.path.normpath(name))
+    folders = [Path(os.path.abspath(folder)) for folder in search_folders(kind, here)]
+    return path.is_absolute() and not any(path.is_relative_to(f) for f in folders)
+
+
+def referenced_file(name: str, here: Path, kind: str, beside: bool = False) -> Path:
     """The file (its real path) that `name`, named by an HDF5 file in folder `here`, is.
 
+    With `beside`, an absolute name outside the folders is never opened: it is looked for
+    by its last component (h5tocbors then reads the file found, not HDF5 the name).
     Raises `RefusedPath` saying why when it lies outside the folder (or the folders the
     user named in HDF5's variable for `kind`), is not a regular file, or is missing.
 
@@ -77,13 +101,17 @@ def referenced_file(name: str, here: Path, kind: str) -> Path:
         raise RefusedPath("an empty file name")
     folders = [Path(os.path.abspath(folder)) for folder in search_folders(kind, here)]
     allowed = [Path(os.path.realpath(folder)) for folder in folders]
-    tried = candidates(name, kind, folders)
-    for candidate in tried:
+    tried, skipped = [], False
+    for candidate in candidates(name, kind, folders):
         spelled = Path(os.path.normpath(candidate))
-        if not any(spelled.is_relative_to(folder) for folder in folders) and not (
-            kind != RAW and candidate == Path(name)  # an absolute name HDF5 falls back from
-        ):
+        inside = any(spelled.is_relative_to(folder) for folder in folders)
+        given = kind != RAW and candidate == Path(name)  # an absolute name HDF5 falls back from
+        if not inside and given and beside:
+            skipped = True  # never opened: looked for by its name beside
+            continue
+        if not inside and not given:
             raise RefusedPath(f"{name} is outside {here}, refused")
+        tried.append(candidate)
         if not os.path.exists(candidate):  # HDF5 goes on to the next one
             continue
         real = Path(os.path.realpath(candidate))
@@ -94,4 +122,5 @@ def referenced_file(name: str, here: Path, kind: str) -> Path:
             raise RefusedPath(f"{name} is not a regular file ({real})")
         return real
     looked = ", ".join(map(str, tried))
-    raise RefusedPath(f"{name} is missing (looked for {looked})", unsafe=False)
+    where = f"; where recorded it is outside {here}, refused" if skipped else ""
+    raise RefusedPath(f"{name} is missing (looked for {looked}{where})", unsafe=False)

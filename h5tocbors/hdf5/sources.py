@@ -16,7 +16,15 @@ import h5py
 from ..errors import H5ToCborsError
 from .layout import FrameLayout
 from .open import metadata_of, open_referenced
-from .paths import RAW, VIRTUAL, RefusedPath, folder_of, referenced_file
+from .paths import (
+    RAW,
+    VIRTUAL,
+    RefusedPath,
+    folder_of,
+    name_pattern,
+    referenced_file,
+    unescaped,
+)
 from .walk import follow
 
 UNLIMITED = h5py.h5s.UNLIMITED
@@ -157,13 +165,13 @@ def _mapping(
     def source(problem: str | None, refused: bool = False) -> DataSource:
         return DataSource(file_name, dset_name, problem, axes, unlimited, refused)
 
-    if _pattern(file_name) or _pattern(dset_name):
+    if name_pattern(file_name) or name_pattern(dset_name):
         return source("a name pattern (%b), which h5tocbors does not follow", True)
     try:
         if file_name not in opened:
-            path = referenced_file(_unescape(file_name), folder_of(dset.file), VIRTUAL)
+            path = referenced_file(unescaped(file_name), folder_of(dset.file), VIRTUAL)
             opened[file_name] = open_referenced(path)
-        src = follow(opened[file_name], _unescape(dset_name))
+        src = follow(opened[file_name], unescaped(dset_name), beside=False)  # HDF5 reads it
     except RefusedPath as e:  # BrokenLink included
         return source(str(e), e.unsafe)
     if not isinstance(src, h5py.Dataset):
@@ -181,15 +189,6 @@ def _mapping(
     if depth >= MAX_DEPTH and src.is_virtual:
         return source(f"a virtual dataset nested more than {MAX_DEPTH} deep")
     return source(_selection_problem(dcpl.get_virtual_srcspace(j), vspace, unlimited, src))
-
-
-def _pattern(name: str) -> bool:
-    """True for a name with HDF5's `%b` (block number) substitution."""
-    return "%b" in name.replace("%%", "")
-
-
-def _unescape(name: str) -> str:
-    return name.replace("%%", "%")
 
 
 def _selection_problem(

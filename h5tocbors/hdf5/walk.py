@@ -3,7 +3,9 @@
 h5tocbors follows soft and external links itself, one link at a time, instead of letting
 HDF5 do it: HDF5 would open the target of an external link wherever its search finds it
 (an absolute path, the current directory). Here the target must pass the path rule
-(`paths`) before it is opened.
+(`paths`) before it is opened, and an absolute path outside the folder is looked for beside
+(`rebase` does the same for virtual datasets); where HDF5 will follow the path itself (a
+virtual source), `beside=False` checks what HDF5 opens.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import h5py
 from ..errors import H5ToCborsError, option
 from .open import metadata_of, open_dataset, open_referenced
 from .paths import LINK, RefusedPath, folder_of, referenced_file
+from .rebase import rebased
 
 MAX_HOPS = 16
 """Soft and external links followed for one path, as HDF5's default (a loop ends here)."""
@@ -57,18 +60,20 @@ def link_paths(f: h5py.File) -> list[str]:
     return [p for p in paths if isinstance(p, str)]
 
 
-def follow(start: h5py.Group, path: str) -> Object:
+def follow(start: h5py.Group, path: str, beside: bool = True) -> Object:
     """The object at `path` (absolute, or relative to the group `start`), every soft and
     external link followed safely.
 
     Raises `BrokenLink` naming the link that leads nowhere (or outside what the path rule
-    allows). Datasets are opened with `open.dataset_access`.
+    allows). Datasets are opened with `open.dataset_access`. With `beside`, external links
+    and virtual sources named by absolute paths outside the folder are found beside
+    (`paths.referenced_file`, `rebase`); without it, as HDF5 would find them.
 
     Example:
         >>> follow(f, "/entry/data/data_000001").file.filename  # doctest: +SKIP
         '/data/run/run_data_000001.h5'
     """
-    return _follow(root(start) if isinstance(start, h5py.File) else start, path, [0])
+    return _follow(root(start) if isinstance(start, h5py.File) else start, path, [0], beside)
 
 
 def root(f: h5py.File) -> h5py.Group:
@@ -78,16 +83,16 @@ def root(f: h5py.File) -> h5py.Group:
     return group
 
 
-def _follow(group: h5py.Group, path: str, hops: list[int]) -> Object:
+def _follow(group: h5py.Group, path: str, hops: list[int], beside: bool) -> Object:
     obj: Object = root(group.file) if path.startswith("/") else group
     for name in (p for p in path.split("/") if p and p != "."):
         if not isinstance(obj, h5py.Group):
             raise BrokenLink(f"{obj.name} in {obj.file.filename} is not a group")
-        obj = _step(obj, name, hops)
+        obj = _step(obj, name, hops, beside)
     return obj
 
 
-def _step(group: h5py.Group, name: str, hops: list[int]) -> Object:
+def _step(group: h5py.Group, name: str, hops: list[int], beside: bool) -> Object:
     """The object that link `name` of `group` leads to."""
     where = posixpath.join(group.name, name)
     f = group.file
@@ -98,7 +103,8 @@ def _step(group: h5py.Group, name: str, hops: list[int]) -> Object:
         kind = links.get_info(key).type
         if kind == h5py.h5l.TYPE_HARD:
             if group.get(name, getclass=True) is h5py.Dataset:
-                return open_dataset(group, name)
+                dset = open_dataset(group, name)
+                return rebased(dset) if beside else dset
             found: Object = group[name]
             return found
         value = links.get_val(key)
@@ -110,14 +116,14 @@ def _step(group: h5py.Group, name: str, hops: list[int]) -> Object:
     if kind == h5py.h5l.TYPE_SOFT:
         target = value.decode("utf-8", "replace")
         try:
-            return _follow(group, target, hops)
+            return _follow(group, target, hops, beside)
         except BrokenLink as e:
             raise BrokenLink(f"{where} is a soft link to {target}: {e}", unsafe=e.unsafe) from e
     if kind == h5py.h5l.TYPE_EXTERNAL:
         file_name, target = os.fsdecode(value[0]), value[1].decode("utf-8", "replace")
         try:
-            external = open_referenced(referenced_file(file_name, folder_of(f), LINK))
-            return _follow(root(external), target, hops)
+            found = referenced_file(file_name, folder_of(f), LINK, beside)
+            return _follow(root(open_referenced(found)), target, hops, beside)
         except RefusedPath as e:
             raise BrokenLink(
                 f"{where} is an external link to {file_name}:{target}: {e}", unsafe=e.unsafe
@@ -199,7 +205,7 @@ def walk_datasets(f: h5py.File, paths: list[str]) -> list[Entry]:
             continue
         if isinstance(obj, h5py.Dataset):
             with metadata_of(obj.file, obj.name):
-                info = h5py.h5o.get_info(obj.id)
+                info = h5py.h5o.get_info(getattr(obj, "original", obj).id)
             key = (info.fileno, info.addr)
             if key in found:
                 found[key].links.append("/" + path)
