@@ -24,10 +24,14 @@ from ..protocols import (
     StepSpan,
     StreamContext,
     contrast,
+    sardana,
     stins,
 )
 from ..protocols.registry import BY_NAME, MODULES
 from .specs import StreamSpec
+
+STEP_WISE: tuple[ProtocolModule, ...] = (contrast, sardana)
+"""Protocols that write one message per scan step: their record sits on the step's last point."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def open_placed(
     selected (a scan converted whole), else one on the selection is opened.
     """
     ctx = s.context(ctx)
-    if s.module is contrast:
+    if s.module in STEP_WISE:
         return open_writer(s, replace(ctx, steps=spans)), "step"
     whole = open_writer(s, replace(ctx, points=None))
     count = len(whole) - 2

@@ -11,7 +11,7 @@ from ..hdf5.layout import parse_axes
 from ..protocols.registry import BY_NAME
 
 PROTOCOL_NAMES = tuple(BY_NAME)
-"""The spellings of `--stream NAME=PATH:PROTOCOL`: stins, xspress, pcap-raw, contrast."""
+"""The spellings of `--stream NAME=PATH:PROTOCOL`: stins, xspress, pcap-raw, contrast, sardana."""
 EVERY = "*"
 """The key of `--axes AXES` (no name): every image stream that is not named."""
 Axes = str | Mapping[str, str]
