@@ -252,3 +252,14 @@ def test_inspect_and_verify(tmp_path: Path) -> None:
     proc = run_cli("verify", source, out / "sardana.cbors", "--scan")
     assert proc.returncode == 1
     assert "mot01" in proc.stdout + proc.stderr
+
+
+def test_ls_lists_scan_entries(tmp_path: Path) -> None:
+    """`ls` gives each scan entry its title, points and the `--scan --entry` converting it."""
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3), 4: step_columns(4)})
+    proc = run_cli("ls", source, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {d["path"]: d for d in json.loads(proc.stdout)}
+    assert rows["/entry3"]["stream"] == "--scan --entry entry3"
+    assert rows["/entry4"]["note"] == "dscan mot01 -1.0 1.0 3 0.1 (4 points)"
+    assert rows["/entry4"]["scan"] == "sardana"

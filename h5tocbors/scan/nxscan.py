@@ -97,6 +97,22 @@ def entries_to_convert(path: str | os.PathLike[str], given: Sequence[str]) -> li
         return [pick_entry(f, e) for e in given]
 
 
+def scan_sources(f: h5py.File) -> list[tuple[str, str, str]]:
+    """(entry, title, points) of each scan entry, for `ls`: `points` says `5 points`, or
+    why the entry cannot be converted."""
+    found = []
+    for entry in scan_entries(f):
+        title, points = "", ""
+        try:
+            with metadata_of(f, f"/{entry}"):
+                title = sardana.text(f[entry], "title") or ""
+                points = f"{sardana.points_of(f[entry])} points"
+        except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError) as e:
+            points = f"not convertible: {e}"
+        found.append((entry, title[:120], points))
+    return found
+
+
 def scan_streams(f: h5py.File, entry: str, wanted: Collection[str] = ()) -> list[StreamSpec]:
     """The streams of scan entry `entry` named in `wanted` (in that order), else every one:
     `sardana` first."""
