@@ -17,6 +17,7 @@ from h5tocbors.protocols import sardana
 
 from .conftest import read_capture, run_cli
 from .public_data import public_file
+from .replay_source import INPUT_ENV
 from .test_replay_e2e import replay
 
 PUBLIC = [
@@ -263,3 +264,21 @@ def test_ls_lists_scan_entries(tmp_path: Path) -> None:
     assert rows["/entry3"]["stream"] == "--scan --entry entry3"
     assert rows["/entry4"]["note"] == "dscan mot01 -1.0 1.0 3 0.1 (4 points)"
     assert rows["/entry4"]["scan"] == "sardana"
+
+
+def test_replay_source_and_verify_entry(tmp_path: Path) -> None:
+    """`ReplaySource.entry` replays one scan of an NXscan file as `convert --entry` writes it;
+    `verify --scan --entry` checks that capture."""
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3), 4: step_columns(4)})
+    out = tmp_path / "out"
+    assert run_cli("convert", source, "--scan", "--entry", "entry4", "-o", out).returncode == 0
+    proc = run_cli("verify", source, out / "sardana.cbors", "--scan", "--entry", "entry4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_cli("verify", source, out / "sardana.cbors", "--scan", "--entry", "entry3")
+    assert proc.returncode == 1
+    record = replay(
+        tmp_path, "-s", "tests.replay_source:SardanaEntrySource", env={INPUT_ENV: str(source)}
+    )
+    assert sorted(record) == list(range(6))
+    assert [record[k]["sardana"]["values"]["point_nb"] for k in range(1, 5)] == [0, 1, 2, 3]
+    assert record[0]["sardana"]["values"]["serialno"] == 4
