@@ -19,7 +19,12 @@ from ..errors import H5ToCborsError
 
 RAW, LINK, VIRTUAL = "HDF5_EXTFILE_PREFIX", "HDF5_EXT_PREFIX", "HDF5_VDS_PREFIX"
 """What names the file, by the variable HDF5 reads for it."""
+REFERENCE = "reference"
+"""A file a scan names in a value (a detector file): no HDF5 variable, looked for as a link."""
 ORIGIN = "${ORIGIN}"
+BESIDE = frozenset({REFERENCE})
+"""Kinds whose absolute names outside the folder are not read but looked for by their last
+component beside the naming file (as HDF5 does for names that do not exist)."""
 
 
 class RefusedPath(H5ToCborsError):
@@ -42,7 +47,7 @@ def search_folders(kind: str, here: Path) -> list[Path]:
     External raw files have one folder (`HDF5_EXTFILE_PREFIX` replaces `here`); links and
     virtual sources try the variable's `:`-separated folders first, then `here`.
     """
-    value = os.environ.get(kind, "")
+    value = os.environ.get(kind, "") if kind in (RAW, LINK, VIRTUAL) else ""
     if kind == RAW:
         return [Path(value.replace(ORIGIN, str(here)))] if value else [here]
     listed = [Path(p.replace(ORIGIN, str(here))) for p in value.split(":") if p]
@@ -77,13 +82,16 @@ def referenced_file(name: str, here: Path, kind: str) -> Path:
         raise RefusedPath("an empty file name")
     folders = [Path(os.path.abspath(folder)) for folder in search_folders(kind, here)]
     allowed = [Path(os.path.realpath(folder)) for folder in folders]
-    tried = candidates(name, kind, folders)
-    for candidate in tried:
+    tried = []
+    for candidate in candidates(name, kind, folders):
         spelled = Path(os.path.normpath(candidate))
-        if not any(spelled.is_relative_to(folder) for folder in folders) and not (
-            kind != RAW and candidate == Path(name)  # an absolute name HDF5 falls back from
-        ):
+        inside = any(spelled.is_relative_to(folder) for folder in folders)
+        given = kind != RAW and candidate == Path(name)  # an absolute name HDF5 falls back from
+        if not inside and given and kind in BESIDE:
+            continue  # never opened: looked for by its name beside
+        if not inside and not given:
             raise RefusedPath(f"{name} is outside {here}, refused")
+        tried.append(candidate)
         if not os.path.exists(candidate):  # HDF5 goes on to the next one
             continue
         real = Path(os.path.realpath(candidate))
