@@ -18,7 +18,7 @@ from h5tocbors.protocols import sardana
 from .conftest import read_capture, run_cli
 from .public_data import public_file
 from .replay_source import INPUT_ENV
-from .test_replay_e2e import replay
+from .test_replay_e2e import replay, sha256
 
 PUBLIC = [
     ("maxiv-science/drp-femtomax", "balorsardana-ingester-c7b27d51-f285-4880-ad3c-08c2eefb8b92"),
@@ -32,6 +32,21 @@ PUBLIC = [
 ]
 """The public captures with a sardana stream: `data/<name>.cbors` in each repository."""
 STR = h5py.string_dtype()
+EIGER_REFERENCE = "/data/visitors/beamline/scan-{}_eiger.h5:entry/instrument/eiger/"
+"""MAX IV's spelling: the detector file where the scan ran, and its group."""
+SETTINGS = {"count_time": 0.1, "photon_energy": 8000.0, "trigger_mode": "exts"}
+
+
+def write_detector(folder: Path, frames: int, serialno: int = 12) -> np.ndarray:
+    """A streaming-receiver file: images at /entry/instrument/eiger/data, settings beside."""
+    images = np.random.default_rng(frames).integers(0, 1000, (frames, 6, 5), dtype=np.uint16)
+    with h5py.File(folder / f"scan-{serialno}_eiger.h5", "w") as f:
+        group = f.create_group("entry/instrument/eiger")
+        group.attrs["NX_class"] = "NXdetector"
+        group.create_dataset("data", data=images, chunks=(1, 6, 5))
+        for key, value in SETTINGS.items():
+            group.create_dataset(key, data=value)
+    return images
 
 
 def write_entry(
@@ -70,7 +85,7 @@ def write_entry(
         entry.create_dataset("end_time", data="2024-11-21T12:21:09.000001")
 
 
-def step_columns(points: int = 5) -> dict[str, Any]:
+def step_columns(points: int = 5, serialno: int = 12) -> dict[str, Any]:
     """A dscan of mot01 with a counter (a NaN in it), a 1-D channel and a referenced detector."""
     ct01 = np.arange(points, dtype=np.float64) * 1.5
     ct01[1] = np.nan
@@ -80,17 +95,25 @@ def step_columns(points: int = 5) -> dict[str, Any]:
         "ct01": ct01,
         "albaem01_ch3": np.arange(points, dtype=np.int32),
         "spectrum": np.arange(points * 3, dtype=np.float64).reshape(points, 3),
-        "eiger": [f"/data/scan-12_eiger.h5:entry/instrument/eiger/{k}" for k in range(points)],
+        "eiger": [EIGER_REFERENCE.format(serialno)] * points,
         "dt": np.arange(points, dtype=np.float64) * 0.25 + 0.125,
     }
 
 
-def write_nxscan(path: Path, entries: dict[int, dict[str, Any]] | None = None) -> Path:
-    """An NXscan file with one dscan entry (or the given ones), recorded at /data/scan.h5."""
+def write_nxscan(
+    path: Path, entries: dict[int, dict[str, Any]] | None = None, burst: int | None = 1
+) -> Path:
+    """An NXscan file with one dscan entry (or the given ones), recorded at
+    /data/visitors/beamline/scan.h5, and each entry's Eiger file of `burst` images per
+    point beside (None: none)."""
+    entries = entries or {12: step_columns()}
+    for serialno, columns in entries.items():
+        if burst is not None:
+            write_detector(path.parent, len(columns["Pt_No"]) * burst, serialno)
     with h5py.File(path, "w") as f:
         f.attrs["NX_class"] = "NXroot"
         f.attrs["file_name"] = "/data/visitors/beamline/scan.h5"
-        for serialno, columns in (entries or {12: step_columns()}).items():
+        for serialno, columns in entries.items():
             write_entry(
                 f, serialno, f"dscan mot01 -1.0 1.0 {len(columns['Pt_No']) - 1} 0.1", columns
             )
@@ -183,7 +206,7 @@ def test_replay_through_dranspose(tmp_path: Path) -> None:
 
 def test_two_entries(tmp_path: Path) -> None:
     """Every entry into DIR/entryN/ without --entry; --entry picks (repeatable)."""
-    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3), 4: step_columns(4)})
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3, 3), 4: step_columns(4, 4)})
     proc = run_cli("convert", source, "--scan", "-o", tmp_path / "all", "-q")
     assert proc.returncode == 0, proc.stderr
     assert len(messages(tmp_path / "all" / "entry3" / "sardana.cbors")) == 5
@@ -198,10 +221,10 @@ def test_aborted_scan_with_frames(tmp_path: Path) -> None:
     --frames converts."""
     columns = step_columns(5)
     columns["ct01"] = columns["ct01"][:3]
-    source = write_nxscan(tmp_path / "scan.h5", {7: columns})
+    source = write_nxscan(tmp_path / "scan.h5", {12: columns})
     proc = run_cli("convert", source, "--scan", "-o", tmp_path / "out")
     assert proc.returncode == 1
-    assert "/entry7/measurement/ct01" in proc.stderr and "--frames 0:3" in proc.stderr
+    assert "/entry12/measurement/ct01" in proc.stderr and "--frames 0:3" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "sardana.cbors").exists()
     proc = run_cli("convert", source, "--scan", "--frames", "0:3", "-o", tmp_path / "out")
@@ -224,7 +247,7 @@ def bad_input(tmp_path: Path, *args: str | Path) -> str:
 
 
 def test_bad_entry_lists_entries(tmp_path: Path) -> None:
-    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3), 4: step_columns(4)})
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3, 3), 4: step_columns(4, 4)})
     line = bad_input(tmp_path, source, "--scan", "--entry", "entry5")
     assert "no scan entry 'entry5'" in line and "entry3, entry4" in line
 
@@ -257,7 +280,7 @@ def test_inspect_and_verify(tmp_path: Path) -> None:
 
 def test_ls_lists_scan_entries(tmp_path: Path) -> None:
     """`ls` gives each scan entry its title, points and the `--scan --entry` converting it."""
-    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3), 4: step_columns(4)})
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3, 3), 4: step_columns(4, 4)})
     proc = run_cli("ls", source, "--json")
     assert proc.returncode == 0, proc.stderr
     rows = {d["path"]: d for d in json.loads(proc.stdout)}
@@ -269,7 +292,7 @@ def test_ls_lists_scan_entries(tmp_path: Path) -> None:
 def test_replay_source_and_verify_entry(tmp_path: Path) -> None:
     """`ReplaySource.entry` replays one scan of an NXscan file as `convert --entry` writes it;
     `verify --scan --entry` checks that capture."""
-    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3), 4: step_columns(4)})
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3, 3), 4: step_columns(4, 4)})
     out = tmp_path / "out"
     assert run_cli("convert", source, "--scan", "--entry", "entry4", "-o", out).returncode == 0
     proc = run_cli("verify", source, out / "sardana.cbors", "--scan", "--entry", "entry4")
@@ -282,3 +305,86 @@ def test_replay_source_and_verify_entry(tmp_path: Path) -> None:
     assert sorted(record) == list(range(6))
     assert [record[k]["sardana"]["values"]["point_nb"] for k in range(1, 5)] == [0, 1, 2, 3]
     assert record[0]["sardana"]["values"]["serialno"] == 4
+
+
+def test_detector_aligned_with_records(tmp_path: Path) -> None:
+    """The referenced Eiger file becomes stream `eiger` (settings as the header's second
+    frame), point k's image and record on event k + 1, as the real replay shows."""
+    source = write_nxscan(tmp_path / "scan.h5")
+    images = write_detector(tmp_path, 5)  # the same images again
+    result = json.loads(
+        run_cli("convert", source, "--scan", "-o", tmp_path / "out", "--json").stdout
+    )
+    assert [s["name"] for s in result["streams"]] == ["sardana", "eiger"]
+    header = read_capture(tmp_path / "out" / "eiger.cbors")[0].streams["eiger"].frames
+    assert json.loads(header[1]) == SETTINGS
+    record = replay(
+        tmp_path, "-f", tmp_path / "out" / "sardana.cbors", tmp_path / "out" / "eiger.cbors"
+    )
+    assert sorted(record) == list(range(7))
+    assert record[0]["eiger"]["htype"] == "header"
+    for k in range(1, 6):
+        assert record[k]["sardana"]["values"]["point_nb"] == k - 1
+        assert record[k]["eiger"]["frame"] == k - 1
+        assert record[k]["eiger"]["sha256"] == sha256(images[k - 1])
+    assert record[6]["sardana"]["type"] == "RecordEnd"
+    assert record[6]["eiger"]["htype"] == "series_end"
+
+
+def test_burst_scan(tmp_path: Path) -> None:
+    """3 frames per point: every frame its own event, each record on its point's last frame."""
+    source = write_nxscan(tmp_path / "scan.h5", {12: step_columns(4)}, burst=3)
+    assert run_cli("convert", source, "--scan", "-o", tmp_path / "out").returncode == 0
+    found = messages(tmp_path / "out" / "sardana.cbors")
+    assert [e for e, _ in found] == [0, 3, 6, 9, 12, 13]
+    assert [r.get("point_nb") for _, r in found[1:-1]] == [0, 1, 2, 3]
+    events = [m.event_number for m in read_capture(tmp_path / "out" / "eiger.cbors")]
+    assert events == list(range(14))
+
+
+def test_missing_detector_file(tmp_path: Path) -> None:
+    """A referenced file that is missing is named, unless --stream leaves its detector out."""
+    source = write_nxscan(tmp_path / "scan.h5", burst=None)
+    line = bad_input(tmp_path, source, "--scan")
+    assert "scan-12_eiger.h5" in line
+    proc = run_cli("convert", source, "--scan", "-s", "sardana", "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    assert len(messages(tmp_path / "out" / "sardana.cbors")) == 7
+
+
+def test_frames_neither_points_nor_multiple(tmp_path: Path) -> None:
+    source = write_nxscan(tmp_path / "scan.h5", burst=None)
+    write_detector(tmp_path, 7)
+    line = bad_input(tmp_path, source, "--scan")
+    assert "7 frames" in line and "5 points" in line
+
+
+def test_reference_naming_no_file(tmp_path: Path) -> None:
+    columns = step_columns()
+    columns["eiger"] = ["/data/:entry/instrument/eiger"] * 5
+    source = write_nxscan(tmp_path / "scan.h5", {12: columns})
+    line = bad_input(tmp_path, source, "--scan")
+    assert "names no file" in line
+
+
+def test_vds_column(tmp_path: Path) -> None:
+    """A VDS column (Sardana's h5file references): its images are the stream, and the
+    record holds the h5file reference it was made of."""
+    source = write_nxscan(tmp_path / "scan.h5", burst=None)
+    frames = np.arange(5 * 4 * 3, dtype=np.int32).reshape(5, 4, 3)
+    for k in range(5):
+        with h5py.File(tmp_path / f"det_{k}.h5", "w") as f:
+            f.create_dataset("data", data=frames[k])
+    with h5py.File(source, "r+") as f:
+        meas = f["entry12/measurement"]
+        del meas["eiger"]
+        layout = h5py.VirtualLayout(shape=(5, 4, 3), dtype=np.int32)
+        for k in range(5):
+            layout[k] = h5py.VirtualSource(f"det_{k}.h5", "data", shape=(4, 3))
+        meas.create_virtual_dataset("eiger", layout, fillvalue=-1)
+    proc = run_cli("convert", source, "--scan", "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    found = messages(tmp_path / "out" / "sardana.cbors")
+    assert [r["eiger"] for _, r in found[1:-1]] == [f"h5file://det_{k}.h5::data" for k in range(5)]
+    capture = read_capture(tmp_path / "out" / "eiger.cbors")
+    assert [m.event_number for m in capture] == list(range(7))

@@ -91,7 +91,7 @@ def open_streams(
     elif entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
         picked = nxscan.pick_entry(f, entry)
         specs = nxscan.scan_streams(f, picked, named)
-        shape = ScanShape(nxscan.scan_steps(f, picked))
+        shape = ScanShape(nxscan.scan_steps(f, picked, specs))
     else:
         specs = scan_streams(f, named)
         shape = ScanShape(steps_of(open_object(f, "/entry")))
@@ -108,6 +108,6 @@ def stream_names(
         return [s.name for s in config.streams]
     if entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
         picked = nxscan.pick_entry(f, entry)
-        return [s.name for s in nxscan.scan_streams(f, picked)]
+        return nxscan.stream_names(f, picked)
     check_master(f)
     return [CONTRAST.name, *measurement_keys(f)]
