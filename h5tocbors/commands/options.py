@@ -14,7 +14,7 @@ EXIT_CODES = (
     "2 usage error; 130 interrupted (Ctrl-C); 141 stdout closed early; 143 terminated (SIGTERM)."
 )
 
-UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra"}
+UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra", "sardana": "records"}
 """What the data messages of a typ are called in the summary (default: frames)."""
 SINGULAR = {
     "steps": "step",

@@ -436,7 +436,8 @@ def inspector(name: str) -> SardanaInspector:
 
 
 def describe(frames: list[bytes]) -> str:
-    """`DataDescription serialno=12 dscan ...`, `RecordData point_nb=3 mot01=0.5`, or why not."""
+    """`DataDescription serialno=12 dscan ...`, `RecordData point_nb=3 timestamp=0.8 ct01=2.0
+    mot01=0.5` (the numbers), or why not."""
     message = _load(frames)
     if isinstance(message, str):
         return message
@@ -444,8 +445,8 @@ def describe(frames: list[bytes]) -> str:
     if kind == "DataDescription":
         return f"{kind} serialno={message.get('serialno')} {message.get('title')}"[:200]
     if kind == "RecordData":
-        moved = [k for k in message if k not in ("type", "timestamp", "point_nb")][-3:]
-        shown = " ".join(f"{k}={message[k]}" for k in moved)
+        numbers = [k for k, v in message.items() if isinstance(v, int | float)]
+        shown = " ".join(f"{k}={message[k]}" for k in numbers if k != "point_nb")
         return f"{kind} point_nb={message.get('point_nb')} {shown}"[:200]
     return kind[:40]
 
