@@ -369,6 +369,18 @@ def test_reference_naming_no_file(tmp_path: Path) -> None:
     assert "names no file" in line
 
 
+def vds_column(source: Path, prefix: str) -> None:
+    """Replace column `eiger` by a VDS of 5 images of 4x3, one `<prefix>_<k>.h5:data` each,
+    as Sardana's recorder makes of h5file references."""
+    with h5py.File(source, "r+") as f:
+        meas = f["entry12/measurement"]
+        del meas["eiger"]
+        layout = h5py.VirtualLayout(shape=(5, 4, 3), dtype=np.int32)
+        for k in range(5):
+            layout[k] = h5py.VirtualSource(f"{prefix}_{k}.h5", "data", shape=(4, 3))
+        meas.create_virtual_dataset("eiger", layout, fillvalue=-1)
+
+
 def test_vds_column(tmp_path: Path) -> None:
     """A VDS column (Sardana's h5file references): its images are the stream, and the
     record holds the h5file reference it was made of."""
@@ -377,13 +389,7 @@ def test_vds_column(tmp_path: Path) -> None:
     for k in range(5):
         with h5py.File(tmp_path / f"det_{k}.h5", "w") as f:
             f.create_dataset("data", data=frames[k])
-    with h5py.File(source, "r+") as f:
-        meas = f["entry12/measurement"]
-        del meas["eiger"]
-        layout = h5py.VirtualLayout(shape=(5, 4, 3), dtype=np.int32)
-        for k in range(5):
-            layout[k] = h5py.VirtualSource(f"det_{k}.h5", "data", shape=(4, 3))
-        meas.create_virtual_dataset("eiger", layout, fillvalue=-1)
+    vds_column(source, "det")
     proc = run_cli("convert", source, "--scan", "-o", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     found = messages(tmp_path / "out" / "sardana.cbors")
@@ -394,13 +400,7 @@ def test_vds_column(tmp_path: Path) -> None:
 
 def test_vds_column_with_missing_sources(tmp_path: Path) -> None:
     source = write_nxscan(tmp_path / "scan.h5", burst=None)
-    with h5py.File(source, "r+") as f:
-        meas = f["entry12/measurement"]
-        del meas["eiger"]
-        layout = h5py.VirtualLayout(shape=(5, 4, 3), dtype=np.int32)
-        for k in range(5):
-            layout[k] = h5py.VirtualSource(f"gone_{k}.h5", "data", shape=(4, 3))
-        meas.create_virtual_dataset("eiger", layout, fillvalue=-1)
+    vds_column(source, "gone")
     line = bad_input(tmp_path, source, "--scan")
     assert "gone_0.h5" in line
 

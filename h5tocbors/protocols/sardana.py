@@ -37,7 +37,7 @@ from . import MAX_STEPS, StepSpan, StreamContext, Writer
 from .members import member_class, member_dataset, member_names
 from .order import StreamInspector
 from .rows import BlockRows
-from .values import Comparer, difference, is_plain_number
+from .values import Comparer, is_plain_number, loaded_difference
 
 TYP = "sardana"
 NAME = "sardana"
@@ -458,9 +458,4 @@ def comparer() -> Comparer:
 
 def compare(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:
     """Where a sardana message differs, by key, or None."""
-    got = _load(list(actual))
-    if isinstance(got, str):
-        return got
-    want = _load(list(expected))
-    assert not isinstance(want, str)
-    return difference(want, got)
+    return loaded_difference(_load, expected, actual)
