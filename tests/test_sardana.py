@@ -5,8 +5,6 @@ byte against real public captures."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,7 @@ import pytest
 from h5tocbors.capture.read import read_messages
 from h5tocbors.protocols import sardana
 
-from .conftest import BIN, REPO, read_capture, run_cli
+from .conftest import read_capture, run_cli
 from .public_data import public_file
 from .replay_source import INPUT_ENV
 from .test_replay_e2e import replay, sha256
@@ -404,18 +402,3 @@ def test_vds_column_with_missing_sources(tmp_path: Path) -> None:
     line = bad_input(tmp_path, source, "--scan")
     assert "gone_0.h5" in line
 
-
-def test_example_worker(tmp_path: Path) -> None:
-    """`examples.sardana` prints, per point, the scanned motor's position and the image sum."""
-    source = write_nxscan(tmp_path / "scan.h5")
-    images = write_detector(tmp_path, 5)
-    assert run_cli("convert", source, "--scan", "-o", tmp_path / "out").returncode == 0
-    proc = subprocess.run(
-        [str(BIN / "dranspose"), "replay", "-w", "examples.sardana:SardanaWorker", "-r",
-         "examples.sardana:SardanaReducer", "-f", *map(str, sorted((tmp_path / "out").iterdir()))],
-        cwd=REPO, env={**os.environ, "LOG_LEVEL": "WARNING"}, capture_output=True, text=True,
-        timeout=300, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert f"event   1 point 0 mot01 -1.0000, eiger sum {images[0].sum()}" in proc.stdout
-    assert "5 points with position and image" in proc.stdout
