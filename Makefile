@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEV    := $(VENV)/.dev-stamp
+SARDANA := build/sardana
 # pip without setuptools' editable-install banner (a warning about nothing h5tocbors does)
 PIP    = PYTHONWARNINGS=ignore $(1)/bin/pip install --quiet
 
@@ -16,10 +17,18 @@ $(STAMP): pyproject.toml
 	$(call PIP,$(VENV)) -e .
 	touch $(STAMP)
 
-# What a test needs besides: pytest (and pytest-xdist: TEST_JOBS processes), mypy, ruff.
-$(DEV): $(STAMP)
+# What a test needs besides: pytest (and pytest-xdist: TEST_JOBS processes), mypy, ruff,
+# and Sardana's NXscan recorder, which writes the Sardana test files (see SARDANA below).
+$(DEV): $(STAMP) $(SARDANA)/.installed-stamp
 	$(call PIP,$(VENV)) -e '.[dev]'
 	touch $(DEV)
+
+# Sardana 3.7.1 without its dependencies (taurus, PyTango: sample_data/sardana_recorder.py
+# stubs the few names its recorder imports), on its own in build/sardana, outside the venv.
+$(SARDANA)/.installed-stamp: | $(STAMP)
+	rm -rf $(SARDANA)
+	$(call PIP,$(VENV)) --no-deps --target $(SARDANA) 'sardana==3.7.1'
+	touch $@
 
 ## demo: install, convert the samples and replay them through the real `dranspose replay`
 demo: $(STAMP)
@@ -87,8 +96,9 @@ lint: $(DEV)
 bench: $(DEV)
 	$(BIN)/python -m bench
 
-## sample: regenerate sample_data/pilatus_100k.h5 and the contrast scan in sample_data/scan/
-sample: $(STAMP)
+## sample: regenerate sample_data/pilatus_100k.h5, the contrast scan in sample_data/scan/
+## and the Sardana scan in sample_data/sardana/
+sample: $(STAMP) $(SARDANA)/.installed-stamp
 	$(BIN)/python sample_data/make_sample.py
 	$(BIN)/python sample_data/make_scan.py
 
