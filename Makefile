@@ -101,6 +101,7 @@ bench: $(DEV)
 sample: $(STAMP) $(SARDANA)/.installed-stamp
 	$(BIN)/python sample_data/make_sample.py
 	$(BIN)/python sample_data/make_scan.py
+	$(BIN)/python sample_data/make_sardana.py
 
 clean:
 	rm -rf $(VENV) build out .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -36,6 +36,13 @@ def image_total(stream: StreamData) -> float | None:
     return float(valid.sum())
 
 
+def add_image_total(result: dict[str, Any], name: str, stream: StreamData) -> None:
+    """Put a STINS image's total into `result["images"][name]` (start and end add nothing)."""
+    total = image_total(stream)
+    if total is not None:
+        result.setdefault("images", {})[name] = total
+
+
 class FluorescenceWorker:
     """Per point: position, spectrum counts and dead-time correction, image total."""
 
@@ -65,17 +72,15 @@ class FluorescenceWorker:
                     result["x"] = fields["INENC2.VAL.Mean"].value
                     result["y"] = fields["INENC3.VAL.Mean"].value
             elif stream.typ == "STINS":
-                total = image_total(stream)
-                if total is not None:
-                    result.setdefault("images", {})[name] = total
+                add_image_total(result, name, stream)
         return result
 
     def finish(self, *args: Any, **kwargs: Any) -> None:
         pass
 
 
-class FluorescenceReducer:
-    """Prints one line per point in event order, the lines' contrast values, and a summary."""
+class ResultsByEvent:
+    """A reducer that keeps every worker's result by event number, for `finish` to print."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.publish: dict[str, Any] = {}
@@ -83,6 +88,10 @@ class FluorescenceReducer:
 
     def process_result(self, result: ResultData, *args: Any, **kwargs: Any) -> None:
         self.results[result.event_number] = result.payload
+
+
+class FluorescenceReducer(ResultsByEvent):
+    """Prints one line per point in event order, the lines' contrast values, and a summary."""
 
     def finish(self, *args: Any, **kwargs: Any) -> None:
         points = 0

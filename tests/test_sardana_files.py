@@ -9,7 +9,9 @@ import bitshuffle
 import h5py
 import numpy as np
 
+from .conftest import REPO
 from .sardana_files import (
+    MAKE,
     write_burst_scan,
     write_continuous_scan,
     write_step_scan,
@@ -136,3 +138,27 @@ def test_h5file_references_become_a_vds_with_the_recorded_absolute_sources(
         ]
         # HDF5 finds the absent absolute sources beside the master
         assert np.array_equal(column[()], twod.frames)
+
+
+def datasets(path: Path) -> dict[str, object]:
+    """Every dataset of a file, by name, as Python values (VDS and links read through)."""
+    out: dict[str, object] = {}
+
+    def visit(name: str, obj: object) -> None:
+        if isinstance(obj, h5py.Dataset):
+            out[name] = np.asarray(obj[()]).tolist()
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return out
+
+
+def test_the_sample_is_what_make_sardana_writes(tmp_path: Path) -> None:
+    sample = REPO / "sample_data/sardana"
+    MAKE.main(str(tmp_path))
+    names = sorted(p.name for p in sample.iterdir())
+    assert names == sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["2024102408.h5", "scan-21503_eiger_xes.h5"]
+    assert sum(p.stat().st_size for p in sample.iterdir()) < 1_000_000
+    for name in names:
+        assert datasets(sample / name) == datasets(tmp_path / name)
