@@ -94,11 +94,15 @@ def write_receiver_file(
     return path
 
 
-def step_scan(out: Path, points: int = POINTS) -> tuple[Scan, Path, np.ndarray]:
-    """The Balder-like `dscan` of `points` points, its Eiger file written into `out`: the Scan
-    for the recorder, the master file to record it into, and the Eiger's frames."""
+def step_scan(
+    out: Path, points: int = POINTS, done: int | None = None
+) -> tuple[Scan, Path, np.ndarray]:
+    """The Balder-like `dscan` of `points` points (stopped after `done` of them, if given), its
+    Eiger file written into `out`: the Scan for the recorder, the master file to record it
+    into, and the Eiger's frames (one per point done)."""
     eiger = f"scan-{SERIALNO}_eiger_xes.h5"
-    frames = images(points, HEIGHT, WIDTH, seed=SERIALNO)
+    done = points if done is None else done
+    frames = images(done, HEIGHT, WIDTH, seed=SERIALNO)
     write_receiver_file(out / eiger, "eiger_xes", frames, eiger_settings(points))
     rng = np.random.default_rng(SERIALNO)
     positions = np.linspace(-1.11, -0.11, points)
@@ -115,7 +119,7 @@ def step_scan(out: Path, points: int = POINTS) -> tuple[Scan, Path, np.ndarray]:
             channels[2].name: f"{RECORDED}/{eiger}:entry/instrument/eiger_xes/",
             "dt": 1.5 + 0.6 * k,
         }
-        for k in range(points)
+        for k in range(done)
     ]
     start = datetime(2024, 10, 24, 16, 56, 47, 123456)
     title = f"dscan xtal3_pit -0.5 0.5 {points - 1} 0.1"

@@ -102,13 +102,14 @@ def record(
     )
 
 
-def write_step_scan(directory: Path, points: int = 11) -> Written:
+def write_step_scan(directory: Path, points: int = 11, done: int | None = None) -> Written:
     """A Balder `dscan` of `points` points: motor `xtal3_pit` (instrument `/XTAL3`), a scalar
     counter (`albaem01_ch3`), a 1-D channel (`_1D_mca`, 16 values) and the Eiger as a
     value-referenced channel (`eiger_xes`) naming `scan-21503_eiger_xes.h5`, a
-    streaming-receiver file of `points` frames."""
+    streaming-receiver file of one frame per point. With `done`, the scan was stopped after
+    `done` points: the title still says `points`, the columns and the Eiger hold `done`."""
     directory.mkdir(parents=True, exist_ok=True)
-    scan, master, frames = MAKE.step_scan(directory, points)
+    scan, master, frames = MAKE.step_scan(directory, points, done)
     eiger = Detector(
         [directory / f"scan-{MAKE.SERIALNO}_eiger_xes.h5"],
         "/entry/instrument/eiger_xes",

@@ -87,6 +87,15 @@ def test_referenced_detector_is_a_streaming_receiver_file_beside_the_master(
         assert text(group["trigger_mode"]) == "exts"
 
 
+def test_a_stopped_scan_holds_the_points_done(tmp_path: Path) -> None:
+    w = write_step_scan(tmp_path, points=11, done=7)
+    assert w.points == 7 and w.title == "dscan xtal3_pit -0.5 0.5 10 0.1"
+    with h5py.File(w.master, "r") as f:
+        meas = f[w.entry]["measurement"]
+        assert {len(meas[name]) for name in meas if name != "pre_scan_snapshot"} == {7}
+    assert len(w.detectors["eiger_xes"].frames) == 7
+
+
 def test_continuous_scan_records_every_point_in_order(tmp_path: Path) -> None:
     w = write_continuous_scan(tmp_path)
     assert w.points == 101 and w.title == "ascanct tom_ry 0.0 180.0 100 0.1 0.0"
