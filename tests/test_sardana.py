@@ -391,7 +391,7 @@ def test_vds_column(tmp_path: Path) -> None:
     proc = run_cli("convert", source, "--scan", "-o", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     found = messages(tmp_path / "out" / "sardana.cbors")
-    assert [r["eiger"] for _, r in found[1:-1]] == [f"h5file://det_{k}.h5::data" for k in range(5)]
+    assert [r["eiger"] for _, r in found[1:-1]] == [f"h5file:det_{k}.h5::data" for k in range(5)]
     capture = read_capture(tmp_path / "out" / "eiger.cbors")
     assert [m.event_number for m in capture] == list(range(7))
 
@@ -401,4 +401,3 @@ def test_vds_column_with_missing_sources(tmp_path: Path) -> None:
     vds_column(source, "gone")
     line = bad_input(tmp_path, source, "--scan")
     assert "gone_0.h5" in line
-

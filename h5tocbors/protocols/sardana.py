@@ -141,13 +141,14 @@ def _kind(dataset: h5py.Dataset) -> str:
 
 
 def vds_reference(dataset: h5py.Dataset, point: int) -> str:
-    """The `h5file://` reference a VDS column was made of, for one point (Sardana's
-    recorder made one source per point, in order)."""
+    """The `h5file:` reference a VDS column was made of, for one point: Sardana's recorder
+    made one source per point, in order, of the reference's path (`///data/x.h5` in
+    `h5file:///data/x.h5::dataset`) and dataset."""
     sources = dataset.virtual_sources()
     if point >= len(sources):
         raise H5ToCborsError(f"{_where(dataset)} has no source for point {point}")
     source = sources[point]
-    return f"h5file://{source.file_name}::{source.dset_name.lstrip('/')}"
+    return f"h5file:{source.file_name}::{source.dset_name}"
 
 
 def motors(title: str, names: Sequence[str]) -> list[str]:
