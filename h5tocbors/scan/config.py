@@ -12,6 +12,9 @@ Example (a PandABlocks-client file and an Eiger detector written beside it):
     [streams.eiger]
     path = "/entry/data/data"
     axes = "NHW"    # optional: how the image dataset is cut into frames (--axes)
+
+A Sardana scan's channel keys (`channel_keys`): `names_from = "capture.cbors"` and a
+`[names]` table of dataset name = key.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from typing import Any
 import h5py
 
 from ..capture.names import check_stream_name
-from ..errors import H5ToCborsError, UsageError, shortened
+from ..errors import H5ToCborsError, UsageError, quoted, shortened
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
 from ..protocols import MAX_STEPS, Steps
+from .channel_keys import config_names_from
 from .plan import ScanShape
 from .specs import PROTOCOL_NAMES, StreamSpec
 
@@ -40,7 +44,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOP_KEYS = {"points", "steps", "streams"}
+TOP_KEYS = {"points", "steps", "streams", "names", "names_from"}
 STREAM_KEYS = {"path", "protocol", "axes"}
 MAX_CONFIG_BYTES = 1 << 20
 MAX_COUNT = 1 << 48
@@ -57,6 +61,10 @@ class ScanConfig:
     streams: list[StreamSpec] = field(default_factory=list)
     points: int | str | None = None
     steps: int | str | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    """`[names]`: a Sardana dataset name -> the key its records use."""
+    names_from: Path | None = None
+    """`names_from`: a capture of the same measurement group, keys taken from it."""
 
     def where(self, needle: str) -> str:
         """`scan.toml line N` for the first line that holds `needle`, else the file name."""
@@ -144,8 +152,9 @@ def load_config(path: str | os.PathLike[str]) -> ScanConfig:
         raise H5ToCborsError(f"config {p} nests arrays or tables too deep") from None
     config = ScanConfig(p, text)
     unknown(config, data, TOP_KEYS, "")
+    keyed = "names" in data or "names_from" in data
     streams = data.get("streams", {})
-    if not isinstance(streams, dict) or not streams:
+    if not isinstance(streams, dict) or not (streams or keyed):
         raise H5ToCborsError(f"{config.where('streams')}: give at least one [streams.NAME] table")
     specs = [stream_spec(config, name, table) for name, table in streams.items()]
     return ScanConfig(
@@ -154,6 +163,8 @@ def load_config(path: str | os.PathLike[str]) -> ScanConfig:
         specs,
         count_value(config, "points", data.get("points")),
         count_value(config, "steps", data.get("steps")),
+        names_table(config, data.get("names", {})),
+        names_source(config, data.get("names_from")),
     )
 
 
@@ -200,6 +211,29 @@ def stream_axes(config: ScanConfig, name: str, value: object) -> str | None:
         return parse_axes(value, f"streams.{name}.axes")
     except UsageError as e:
         raise H5ToCborsError(f"{where}: {e}") from e
+
+
+def names_table(config: ScanConfig, table: object) -> dict[str, str]:
+    """`[names]`: dataset name = key, both non-empty strings."""
+    if not isinstance(table, dict):
+        raise H5ToCborsError(f"{config.where('names')}: names must be a table of name = key")
+    for name, key in table.items():
+        if not name or not isinstance(key, str) or not key:
+            raise H5ToCborsError(
+                f"{config.where(name or 'names')}: names: {quoted(name)} must map to a key, "
+                'a non-empty string ("tango://host:10000/expchan/ctrl/1")'
+            )
+    return dict(table)
+
+
+def names_source(config: ScanConfig, value: object) -> Path | None:
+    """`names_from`: a capture in the config's folder or below (see `channel_keys`)."""
+    if value is None:
+        return None
+    try:
+        return config_names_from(value, config.path)
+    except H5ToCborsError as e:
+        raise H5ToCborsError(f"{config.where('names_from')}: {e}") from e
 
 
 def count_value(config: ScanConfig, key: str, value: object) -> int | str | None:
