@@ -13,6 +13,7 @@ import cbor2
 import pytest
 from cbor2 import CBORTag
 
+from h5tocbors.capture.read import read_messages
 from h5tocbors.errors import H5ToCborsError
 from h5tocbors.scan.channel_keys import capture_names, channel_keys, reference_parts, sanitize
 from h5tocbors.scan.config import load_config
@@ -296,3 +297,75 @@ def test_config_names_from_not_a_capture(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, 'names_from = "x.cbors"\n'))
     with pytest.raises(H5ToCborsError, match="not a capture message at byte 0"):
         channel_keys(["a"], config.names, config.names_from)
+
+
+def events(repository: str, path: str) -> dict[str, list[int]]:
+    """Each stream's event numbers in a public capture."""
+    out: dict[str, list[int]] = {}
+    for m in read_messages(public_file(repository, path)):
+        for name in m.streams:
+            out.setdefault(name, []).append(m.event_number)
+    return out
+
+
+def span(start: int, stop: int) -> list[int]:
+    return list(range(start, stop))
+
+
+MESH_RECORDS = [12 * line + 1 + j for line in range(5) for j in range(10)]
+MESH_PCAP = sorted(
+    {12 * line + k for line in range(5) for k in range(12)} | {59}
+)  # per line: header, 10 rows, END
+
+
+@pytest.mark.parametrize(
+    ("captures", "expected"),
+    [
+        (  # step scan: 1:1
+            [
+                BALDER,
+                EIGER,
+                (BALDER[0], "data/dumppcap-ingester-7dda366a-fe36-4d53-b66d-0398d78d1782.cbors"),
+            ],
+            {"sardana": span(0, 43), "eigerxes": span(0, 43), "pcap": span(0, 43)},
+        ),
+        (  # continuous scan: 1:1
+            [
+                DANMAX,
+                (DANMAX[0], "data/dumporca-ingester-70b3ce40-6e3e-4931-8dbc-245334e26eae.cbors"),
+                (
+                    DANMAX[0],
+                    "data/dumppcap_rotRAW-ingester-70b3ce40-6e3e-4931-8dbc-245334e26eae.cbors",
+                ),
+            ],
+            {"sardana": span(0, 13), "orca": span(0, 13), "pcap_rot": span(0, 13)},
+        ),
+        (  # mesh, PandA re-armed per line: its END and header on events without sardana
+            [
+                MESH,
+                (
+                    MESH[0],
+                    "data/mesh2dworkpcap_rotRAW-ingester-9c93f54e-2ca7-495d-85d2-7aba6cdc99a9.cbors",
+                ),
+            ],
+            {"sardana": [0, *MESH_RECORDS, 59], "pcap_rot": MESH_PCAP},
+        ),
+        (  # burst: every frame an event, the record on the point's last frame
+            [
+                LAB6,
+                (
+                    LAB6[0],
+                    "data/pilatus_lab6pilatus-ingester-61591c49-9ac8-4cde-9b7e-ca7828b412fb.cbors.gz",
+                ),
+            ],
+            {"sardana": [0, 6, 12, 18, 24, 30, 31], "pilatus": span(0, 32)},
+        ),
+        ([BALOR], {"sardana": [0, 5, 10, 15, 20, 25, 26]}),
+    ],
+)
+def test_event_alignment(captures: list[tuple[str, str]], expected: dict[str, list[int]]) -> None:
+    """How real captures put sardana messages beside detector and PandA captures."""
+    got: dict[str, list[int]] = {}
+    for capture in captures:
+        got.update(events(*capture))
+    assert got == expected
