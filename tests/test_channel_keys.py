@@ -369,3 +369,20 @@ def test_event_alignment(captures: list[tuple[str, str]], expected: dict[str, li
     for capture in captures:
         got.update(events(*capture))
     assert got == expected
+
+
+def test_readme_example(tmp_path: Path) -> None:
+    """README's `names_from` example gives README's table."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    text = readme.split('```toml\nnames_from = "dumpsardana')[1].split("```")[0]
+    capture = public_file(*DANMAX)
+    (tmp_path / capture.name).write_bytes(capture.read_bytes())
+    config = load_config(write_config(tmp_path, 'names_from = "dumpsardana' + text))
+    names = ["Pt_No", "dt", "tom_ry", "orca", "albaem01_ch3", "albaemxrd_ch3", "pcap_ch4"]
+    assert channel_keys(names, config.names, config.names_from) == SCAN | {
+        "tom_ry": "tom_ry",
+        "orca": DANMAX_DB + "expchan/orca_ctrl/1",
+        "albaem01_ch3": DANMAX_DB + "expchan/albaem_ctrl_01/4",
+        "albaemxrd_ch3": DANMAX_DB + "B304A-EA03/CTL/AEM-EA03-01-CH3",
+        "pcap_ch4": DANMAX_DB + "expchan/pcap_ctrl/4",
+    }
