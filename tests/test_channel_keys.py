@@ -113,6 +113,12 @@ def test_balder_by_recorded_reference() -> None:
     }
 
 
+def test_ambiguous_name_is_left_alone() -> None:
+    """Balder's two electrometers both write group `albaem`: a dataset `albaem` is neither."""
+    keys = channel_keys(["albaem", "eiger_xes"], names_from=public_file(*BALDER))
+    assert keys == {"albaem": "albaem", "eiger_xes": BALDER_DB + "expchan/eiger_xes_ctrl/1"}
+
+
 def test_danmax_continuous_scan() -> None:
     names = ["Pt_No", "dt", "tom_ry", "orca", "albaem01_ch3", "pcap_trigts", "albaemxrd_ch3"]
     names += ["albaemxrd_ch4", "pcap_rot"]
@@ -185,7 +191,7 @@ def test_names_table_wins(tmp_path: Path) -> None:
 
 def test_capture_without_sardana_stream() -> None:
     with pytest.raises(
-        H5ToCborsError, match=r"holds no sardana stream \(its streams: 'eigerxes'\)"
+        H5ToCborsError, match=r"holds no sardana stream \(its first message: 'eigerxes'\)"
     ):
         channel_keys(["x"], names_from=public_file(*EIGER))
 
@@ -215,6 +221,12 @@ def test_bad_captures(tmp_path: Path, frames: list[bytes], error: str) -> None:
     path.write_bytes(message(0, {"sardana": ("sardana", frames)}))
     with pytest.raises(H5ToCborsError, match=error):
         capture_names(path)
+
+
+def test_empty_capture(tmp_path: Path) -> None:
+    (tmp_path / "empty.cbors").write_bytes(b"")
+    with pytest.raises(H5ToCborsError, match=r"no sardana stream \(its first message: no message"):
+        capture_names(tmp_path / "empty.cbors")
 
 
 def test_references_from_later_records(tmp_path: Path) -> None:

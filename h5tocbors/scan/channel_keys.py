@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..capture.read import read_messages
+from ..capture.read import RawMessage, read_messages
 from ..errors import H5ToCborsError, quoted
 from ..protocols.jsonframe import json_header
 
@@ -84,33 +85,38 @@ def capture_names(path: str | os.PathLike[str]) -> CaptureNames:
     Its first message must hold the stream's DataDescription (dranspose records it on
     event 0); a few records after it give the references.
     """
-    labels: dict[str, str] = {}
+    messages = read_messages(path)  # closed when dropped, read or not
+    first = next(messages, None)
+    frames = sardana_frames(first)
+    if first is None or frames is None:
+        held = (", ".join(map(quoted, first.streams)) or "none") if first else "no message"
+        raise H5ToCborsError(f"{path} holds no sardana stream (its first message: {held})")
+    description = sardana_json(path, first.event_number, frames)
+    if description.get("type") != "DataDescription":
+        raise H5ToCborsError(
+            f"{path}: the sardana stream starts with {quoted(str(description.get('type')))}"
+            ", not a DataDescription"
+        )
+    labels = column_labels(path, description.get("column_desc"))
     references: dict[str, str] = {}
     records = 0
-    for message in read_messages(path):
-        frames = next((s.frames for s in message.streams.values() if s.typ == SARDANA_TYP), None)
-        if frames is None and message.index == 0:
-            names = ", ".join(map(quoted, message.streams)) or "none"
-            raise H5ToCborsError(f"{path} holds no sardana stream (its streams: {names})")
-        if frames is None:
-            continue
-        body = sardana_json(path, message.event_number, frames)
-        kind = body.get("type")
-        if message.index == 0:
-            if kind != "DataDescription":
-                raise H5ToCborsError(
-                    f"{path}: the sardana stream starts with {quoted(str(kind))}, "
-                    "not a DataDescription"
-                )
-            labels = column_labels(path, body.get("column_desc"))
-        elif kind == "RecordData":
+    for message in messages:
+        frames = sardana_frames(message)
+        body = {} if frames is None else sardana_json(path, message.event_number, frames)
+        if body.get("type") == "RecordEnd" or records == MAX_RECORDS:
+            break
+        if body.get("type") == "RecordData":
+            records += 1
             for key, value in body.items():
                 if isinstance(value, str) and key != "type" and reference_parts(value):
                     references.setdefault(key, value)
-            records += 1
-        if records >= MAX_RECORDS or kind == "RecordEnd":
-            break
     return CaptureNames(labels, references)
+
+
+def sardana_frames(message: RawMessage | None) -> list[bytes] | None:
+    """The frames of the sardana stream in `message`, None when it has none."""
+    streams = message.streams.values() if message else ()
+    return next((s.frames for s in streams if s.typ == SARDANA_TYP), None)
 
 
 def sardana_json(
@@ -154,19 +160,34 @@ def referenced_keys(
     datasets: list[str], found: Mapping[str, str], recorded: Mapping[str, str]
 ) -> dict[str, str]:
     """Dataset -> record key for referenced channels: the dataset whose own reference
-    (`recorded`) names the same file and group, else the one its name points to."""
-    keys: dict[str, str] = {}
-    by_place = {reference_parts(ref): key for key, ref in found.items()}
-    for name in datasets:
-        if name in recorded and reference_parts(recorded[name]) in by_place:
-            keys[name] = by_place[reference_parts(recorded[name])]
-    for key, ref in found.items():
-        if key in keys.values():
-            continue
-        matches = [n for n in datasets if n not in keys and n in reference_names(ref)]
-        if len(matches) == 1:
-            keys[matches[0]] = key
+    (`recorded`) names the same file and group, else the one its name points to; a
+    dataset or key that could be matched twice is left unmatched."""
+    keys = unique_pairs(
+        (name, key)
+        for name in datasets
+        if name in recorded
+        for key, ref in found.items()
+        if reference_parts(ref) == reference_parts(recorded[name])
+    )
+    left = {key: ref for key, ref in found.items() if key not in keys.values()}
+    keys.update(
+        unique_pairs(
+            (name, key)
+            for name in datasets
+            if name not in keys
+            for key, ref in left.items()
+            if name in reference_names(ref)
+        )
+    )
     return keys
+
+
+def unique_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The (dataset, key) pairs whose dataset and key are in no other pair."""
+    listed = list(pairs)
+    names = Counter(name for name, _ in listed)
+    keys = Counter(key for _, key in listed)
+    return {name: key for name, key in listed if names[name] == 1 and keys[key] == 1}
 
 
 def channel_keys(
