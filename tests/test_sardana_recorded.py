@@ -129,3 +129,28 @@ def test_stopped_scan(tmp_path: Path) -> None:
     record = replay(tmp_path, "-f", *sorted((tmp_path / "out").iterdir()))
     check_records(record, written, list(range(1, 8)))
     assert max(record) == 8
+
+
+def test_channel_keys_from_config(tmp_path: Path) -> None:
+    """A config's `[names]` keys the records (and `counters`, `column_desc`) by the channels'
+    full names, as the experiment keyed them."""
+    written = write_continuous_scan(tmp_path / "in", points=11)
+    config = tmp_path / "in" / "keys.toml"
+    config.write_text(
+        "[names]\n" + "".join(f'{name} = "{key}"\n' for name, key in written.names.items())
+    )
+    proc = run_cli(
+        "convert", written.master, "--scan", "--config", config, "-o", tmp_path / "out", "-q"
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = replay(tmp_path, "-f", *sorted((tmp_path / "out").iterdir()))
+    description = record[0]["sardana"]["values"]
+    assert sorted(description["counters"]) == sorted(written.names.values())
+    for k in range(written.points):
+        values = record[k + 1]["sardana"]["values"]
+        for name, key in written.names.items():
+            assert same(values[key], written.channels[name][k]), (name, k)
+            assert name not in values
+    proc = run_cli("verify", written.master, *sorted((tmp_path / "out").iterdir()), "--scan",
+                   "--config", config)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -155,7 +155,7 @@ def convert_command(
         if entry and not scan:
             raise UsageError("--entry picks a scan of a Sardana NXscan file: give --scan too")
         entries: dict[Path, str | None] = {}
-        if scan and config is None:
+        if scan and (scan_config is None or not scan_config.streams):
             plan, entries = plan_entries(plan, entry)
         todo = take_shard(
             plan, parse_shard(shard) if shard else None, key=lambda i: (str(i[0]), str(i[1]))

@@ -10,7 +10,7 @@ file's images, found beside the input; or a VDS column).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import h5py
@@ -19,6 +19,7 @@ from ..errors import H5ToCborsError, option, quoted
 from ..hdf5.open import metadata_of, open_input, open_referenced
 from ..protocols import Steps, sardana
 from ..protocols.members import member_class, member_names
+from .channel_keys import channel_keys
 from .references import locate_beside, parse_reference
 from .specs import StreamSpec
 
@@ -135,6 +136,25 @@ def scan_streams(f: h5py.File, entry: str, wanted: Collection[str] = ()) -> list
         else:
             specs.append(detector_stream(f, referenced[name]))
     return specs
+
+
+def record_keys(
+    f: h5py.File,
+    entry: str,
+    names: Mapping[str, str],
+    names_from: str | os.PathLike[str] | None,
+) -> dict[str, str]:
+    """The keys an entry's records use for its datasets: a config's `[names]` and
+    `names_from` applied (`channel_keys`), each referenced channel matched by its first
+    point's reference."""
+    with metadata_of(f, f"/{entry}/measurement"):
+        found = sardana.columns(f[entry]["measurement"])
+        references = {
+            c.name: _reference_text(c.dataset, 0)
+            for c in found
+            if c.kind == "text" and c.dataset.shape[0]
+        }
+    return channel_keys([c.name for c in found], names, names_from, references)
 
 
 def stream_names(f: h5py.File, entry: str) -> list[str]:

@@ -86,12 +86,14 @@ def open_streams(
             "(the scan says where each is)"
         )
     shape: ScanShape | None
-    if config is not None:
+    if config is not None and config.streams:
         specs, shape = config.named(f, named), config.shape(f)
-    elif entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
+    elif config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
         picked = nxscan.pick_entry(f, entry)
         specs = nxscan.scan_streams(f, picked, named)
         shape = ScanShape(nxscan.scan_steps(f, picked, specs))
+        if config is not None:  # a config of channel keys only
+            ctx = replace(ctx, keys=nxscan.record_keys(f, picked, config.names, config.names_from))
     else:
         specs = scan_streams(f, named)
         shape = ScanShape(steps_of(open_object(f, "/entry")))
@@ -104,9 +106,9 @@ def stream_names(
     """The names of a scan's streams, without opening them: a config's, else a contrast
     master's (`contrast` and the measurement's keys, detectors or not), else an NXscan
     entry's."""
-    if config is not None:
+    if config is not None and config.streams:
         return [s.name for s in config.streams]
-    if entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
+    if config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
         picked = nxscan.pick_entry(f, entry)
         return nxscan.stream_names(f, picked)
     check_master(f)
