@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from .conftest import read_capture, run_cli
 from .sardana_files import (
@@ -63,22 +65,21 @@ def check_frames(record: Record, stream: str, frames: np.ndarray) -> None:
     assert record[len(frames) + 1][stream]["htype"] == "series_end"
 
 
-def test_step_scan(tmp_path: Path) -> None:
-    written = write_step_scan(tmp_path / "in")
-    assert converted(written, tmp_path / "out") == ["sardana", "eiger_xes"]
+@pytest.mark.parametrize(
+    ("write", "detector"), [(write_step_scan, "eiger_xes"), (write_continuous_scan, "orca")]
+)
+def test_one_frame_per_point(
+    tmp_path: Path, write: Callable[[Path], Written], detector: str
+) -> None:
+    """Step (`dscan`) and continuous (`ascanct`) scans are 1:1: point k and its frame on
+    event k + 1; the receiver's settings are the detector header's second frame."""
+    written = write(tmp_path / "in")
+    assert converted(written, tmp_path / "out") == ["sardana", detector]
     record = replay(tmp_path, "-f", *sorted((tmp_path / "out").iterdir()))
     check_records(record, written, list(range(1, written.points + 1)))
-    check_frames(record, "eiger_xes", written.detectors["eiger_xes"].frames)
-    header = read_capture(tmp_path / "out" / "eiger_xes.cbors")[0].streams["eiger_xes"]
-    assert json.loads(header.frames[1]) == written.detectors["eiger_xes"].settings
-
-
-def test_continuous_scan(tmp_path: Path) -> None:
-    written = write_continuous_scan(tmp_path / "in")
-    assert converted(written, tmp_path / "out") == ["sardana", "orca"]
-    record = replay(tmp_path, "-f", *sorted((tmp_path / "out").iterdir()))
-    check_records(record, written, list(range(1, written.points + 1)))
-    check_frames(record, "orca", written.detectors["orca"].frames)
+    check_frames(record, detector, written.detectors[detector].frames)
+    header = read_capture(tmp_path / "out" / f"{detector}.cbors")[0].streams[detector]
+    assert json.loads(header.frames[1]) == written.detectors[detector].settings
 
 
 def test_burst_scan(tmp_path: Path) -> None:
