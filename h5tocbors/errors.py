@@ -45,6 +45,7 @@ FLAGS = {
     "scan": "--scan",
     "config": "--config",
     "force": "--force",
+    "entry": "--entry",
 }
 """The command line's option for each setting of the Python API that messages name."""
 

@@ -37,3 +37,9 @@ class ScanStreamsSource(ScanSource):
     """Three streams of that scan, as NanoMAX scan 8 is replayed (its Pilatus file is lost)."""
 
     streams = ("xspress3", "panda0", "contrast")
+
+
+class SardanaEntrySource(ScanSource):
+    """The streams of scan entry `entry4` of the NXscan file `$H5TOCBORS_INPUT`."""
+
+    entry = "entry4"

@@ -74,8 +74,9 @@ def convert_command(
         bool,
         typer.Option(
             "--scan",
-            help="INPUT is a contrast master file: convert every stream of the scan "
-            "(contrast, xspress3, PandA, detectors), or those named with --stream.",
+            help="INPUT is a contrast master file or a Sardana NXscan file: convert every "
+            "stream of the scan (contrast or sardana, xspress3, PandA, detectors), or those "
+            "named with --stream.",
         ),
     ] = False,
     config: Annotated[
@@ -87,6 +88,15 @@ def convert_command(
             "counts the points, in a TOML file (see README).",
         ),
     ] = None,
+    entry: Annotated[
+        list[str],
+        typer.Option(
+            "--entry",
+            metavar="ENTRY",
+            help="With --scan, the scan of a Sardana NXscan file to convert (entry12); repeat "
+            "for several. Without it every scan entry, several into OUTPUT_DIR/<entry>/.",
+        ),
+    ] = [],  # noqa: B006
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-o", help="Directory for NAME.cbors files.")
     ] = Path("out"),
@@ -142,7 +152,14 @@ def convert_command(
             raise UsageError(f"--filename {filename!r} is not valid UTF-8") from None
         scan_config = load_config(config) if config is not None else None
         plan = plan_outputs(inputs, output_dir)  # the layout counts every input given
-        todo = take_shard(plan, parse_shard(shard) if shard else None, key=lambda i: str(i[0]))
+        if entry and not scan:
+            raise UsageError("--entry picks a scan of a Sardana NXscan file: give --scan too")
+        entries: dict[Path, str | None] = {}
+        if scan and (scan_config is None or not scan_config.streams):
+            plan, entries = plan_entries(plan, entry)
+        todo = take_shard(
+            plan, parse_shard(shard) if shard else None, key=lambda i: (str(i[0]), str(i[1]))
+        )
 
         def convert_one(
             source: Path, out: Path, threads: int, progress: Callback | None, cancel: Cancel
@@ -162,10 +179,11 @@ def convert_command(
                 jobs=threads,
                 progress=progress,
                 cancel=cancel,
+                entry=entries.get(out),
             )
 
         threads = jobs or default_jobs()
-        if len(inputs) == 1 and todo:
+        if len(plan) == 1 and todo:
             with progress_bar(not quiet) as bar:
                 result = convert_one(*todo[0], threads, bar_progress(bar, streams), cancel)
             if as_json:
@@ -192,6 +210,30 @@ def convert_command(
             raise H5ToCborsError(
                 f"{len(failed)} of {len(outcomes)} files failed: {', '.join(failed)}"
             )
+
+
+def plan_entries(
+    plan: list[tuple[Path, Path]], given: list[str]
+) -> tuple[list[tuple[Path, Path]], dict[Path, str | None]]:
+    """Each input's scans: a Sardana NXscan file's entries (those `given`, else all), several
+    into `<output>/<entry>/`; other files as they are. An input that cannot be opened is
+    left to its conversion to report, unless it is the only one."""
+    from ..scan.nxscan import entries_to_convert
+
+    planned: list[tuple[Path, Path]] = []
+    entries: dict[Path, str | None] = {}
+    for source, out in plan:
+        try:
+            found = entries_to_convert(source, given)
+        except H5ToCborsError:
+            if len(plan) == 1:
+                raise
+            found = list(given) or [None]
+        for name in found:
+            where = out / name if len(found) > 1 and name is not None else out
+            planned.append((source, where))
+            entries[where] = name
+    return planned, entries
 
 
 def check_outputs(output_dir: Path, force: bool, skip_existing: bool) -> None:

@@ -21,10 +21,12 @@ EPILOG = (
     "h5tocbors ls run.h5\n\n"
     "h5tocbors ls run.h5 --json | jq -r '.[] | select(.image) | .stream'\n\n"
     "[bold]stream[/] marks image datasets (numeric, 2 or more dimensions) and the groups that "
-    "make xspress, PandA or contrast streams with the argument to convert them, and a contrast "
-    "master's entries with the stream [bold]--scan[/] makes of them; [bold]frames[/] says "
-    "what an image dataset becomes (change it with convert's [bold]--axes[/]); [bold]fast[/] "
-    "marks datasets whose stored chunks pass through without recompression.\n\n" + EXIT_CODES
+    "make xspress, PandA or contrast streams with the argument to convert them, a contrast "
+    "master's entries with the stream [bold]--scan[/] makes of them, and each scan of a "
+    "Sardana NXscan file with its title, points and the [bold]--scan --entry[/] converting "
+    "it; [bold]frames[/] says what an image dataset becomes (change it with convert's "
+    "[bold]--axes[/]); [bold]fast[/] marks datasets whose stored chunks pass through "
+    "without recompression.\n\n" + EXIT_CODES
 )
 
 
@@ -64,7 +66,8 @@ def with_streams(datasets: list[DatasetInfo], sources: list[StreamSource]) -> li
             d = by_path[s.path] = DatasetInfo(
                 s.path, None, "group", "group", None, [], False, False, None
             )
-            d.stream, d.protocol = stream_argument(s.path, s.protocol, s.scan), s.protocol
+            d.stream = s.argument or stream_argument(s.path, s.protocol, s.scan)
+            d.protocol, d.note = s.protocol, s.note
         d.scan = s.scan
     return sorted(by_path.values(), key=lambda d: d.path)
 
@@ -140,7 +143,7 @@ def rows(datasets: list[DatasetInfo]) -> list[list[str]]:
     out = []
     for d in datasets:
         note = d.stream or d.note
-        if d.image and d.note and not d.fast_path:
+        if d.note and d.stream and (d.layout == "group" or (d.image and not d.fast_path)):
             note += f"  ({d.note})"
         if d.hint:
             note += f"  (tiny {d.hint})"

@@ -14,7 +14,7 @@ EXIT_CODES = (
     "2 usage error; 130 interrupted (Ctrl-C); 141 stdout closed early; 143 terminated (SIGTERM)."
 )
 
-UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra"}
+UNITS = {"contrast": "steps", "PCAP_RAW": "rows", "xspress": "spectra", "sardana": "records"}
 """What the data messages of a typ are called in the summary (default: frames)."""
 SINGULAR = {
     "steps": "step",
@@ -64,10 +64,10 @@ Streams = Annotated[
         "--stream",
         "-s",
         help=(
-            "NAME, NAME=/path or NAME=/path:PROTOCOL (stins, xspress, pcap-raw, contrast); "
-            "repeat for several streams. Without a path, the image dataset whose HDF5 path has "
-            "a group or dataset called NAME is used; a group's protocol is chosen by what it "
-            "holds. With --scan, names of the scan's streams."
+            "NAME, NAME=/path or NAME=/path:PROTOCOL (stins, xspress, pcap-raw, contrast, "
+            "sardana); repeat for several streams. Without a path, the image dataset whose HDF5 "
+            "path has a group or dataset called NAME is used; a group's protocol is chosen by "
+            "what it holds. With --scan, names of the scan's streams."
         ),
     ),
 ]

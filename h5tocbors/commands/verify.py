@@ -52,8 +52,17 @@ def verify_command(
     axes: AxesOption = [],  # noqa: B006
     scan: Annotated[
         bool,
-        typer.Option("--scan", help="INPUT is a contrast master file: check every stream."),
+        typer.Option(
+            "--scan",
+            help="INPUT is a contrast master file or a Sardana NXscan file: check every stream.",
+        ),
     ] = False,
+    entry: Annotated[
+        str | None,
+        typer.Option(
+            "--entry", metavar="ENTRY", help="With --scan, the scan of an NXscan file (entry12)."
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", metavar="SCAN.toml", help="The scan layout used to convert."),
@@ -83,7 +92,14 @@ def verify_command(
                 if selection is None:  # as the captures say they were made (an aborted scan's part)
                     selection = recorded_selection(files)
                 checks = verify_streams(
-                    f, files, datasets, scan=scan, config=scan_config, frames=selection, axes=cut
+                    f,
+                    files,
+                    datasets,
+                    scan=scan,
+                    config=scan_config,
+                    frames=selection,
+                    axes=cut,
+                    entry=entry,
                 )
             else:
                 typs: dict[str, dict[str, str]] = {str(p): {} for p in files}

@@ -73,11 +73,13 @@ def convert(
     progress: Progress | None = None,
     clock: Clock = utc_now,
     cancel: Cancel | None = None,
+    entry: str | None = None,
 ) -> ConversionResult:
     """Convert streams of `input` into `output_dir/<stream>.cbors`, one capture per stream.
 
     `streams` names image datasets, or maps names to `PATH[:PROTOCOL]`; with `scan`, the
-    input is a contrast master file and every stream of the scan is converted (or those
+    input is a contrast master file (or a Sardana NXscan file: `entry` picks its scan,
+    `"entry12"`; None: its only one) and every stream of the scan is converted (or those
     named); `config` describes another scan layout (a TOML file). `axes` cuts image
     datasets into frames (`"HWN"` for every image stream, `{"velox": "HWN"}` by name; see
     `hdf5.layout`). Streams converted together share event numbers. Outputs appear only
@@ -102,7 +104,9 @@ def convert(
         return result
     with open_input(input) as f, InputFile.open(input, jobs or default_jobs()) as source:
         ctx = StreamContext(source.encoder, frames, compression, filename, input=os.fspath(input))
-        placed = open_streams(f, requested, ctx, scan=scan, config=as_config(config), axes=cut)
+        placed = open_streams(
+            f, requested, ctx, scan=scan, config=as_config(config), axes=cut, entry=entry
+        )
         if skip_existing:
             result.skipped = [p.name for p in placed if existing_output(out / f"{p.name}.cbors")]
             placed = [p for p in placed if p.name not in result.skipped]

@@ -13,6 +13,7 @@ from ..payloads.encoding import InputFile
 from ..protocols import StreamContext
 from ..scan.config import ScanConfig
 from ..scan.master import is_master
+from ..scan.nxscan import is_nxscan
 from ..scan.specs import EVERY, Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .events import PlacedStream, iter_events
@@ -68,7 +69,8 @@ def stream_messages(placed: Sequence[PlacedStream]) -> Iterator[Any]:
 class ReplaySource:
     """A `dranspose replay -s` source that reads an HDF5 scan directly; subclass it.
 
-    By default every stream of a contrast scan (`input` is its master file); set `streams`
+    By default every stream of a contrast scan (`input` is its master file) or of a
+    Sardana NXscan file's scan (`entry`); set `streams`
     to replay only those, or to name image datasets of a file that is not a scan
     (`["pilatus"]`, `{"eiger": "/entry/instrument/eiger/data"}`), and `config` for a scan
     layout described by a TOML file. The generators give the same messages, on the same
@@ -83,7 +85,10 @@ class ReplaySource:
     input: str | os.PathLike[str] = ""
     streams: Streams = ()
     scan: bool | None = None
-    """Whether `input` is a contrast scan; None: it is when it has a contrast master's layout."""
+    """Whether `input` is a scan; None: it is when it has a contrast master's layout or
+    Sardana scan entries."""
+    entry: str | None = None
+    """The scan of a Sardana NXscan file (`"entry21503"`); None: its only one."""
     config: ScanConfig | str | os.PathLike[str] | None = None
     frames: slice | None = None
     compression: Compression = "bslz4"
@@ -109,7 +114,7 @@ class ReplaySource:
 
     def _placed(self, f: h5py.File) -> list[PlacedStream]:
         """The streams to replay, planned in the open input `f`."""
-        scan = self.scan if self.scan is not None else is_master(f)
+        scan = self.scan if self.scan is not None else is_master(f) or is_nxscan(f)
         ctx = StreamContext(
             InputFile().encoder,
             self.frames,
@@ -119,4 +124,4 @@ class ReplaySource:
         )
         config = as_config(self.config)
         streams, axes = as_mapping(self.streams), as_axes(self.axes)
-        return open_streams(f, streams, ctx, scan=scan, config=config, axes=axes)
+        return open_streams(f, streams, ctx, scan=scan, config=config, axes=axes, entry=self.entry)

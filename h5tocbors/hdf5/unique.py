@@ -42,7 +42,7 @@ def unique_streams(datasets: list[DatasetInfo]) -> None:
     their next longer name (`longer_names`) until none collide or none has a longer one;
     repeats left then are numbered.
     """
-    rows = [d for d in datasets if d.stream]
+    rows = [d for d in datasets if d.stream and d.stream.startswith("--stream ")]
     split = [shlex.split(d.stream or "")[1].split("=", 1) for d in rows]
     choices = [longer_names(d.path, name) for d, (name, _) in zip(rows, split)]
     level = [0] * len(rows)

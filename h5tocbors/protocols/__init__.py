@@ -10,7 +10,7 @@ side, the way `dranspose.data.stream1` and `dranspose.middlewares.stream1` pair 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -145,7 +145,8 @@ class StreamContext:
     shape and NeXus hints say). `input` is the input file a start message records as the
     stream's origin ("": none), `path` the stream's source in it as asked for or found (a
     DECTRIS master's `/entry/data`, where the writer's object is a group or a dataset in a
-    linked file).
+    linked file). `keys` maps a scan's channel names (datasets) to the keys its records
+    are written with (a Sardana scan's; identity for names not in it).
     """
 
     encoder: EncoderFactory
@@ -156,6 +157,7 @@ class StreamContext:
     axes: str | None = None
     input: str = ""
     path: str = ""
+    keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -49,7 +49,7 @@ from .members import OPEN_ERRORS, checked_member, member_class, member_dataset, 
 from .order import StreamInspector
 from .pickles import MAX_BYTES, RefusedPickle, dumps, loads
 from .rows import BlockRows
-from .values import Comparer, difference, is_plain_number
+from .values import Comparer, is_plain_number, loaded_difference
 
 TYP = "contrast"
 NAME = "contrast"
@@ -569,9 +569,4 @@ def comparer() -> Comparer:
 
 def compare(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:
     """Where a contrast message differs, by key (`pseudo.x`, `snapshot.sx`), or None."""
-    got = _load(list(actual))
-    if isinstance(got, str):
-        return got
-    want = _load(list(expected))
-    assert not isinstance(want, str)
-    return difference(want, got)
+    return loaded_difference(_load, expected, actual)

@@ -9,9 +9,9 @@ listed by their frame sizes only. contrast's pickles are read by the strict load
 
 from __future__ import annotations
 
-from . import Inspector, ProtocolModule, contrast, pcap_raw, stins, xspress
+from . import Inspector, ProtocolModule, contrast, pcap_raw, sardana, stins, xspress
 
-MODULES: tuple[ProtocolModule, ...] = (stins, xspress, pcap_raw, contrast)
+MODULES: tuple[ProtocolModule, ...] = (stins, xspress, pcap_raw, contrast, sardana)
 """The protocol modules, in the order auto-detection tries them."""
 BY_NAME: dict[str, ProtocolModule] = {m.NAME: m for m in MODULES}
 """Protocol modules by their `--stream NAME=PATH:PROTOCOL` spelling."""

@@ -55,6 +55,19 @@ def difference(expected: object, actual: object, where: str = "") -> str | None:
     return None if same else f"{label} is {show(actual)}, not {show(expected)}"
 
 
+def loaded_difference(
+    load: Callable[[list[bytes]], object], expected: Sequence[bytes], actual: Sequence[bytes]
+) -> str | None:
+    """Where two messages differ once `load` made values of their frames (a `str` from it:
+    why the actual message cannot be read), or None."""
+    got = load(list(actual))
+    if isinstance(got, str):
+        return got
+    want = load(list(expected))
+    assert not isinstance(want, str)
+    return difference(want, got)
+
+
 def mapping_difference(
     expected: Mapping[object, object], actual: Mapping[object, object], where: str
 ) -> str | None:

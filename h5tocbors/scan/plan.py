@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import h5py
 
 from ..core.events import Cadence, PlacedStream, Timeline, place
 from ..errors import H5ToCborsError, UsageError, option
-from ..hdf5.open import metadata_of
+from ..hdf5.open import metadata_of, open_referenced
 from ..hdf5.resolve import find_path, open_object
 from ..protocols import (
     MessageWriter,
@@ -24,10 +25,14 @@ from ..protocols import (
     StepSpan,
     StreamContext,
     contrast,
+    sardana,
     stins,
 )
 from ..protocols.registry import BY_NAME, MODULES
 from .specs import StreamSpec
+
+STEP_WISE: tuple[ProtocolModule, ...] = (contrast, sardana)
+"""Protocols that write one message per scan step: their record sits on the step's last point."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def choose(f: h5py.File, spec: StreamSpec, axes: str | None = None) -> Source:
     if spec.path is None:
         path = find_path(f, spec.name)
         return Source(spec, open_object(f, path), stins, path, axes)
-    obj = open_object(f, spec.path)
+    obj = open_object(open_referenced(Path(spec.file)) if spec.file else f, spec.path)
     with metadata_of(obj.file, obj.name):  # fits() reads the object's metadata
         return _choose(f, spec, spec.path, obj, axes)
 
@@ -185,7 +190,7 @@ def open_placed(
     selected (a scan converted whole), else one on the selection is opened.
     """
     ctx = s.context(ctx)
-    if s.module is contrast:
+    if s.module in STEP_WISE:
         return open_writer(s, replace(ctx, steps=spans)), "step"
     whole = open_writer(s, replace(ctx, points=None))
     count = len(whole) - 2

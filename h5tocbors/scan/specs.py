@@ -11,7 +11,7 @@ from ..hdf5.layout import parse_axes
 from ..protocols.registry import BY_NAME
 
 PROTOCOL_NAMES = tuple(BY_NAME)
-"""The spellings of `--stream NAME=PATH:PROTOCOL`: stins, xspress, pcap-raw, contrast."""
+"""The spellings of `--stream NAME=PATH:PROTOCOL`: stins, xspress, pcap-raw, contrast, sardana."""
 EVERY = "*"
 """The key of `--axes AXES` (no name): every image stream that is not named."""
 Axes = str | Mapping[str, str]
@@ -34,6 +34,9 @@ class StreamSpec:
     protocol: str | None = None
     axes: str | None = None
     """How an image dataset is cut into frames (`HWN`; see `hdf5.layout`), if given."""
+    file: str | None = None
+    """The file that holds `path`, found beside the input (a detector file a scan's values
+    reference); None: the input."""
 
     def __post_init__(self) -> None:
         check_stream_name(self.name)  # every stream, however named, makes a file name

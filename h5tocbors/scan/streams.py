@@ -13,8 +13,9 @@ from ..core.events import PlacedStream
 from ..errors import UsageError, option
 from ..hdf5.resolve import open_object
 from ..protocols import StreamContext
+from . import nxscan
 from .config import ScanConfig, load_config
-from .master import CONTRAST, check_master, measurement_keys, scan_streams
+from .master import CONTRAST, check_master, is_master, measurement_keys, scan_streams
 from .plan import ScanShape, plan_streams, steps_of
 from .specs import EVERY, StreamSpec, with_axes
 
@@ -54,13 +55,15 @@ def open_streams(
     scan: bool = False,
     config: ScanConfig | None = None,
     axes: Mapping[str, str] | None = None,
+    entry: str | None = None,
 ) -> list[PlacedStream]:
     """The placed streams of a conversion.
 
     Without `scan` or `config`, `streams` maps names to `PATH[:PROTOCOL]` (None: found by
     name). With them, the scan's streams are converted, or only those named in `streams`.
     `axes` cuts image streams into frames: by stream name, `"*"` for the others (see
-    `specs.parse_axes_options`).
+    `specs.parse_axes_options`). `entry` picks the scan of a Sardana NXscan file (None:
+    its only one).
 
     Example:
         >>> [p.name for p in open_streams(f, {}, ctx, scan=True)]  # doctest: +SKIP
@@ -83,18 +86,30 @@ def open_streams(
             "(the scan says where each is)"
         )
     shape: ScanShape | None
-    if config is not None:
+    if config is not None and config.streams:
         specs, shape = config.named(f, named), config.shape(f)
+    elif config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
+        picked = nxscan.pick_entry(f, entry)
+        specs = nxscan.scan_streams(f, picked, named)
+        shape = ScanShape(nxscan.scan_steps(f, picked, specs))
+        if config is not None:  # a config of channel keys only
+            ctx = replace(ctx, keys=nxscan.record_keys(f, picked, config.names, config.names_from))
     else:
         specs = scan_streams(f, named)
         shape = ScanShape(steps_of(open_object(f, "/entry")))
     return plan_streams(f, with_axes(specs, axes), ctx, shape)
 
 
-def stream_names(f: h5py.File, config: ScanConfig | None = None) -> list[str]:
+def stream_names(
+    f: h5py.File, config: ScanConfig | None = None, entry: str | None = None
+) -> list[str]:
     """The names of a scan's streams, without opening them: a config's, else a contrast
-    master's (`contrast` and the measurement's keys, detectors or not)."""
-    if config is not None:
+    master's (`contrast` and the measurement's keys, detectors or not), else an NXscan
+    entry's."""
+    if config is not None and config.streams:
         return [s.name for s in config.streams]
+    if config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
+        picked = nxscan.pick_entry(f, entry)
+        return nxscan.stream_names(f, picked)
     check_master(f)
     return [CONTRAST.name, *measurement_keys(f)]

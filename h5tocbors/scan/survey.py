@@ -9,8 +9,9 @@ import h5py
 
 from ..errors import H5ToCborsError
 from ..hdf5.walk import follow
-from ..protocols import contrast, pcap_raw, xspress
+from ..protocols import contrast, pcap_raw, sardana, xspress
 from .master import MEASUREMENT, detector_stream, is_master, measurement_keys
+from .nxscan import scan_sources
 
 HDF5_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
 """What h5py raises for corrupt metadata, which `ls` names on the datasets it lists."""
@@ -23,12 +24,15 @@ class StreamSource:
     path: str
     protocol: str
     scan: str | None = None
+    argument: str | None = None
+    """What converts it, where that is not `--stream NAME=PATH` (`--scan --entry entry12`)."""
+    note: str = ""
 
 
 def survey(f: h5py.File, paths: list[str]) -> list[StreamSource]:
     """Every group of `f` at `paths` (`listed_paths`: in `f` and the files its links lead
-    to) that a protocol other than STINS makes a stream of, and what `--scan` makes of a
-    contrast master's entries.
+    to) that a protocol other than STINS makes a stream of, what `--scan` makes of a
+    contrast master's entries, and the scan entries of a Sardana NXscan file.
 
     Example:
         >>> [(s.path, s.protocol, s.scan) for s in survey(f, listed_paths(f))][:2]  # doctest: +SKIP
@@ -59,4 +63,12 @@ def survey(f: h5py.File, paths: list[str]) -> list[StreamSource]:
                 continue  # converting says what is wrong with it
             if spec is not None and spec.path is not None and spec.protocol is not None:
                 found[spec.path] = StreamSource(spec.path, spec.protocol, spec.name)
+    for entry, title, points in scan_sources(f):
+        found[f"/{entry}"] = StreamSource(
+            f"/{entry}",
+            sardana.NAME,
+            sardana.NAME,
+            f"--scan --entry {entry}",
+            f"{title} ({points})",
+        )
     return sorted(found.values(), key=lambda s: s.path)

@@ -77,11 +77,13 @@ def verify_streams(
     frames: slice | None = None,
     only: set[str] | None = None,
     axes: Mapping[str, str] | None = None,
+    entry: str | None = None,
 ) -> list[StreamCheck]:
     """Compare every message of `captures` with the message `f` gives for it.
 
     Streams are planned as `convert` plans them from the same arguments (`streams`,
-    `scan`, `config`, `frames`, `axes`); streams of the captures outside `only` are left alone.
+    `scan`, `config`, `frames`, `axes`, `entry`); streams of the captures outside `only`
+    are left alone.
 
     Example:
         >>> checks = verify_streams(f, ["out/contrast.cbors"], {}, scan=True)  # doctest: +SKIP
@@ -92,7 +94,7 @@ def verify_streams(
 
     def plan_of(names: Mapping[str, str | None]) -> dict[str, PlacedStream]:
         cut = {n: a for n, a in (axes or {}).items() if n in names or n == EVERY}
-        placed = open_streams(f, names, ctx, scan=scan, config=config, axes=cut)
+        placed = open_streams(f, names, ctx, scan=scan, config=config, axes=cut, entry=entry)
         return {p.name: p for p in placed}
 
     # a scan's streams are planned one by one as the captures name them: a detector file
@@ -115,7 +117,7 @@ def verify_streams(
         checks.extend(follow.finish() for follow in followed.values())
     unknown = sorted(set(axes or {}) - {EVERY} - set(plan))
     if unknown and (scan or config is not None):  # the conversion's --axes may name streams
-        unknown = sorted(set(unknown) - set(stream_names(f, config)))  # not checked here
+        unknown = sorted(set(unknown) - set(stream_names(f, config, entry)))  # not checked here
     if unknown:
         name = unknown[0]
         raise UsageError(f"--axes {name}={(axes or {})[name]}: no stream {name} in {f.filename}")

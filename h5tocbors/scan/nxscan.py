@@ -1,0 +1,237 @@
+"""A Sardana NXscan file: its scan entries, and the streams `--scan` makes of one.
+
+Sardana's `NXscanH5_FileRecorder` keeps many scans in one file, one entry each
+(`/entry<serialno>`, `definition` "NXscan", `program_name` "sardana (...)"), with one
+dataset per column under `/entryN/measurement`. A scan entry becomes the `sardana`
+stream (`protocols.sardana`) and one STINS stream per value-referenced channel (a detector
+file's images, found beside the input; or a VDS column).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+import h5py
+
+from ..errors import H5ToCborsError, option, quoted
+from ..hdf5.open import metadata_of, open_input, open_referenced
+from ..protocols import Steps, sardana
+from ..protocols.members import member_class, member_names
+from .channel_keys import channel_keys
+from .references import locate_beside, parse_reference
+from .specs import StreamSpec
+
+MAX_ENTRIES_LISTED = 20
+"""Entries an error lists by name; the rest are counted."""
+
+
+def _is_scan_entry(f: h5py.File, name: str) -> bool:
+    """True when `/name` is an entry Sardana recorded (by `definition` or `program_name`)."""
+    if member_class(f, name) is not h5py.Group:
+        return False
+    group = f[name]
+    definition = sardana.text(group, "definition") if "definition" in group else None
+    program = sardana.text(group, "program_name") if "program_name" in group else None
+    return definition == "NXscan" or (program or "").startswith("sardana")
+
+
+def scan_entries(f: h5py.File) -> list[str]:
+    """The names of the root's Sardana scan entries, in the file's order (`[]`: no NXscan file)."""
+    with metadata_of(f, "/"):
+        found = []
+        for name in member_names(f):
+            try:
+                if _is_scan_entry(f, name):
+                    found.append(name)
+            except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError):
+                continue  # a corrupt entry is no scan entry to list
+        return found
+
+
+def is_nxscan(f: h5py.File) -> bool:
+    """True when `f` holds at least one Sardana scan entry."""
+    return bool(scan_entries(f))
+
+
+def _listed(entries: Sequence[str]) -> str:
+    shown = ", ".join(entries[:MAX_ENTRIES_LISTED])
+    more = len(entries) - MAX_ENTRIES_LISTED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def pick_entry(f: h5py.File, entry: str | None) -> str:
+    """The scan entry to convert: `entry`, or the file's only one; its `measurement` checked."""
+    entries = scan_entries(f)
+    if entry is None:
+        if len(entries) != 1:
+            raise H5ToCborsError(
+                f"{f.filename} holds {len(entries)} scan entries ({_listed(entries)}): "
+                f"pick with {option('entry', metavar='ENTRY')}"
+            )
+        entry = entries[0]
+    elif entry.strip("/") not in entries:
+        raise H5ToCborsError(
+            f"{option('entry', entry)}: {f.filename} has no scan entry {quoted(entry)}; "
+            f"its scan entries are {_listed(entries) or 'none'}"
+        )
+    entry = entry.strip("/")
+    with metadata_of(f, f"/{entry}"):
+        if member_class(f[entry], "measurement") is not h5py.Group:
+            raise H5ToCborsError(
+                f"/{entry} in {f.filename} has no measurement group: the scan recorded nothing"
+            )
+    return entry
+
+
+def entries_to_convert(path: str | os.PathLike[str], given: Sequence[str]) -> list[str | None]:
+    """The entries a `--scan` conversion of `path` makes: `given` (each checked), else every
+    scan entry of an NXscan file; `[None]` for any other file."""
+    with open_input(path) as f:
+        entries = scan_entries(f)
+        if not entries:
+            if given:
+                raise H5ToCborsError(
+                    f"{option('entry', given[0])}: {f.filename} is no Sardana NXscan file"
+                )
+            return [None]
+        if not given:
+            return list(entries)
+        return [pick_entry(f, e) for e in given]
+
+
+def scan_sources(f: h5py.File) -> list[tuple[str, str, str]]:
+    """(entry, title, points) of each scan entry, for `ls`: `points` says `5 points`, or
+    why the entry cannot be converted."""
+    found = []
+    for entry in scan_entries(f):
+        title, points = "", ""
+        try:
+            with metadata_of(f, f"/{entry}"):
+                title = sardana.text(f[entry], "title") or ""
+                points = f"{sardana.points_of(f[entry])} points"
+        except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError) as e:
+            points = f"not convertible: {e}"
+        found.append((entry, title[:120], points))
+    return found
+
+
+def scan_streams(f: h5py.File, entry: str, wanted: Collection[str] = ()) -> list[StreamSpec]:
+    """The streams of scan entry `entry` named in `wanted` (in that order), else every one:
+    `sardana` first, then a STINS stream per value-referenced channel, named after its
+    dataset. Only the detectors named are located: a missing file matters to its own."""
+    referenced = _referenced_columns(f, entry)
+    names = [sardana.NAME, *referenced]
+    missing = [n for n in wanted if n not in names]
+    if missing:
+        raise H5ToCborsError(
+            f"/{entry} in {f.filename} has no stream {quoted(missing[0])}; its streams are "
+            + ", ".join(names)
+        )
+    specs = []
+    for name in wanted or names:
+        if name == sardana.NAME:
+            specs.append(StreamSpec(sardana.NAME, f"/{entry}", sardana.NAME))
+        else:
+            specs.append(detector_stream(f, referenced[name]))
+    return specs
+
+
+def record_keys(
+    f: h5py.File,
+    entry: str,
+    names: Mapping[str, str],
+    names_from: str | os.PathLike[str] | None,
+) -> dict[str, str]:
+    """The keys an entry's records use for its datasets: a config's `[names]` and
+    `names_from` applied (`channel_keys`), each referenced channel matched by its first
+    point's reference."""
+    with metadata_of(f, f"/{entry}/measurement"):
+        found = sardana.columns(f[entry]["measurement"])
+        references = {
+            c.name: _reference_text(c.dataset, 0)
+            for c in found
+            if c.kind == "text" and c.dataset.shape[0]
+        }
+    return channel_keys([c.name for c in found], names, names_from, references)
+
+
+def stream_names(f: h5py.File, entry: str) -> list[str]:
+    """The names of an entry's streams, without locating its detectors."""
+    return [sardana.NAME, *_referenced_columns(f, entry)]
+
+
+def _referenced_columns(f: h5py.File, entry: str) -> dict[str, sardana.Column]:
+    """The value-referenced channels of an entry (reference strings, VDS), by name."""
+    with metadata_of(f, f"/{entry}/measurement"):
+        found = sardana.columns(f[entry]["measurement"])
+    return {c.name: c for c in found if c.kind in ("text", "vds")}
+
+
+def detector_stream(f: h5py.File, column: sardana.Column) -> StreamSpec:
+    """The STINS stream of a value-referenced channel: a VDS column's own images, or the
+    images (`<group>/data`) of the file and group its references name, found beside the
+    input. Every point must reference the same file and group."""
+    dataset = column.dataset
+    if column.kind == "vds" or dataset.shape[0] == 0:
+        return StreamSpec(column.name, dataset.name, "stins")
+    first, last = (_reference_text(dataset, i) for i in (0, dataset.shape[0] - 1))
+    reference = parse_reference(first)
+    if parse_reference(last) != reference:
+        raise H5ToCborsError(
+            f"{dataset.name} in {f.filename} references {quoted(first)} and {quoted(last)}: "
+            "one file per point is not supported (Sardana's h5file references become a VDS)"
+        )
+    found = locate_beside(reference.file, Path(f.filename))
+    with metadata_of(str(found), reference.path):
+        target = open_referenced(found).get(reference.path)
+        if isinstance(target, h5py.Group) and "data" in target:
+            path = f"{reference.path.rstrip('/')}/data"
+        elif target is None:
+            raise H5ToCborsError(
+                f"{dataset.name} in {f.filename} references {reference.path} in {found}, "
+                "which is not there"
+            )
+        else:
+            path = reference.path
+    return StreamSpec(column.name, path, "stins", file=str(found))
+
+
+def _reference_text(dataset: h5py.Dataset, point: int) -> str:
+    raw = dataset[point]
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def scan_steps(f: h5py.File, entry: str, specs: Sequence[StreamSpec] = ()) -> Steps:
+    """The points of scan entry `entry` as steps, and the frames of its detectors as the
+    points within them: one each (a step or continuous scan), or k frames per point (a
+    burst scan), as the detectors' image counts say."""
+    with metadata_of(f, f"/{entry}"):
+        points = sardana.points_of(f[entry])
+    per_point = {_burst(f, spec, points) for spec in specs if spec.protocol == "stins"}
+    if len(per_point) > 1:
+        raise H5ToCborsError(
+            f"/{entry} in {f.filename}: its detectors take different numbers of frames per "
+            f"point ({', '.join(map(str, sorted(per_point)))}); convert them apart with "
+            + option("streams", metavar="NAME")
+        )
+    k = per_point.pop() if per_point else 1
+    return Steps.even(points * k, points) if points else Steps(())
+
+
+def _burst(f: h5py.File, spec: StreamSpec, points: int) -> int:
+    """Frames per point of a detector: its image count over the points (1 for as many or
+    fewer: an aborted scan is the planner's to report); neither is an error naming both."""
+    root = open_referenced(Path(spec.file)) if spec.file else f
+    with metadata_of(root, spec.path or ""):
+        images = root.get(spec.path or "")
+        frames = images.shape[0] if isinstance(images, h5py.Dataset) and images.ndim >= 3 else 1
+    if frames <= points or not points:
+        return 1
+    if frames % points:
+        raise H5ToCborsError(
+            f"stream {spec.name} ({spec.path}) has {frames} frames, neither the scan's "
+            f"{points} points nor a multiple of them"
+        )
+    return frames // points
