@@ -65,6 +65,12 @@ class Rebased(h5py.Dataset):  # type: ignore[misc]
         return self.original.attrs
 
 
+def recorded(dset: h5py.Dataset) -> h5py.Dataset:
+    """`dset` as its file holds it: the original of a `Rebased` copy (whose mappings name
+    the files found beside), else `dset` itself."""
+    return dset.original if isinstance(dset, Rebased) else dset
+
+
 def rebased(dset: h5py.Dataset) -> h5py.Dataset:
     """`dset`, or, if it is a virtual dataset with sources named by absolute paths outside
     its folder, a `Rebased` copy reading each source from the file found beside.

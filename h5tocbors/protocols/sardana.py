@@ -32,6 +32,7 @@ import numpy as np
 
 from ..buffers import Buffer
 from ..errors import H5ToCborsError, option, quoted
+from ..hdf5.rebase import recorded
 from ..hdf5.types import dtype_name
 from . import MAX_STEPS, StepSpan, StreamContext, Writer
 from .members import member_class, member_dataset, member_names
@@ -143,8 +144,8 @@ def _kind(dataset: h5py.Dataset) -> str:
 def vds_reference(dataset: h5py.Dataset, point: int) -> str:
     """The `h5file:` reference a VDS column was made of, for one point: Sardana's recorder
     made one source per point, in order, of the reference's path (`///data/x.h5` in
-    `h5file:///data/x.h5::dataset`) and dataset."""
-    sources = dataset.virtual_sources()
+    `h5file:///data/x.h5::dataset`) and dataset, as recorded (not as found beside)."""
+    sources = recorded(dataset).virtual_sources()
     if point >= len(sources):
         raise H5ToCborsError(f"{_where(dataset)} has no source for point {point}")
     source = sources[point]

@@ -25,8 +25,9 @@ class StreamSpec:
     (None: chosen by what the path is).
 
     Example:
-        >>> StreamSpec.parse("panda0", "/entry/measurement/panda0:pcap-raw")
-        StreamSpec(name='panda0', path='/entry/measurement/panda0', protocol='pcap-raw', axes=None)
+        >>> spec = StreamSpec.parse("panda0", "/entry/measurement/panda0:pcap-raw")
+        >>> spec.name, spec.path, spec.protocol
+        ('panda0', '/entry/measurement/panda0', 'pcap-raw')
     """
 
     name: str
