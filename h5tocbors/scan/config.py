@@ -14,7 +14,16 @@ Example (a PandABlocks-client file and an Eiger detector written beside it):
     axes = "NHW"    # optional: how the image dataset is cut into frames (--axes)
 
 A Sardana scan's channel keys (`channel_keys`): `names_from = "capture.cbors"` and a
-`[names]` table of dataset name = key.
+`[names]` table of dataset name = key. A `protocol = "sardana"` stream may give its parts
+by path (`protocols.sardana_layout`: a MAX IV per-scan master):
+
+    [streams.sardana]
+    path = "/entry"
+    protocol = "sardana"
+    title = "/entry/title"
+    start_time = "/entry/start_time"
+    motors = ["/entry/instrument/xtal3_pit/value"]
+    channels = ["/entry/instrument/albaem01_ch3/data"]
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ from ..capture.names import check_stream_name
 from ..errors import H5ToCborsError, UsageError, quoted, shortened
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
-from ..protocols import MAX_STEPS, Steps
+from ..protocols import MAX_STEPS, Steps, sardana_layout
 from .channel_keys import config_names_from
 from .plan import ScanShape
 from .specs import PROTOCOL_NAMES, StreamSpec
@@ -86,10 +95,11 @@ class ScanConfig:
         specs = [by_name[n] for n in wanted] if wanted else self.streams
         for spec in specs:
             assert spec.path is not None
-            try:
-                open_object(f, spec.path)
-            except H5ToCborsError as e:
-                raise H5ToCborsError(f"{self.where(spec.path)}: streams.{spec.name}: {e}") from e
+            for path in [spec.path, *(p for _, paths in spec.parts for p in paths)]:
+                try:
+                    open_object(f, path)
+                except H5ToCborsError as e:
+                    raise H5ToCborsError(f"{self.where(path)}: streams.{spec.name}: {e}") from e
         return specs
 
     def shape(self, f: h5py.File) -> ScanShape | None:
@@ -188,8 +198,9 @@ def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
         raise H5ToCborsError(f"{where}: {e}") from e
     if not isinstance(table, dict):
         raise H5ToCborsError(f"{where}: streams.{name} must be a table with path = ...")
-    unknown(config, table, STREAM_KEYS, f"streams.{name}.")
     path, protocol = table.get("path"), table.get("protocol")
+    known = STREAM_KEYS | set(sardana_layout.PARTS) if protocol == "sardana" else STREAM_KEYS
+    unknown(config, table, known, f"streams.{name}.")
     if not isinstance(path, str) or not path.startswith("/"):
         raise H5ToCborsError(f"{where}: streams.{name}.path must be an HDF5 path like /entry/data")
     if protocol is not None and protocol not in PROTOCOL_NAMES:
@@ -197,7 +208,40 @@ def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
             f"{config.where(str(protocol))}: streams.{name}.protocol {protocol!r} is not one of "
             f"{', '.join(PROTOCOL_NAMES)}"
         )
-    return StreamSpec(name, path, protocol, stream_axes(config, name, table.get("axes")))
+    parts = stream_parts(config, name, table) if protocol == "sardana" else ()
+    return StreamSpec(
+        name, path, protocol, stream_axes(config, name, table.get("axes")), parts=parts
+    )
+
+
+def stream_parts(
+    config: ScanConfig, name: str, table: dict[str, Any]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The paths a sardana stream gives its parts (`sardana_layout.PARTS`), or () for none:
+    one path each, lists for motors and channels; `title` and `start_time` needed."""
+    parts: list[tuple[str, tuple[str, ...]]] = []
+    for key in sardana_layout.PARTS:
+        value = table.get(key)
+        if value is None:
+            continue
+        listed = key in sardana_layout.PATH_LISTS
+        paths = value if listed and isinstance(value, list) else [value]
+        if (listed and not isinstance(value, list)) or not all(
+            isinstance(p, str) and p.startswith("/") for p in paths
+        ):
+            kind = "a list of HDF5 paths" if listed else "an HDF5 path"
+            raise H5ToCborsError(
+                f"{config.where(key)}: streams.{name}.{key} must be {kind} like /entry/title"
+            )
+        parts.append((key, tuple(paths)))
+    given = [k for k, _ in parts]
+    missing = [k for k in sardana_layout.REQUIRED if k not in given]
+    if given and missing:
+        raise H5ToCborsError(
+            f"{config.where(f'streams.{name}')}: streams.{name} gives its parts by path but "
+            f"not {', '.join(missing)}"
+        )
+    return tuple(parts)
 
 
 def stream_axes(config: ScanConfig, name: str, value: object) -> str | None:

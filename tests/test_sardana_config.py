@@ -1,0 +1,137 @@
+"""A MAX IV per-scan master (one scan per file, motors and channels under
+`/entry/instrument`) described part by part with `--config`: converted, replayed through the
+real `dranspose replay`, verified; bad configs refused in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .conftest import run_cli
+from .test_replay_e2e import replay
+from .test_sardana import bad_input, messages
+
+POINTS = 5
+CONFIG = """\
+[streams.sardana]
+path = "/entry"
+protocol = "sardana"
+title = "/entry/title"
+start_time = "/entry/start_time"
+end_time = "/entry/end_time"
+timestamp = "/entry/instrument/dt/data"
+motors = ["/entry/instrument/xtal3_pit/value"]
+channels = ["/entry/instrument/albaem01_ch3/data", "/entry/instrument/spectrum/data"]
+"""
+
+
+def write_master(path: Path, short: bool = False) -> dict[str, np.ndarray]:
+    """A per-scan master as MAX IV's analyses read it: `/entry/title`, `/entry/start_time`,
+    motors as `/entry/instrument/<motor>/value`, channels as `/entry/instrument/<label>/data`,
+    the pre-scan snapshot under `/entry/instrument/start_positioners/`."""
+    columns = {
+        "xtal3_pit": np.linspace(-0.5, 0.5, POINTS),
+        "albaem01_ch3": np.arange(POINTS, dtype=np.float64) * 1.5,
+        "spectrum": np.arange(POINTS * 3, dtype=np.int32).reshape(POINTS, 3),
+        "dt": np.arange(POINTS, dtype=np.float64) * 0.25,
+    }
+    if short:
+        columns["albaem01_ch3"] = columns["albaem01_ch3"][:3]
+    with h5py.File(path, "w") as f:
+        entry = f.create_group("entry")
+        entry.attrs["NX_class"] = "NXentry"
+        entry.create_dataset("title", data="dscan xtal3_pit -0.5 0.5 4 0.1")
+        entry.create_dataset("start_time", data="2024-10-24T16:56:40.250")
+        entry.create_dataset("end_time", data="2024-10-24T16:56:56.500")
+        instrument = entry.create_group("instrument")
+        instrument.create_group("xtal3_pit").create_dataset("value", data=columns["xtal3_pit"])
+        for name in ("albaem01_ch3", "spectrum", "dt"):
+            instrument.create_group(name).create_dataset("data", data=columns[name])
+        instrument.create_group("start_positioners").create_dataset("xtal3_pit", data=-0.5)
+    return columns
+
+
+def setup(tmp_path: Path, config: str = CONFIG, short: bool = False) -> tuple[Path, Path]:
+    source = tmp_path / "scan-21503.h5"
+    write_master(source, short)
+    toml = tmp_path / "maxiv.toml"
+    toml.write_text(config)
+    return source, toml
+
+
+def test_per_scan_master(tmp_path: Path) -> None:
+    """The stream's messages: serial number from the file name, motors and channels by
+    their group's name, point numbers counted; replayed and verified."""
+    source, toml = setup(tmp_path)
+    columns = write_master(source)
+    out = tmp_path / "out"
+    proc = run_cli("convert", source, "--config", toml, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    found = messages(out / "sardana.cbors")
+    assert [event for event, _ in found] == list(range(POINTS + 2))
+    description = found[0][1]
+    assert description["serialno"] == 21503
+    assert description["title"] == "dscan xtal3_pit -0.5 0.5 4 0.1"
+    assert description["ref_moveables"] == ["xtal3_pit"]
+    assert description["starttime"] == "Thu Oct 24 16:56:40 2024"
+    assert description["counters"] == ["albaem01_ch3", "spectrum"]
+    assert description["scanfile"] == "scan-21503.h5"
+    assert [c["name"] for c in description["column_desc"]] == [
+        "point_nb",
+        "xtal3_pit",
+        "albaem01_ch3",
+        "timestamp",
+    ]
+    assert description["column_desc"][0]["max_value"] == POINTS - 1
+    for k, (_, record) in enumerate(found[1:-1]):
+        assert record["point_nb"] == k
+        assert record["timestamp"] == columns["dt"][k]
+        assert record["xtal3_pit"] == columns["xtal3_pit"][k]
+        assert record["spectrum"] == columns["spectrum"][k].tolist()
+    assert found[-1][1] == {"type": "RecordEnd", "endtime": "Thu Oct 24 16:56:56 2024"}
+
+    record = replay(tmp_path, "-f", out / "sardana.cbors")
+    assert sorted(record) == list(range(POINTS + 2))
+    assert record[0]["sardana"]["values"]["ref_moveables"] == ["xtal3_pit"]
+    for k in range(1, POINTS + 1):
+        values = record[k]["sardana"]["values"]
+        assert values["point_nb"] == k - 1
+        assert values["xtal3_pit"] == columns["xtal3_pit"][k - 1]
+
+    proc = run_cli("verify", source, out / "sardana.cbors", "--scan", "--config", toml)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with h5py.File(source, "r+") as f:
+        f["entry/instrument/albaem01_ch3/data"][2] = 7.0
+    proc = run_cli("verify", source, out / "sardana.cbors", "--scan", "--config", toml)
+    assert proc.returncode == 1
+    assert "event 3: albaem01_ch3 is 3.0, not 7.0" in proc.stderr
+
+
+def test_missing_path(tmp_path: Path) -> None:
+    """A part whose path the file lacks is named with its config line."""
+    config = CONFIG.replace("/entry/instrument/spectrum/data", "/entry/instrument/nothing/data")
+    source, toml = setup(tmp_path, config)
+    line = bad_input(tmp_path, source, "--config", toml)
+    assert "maxiv.toml line 9" in line and "/entry/instrument/nothing/data" in line
+
+
+def test_missing_title(tmp_path: Path) -> None:
+    source, toml = setup(tmp_path, CONFIG.replace('title = "/entry/title"\n', ""))
+    line = bad_input(tmp_path, source, "--config", toml)
+    assert "streams.sardana" in line and "title" in line
+
+
+def test_columns_of_different_lengths(tmp_path: Path) -> None:
+    """A column shorter than the others is named, with the part all columns have."""
+    source, toml = setup(tmp_path, short=True)
+    line = bad_input(tmp_path, source, "--config", toml)
+    assert "/entry/instrument/albaem01_ch3/data" in line and "--frames 0:3" in line
+
+
+def test_parts_must_be_paths(tmp_path: Path) -> None:
+    config = CONFIG.replace('motors = ["/entry/instrument/xtal3_pit/value"]', "motors = 3")
+    source, toml = setup(tmp_path, config)
+    line = bad_input(tmp_path, source, "--config", toml)
+    assert "streams.sardana.motors must be a list of HDF5 paths" in line
