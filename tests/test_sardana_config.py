@@ -10,8 +10,8 @@ import h5py
 import numpy as np
 
 from .conftest import run_cli
-from .test_replay_e2e import replay
-from .test_sardana import bad_input, messages
+from .test_replay_e2e import replay, sha256
+from .test_sardana import EIGER_REFERENCE, STR, bad_input, messages, write_detector
 
 POINTS = 5
 CONFIG = """\
@@ -27,7 +27,7 @@ channels = ["/entry/instrument/albaem01_ch3/data", "/entry/instrument/spectrum/d
 """
 
 
-def write_master(path: Path, short: bool = False) -> dict[str, np.ndarray]:
+def write_master(path: Path, short: bool = False, eiger: bool = False) -> dict[str, np.ndarray]:
     """A per-scan master as MAX IV's analyses read it: `/entry/title`, `/entry/start_time`,
     motors as `/entry/instrument/<motor>/value`, channels as `/entry/instrument/<label>/data`,
     the pre-scan snapshot under `/entry/instrument/start_positioners/`."""
@@ -50,6 +50,9 @@ def write_master(path: Path, short: bool = False) -> dict[str, np.ndarray]:
         for name in ("albaem01_ch3", "spectrum", "dt"):
             instrument.create_group(name).create_dataset("data", data=columns[name])
         instrument.create_group("start_positioners").create_dataset("xtal3_pit", data=-0.5)
+        if eiger:  # a referenced detector, as MAX IV's recorder spells the reference
+            references = [EIGER_REFERENCE.format(21503)] * POINTS
+            instrument.create_group("eiger").create_dataset("data", data=references, dtype=STR)
     return columns
 
 
@@ -135,3 +138,49 @@ def test_parts_must_be_paths(tmp_path: Path) -> None:
     source, toml = setup(tmp_path, config)
     line = bad_input(tmp_path, source, "--config", toml)
     assert "streams.sardana.motors must be a list of HDF5 paths" in line
+
+
+def test_referenced_detector(tmp_path: Path) -> None:
+    """A channel of reference strings is a STINS stream of the detector file beside the
+    master, as for an NXscan entry: its frames on the events of their points' records."""
+    config = CONFIG.replace('spectrum/data"]', 'spectrum/data", "/entry/instrument/eiger/data"]')
+    source, toml = setup(tmp_path, config)
+    write_master(source, eiger=True)
+    images = write_detector(tmp_path, POINTS, 21503)
+    out = tmp_path / "out"
+    proc = run_cli("convert", source, "--config", toml, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["eiger.cbors", "sardana.cbors"]
+    record = replay(tmp_path, "-f", out / "sardana.cbors", out / "eiger.cbors")
+    assert sorted(record) == list(range(POINTS + 2))
+    for k in range(1, POINTS + 1):
+        assert record[k]["sardana"]["values"]["eiger"] == EIGER_REFERENCE.format(21503)
+        assert record[k]["eiger"]["sha256"] == sha256(images[k - 1])
+    proc = run_cli("verify", source, *out.iterdir(), "--scan", "--config", toml)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_cli("convert", source, "--config", toml, "--stream", "eiger", "-o", tmp_path / "e")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (tmp_path / "e").iterdir()] == ["eiger.cbors"]
+
+
+def test_aborted_scan_with_frames(tmp_path: Path) -> None:
+    """`--frames` converts the part all columns have, as the refusal says."""
+    source, toml = setup(tmp_path, short=True)
+    out = tmp_path / "out"
+    proc = run_cli("convert", source, "--config", toml, "--frames", "0:3", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["point_nb"] for _, r in messages(out / "sardana.cbors")[1:-1]] == [0, 1, 2]
+
+
+def test_burst_scan(tmp_path: Path) -> None:
+    """A detector of k frames per point: every frame on its own event, each record on its
+    point's last frame (as for an NXscan entry)."""
+    config = CONFIG.replace('spectrum/data"]', 'spectrum/data", "/entry/instrument/eiger/data"]')
+    source, toml = setup(tmp_path, config)
+    write_master(source, eiger=True)
+    write_detector(tmp_path, POINTS * 3, 21503)
+    out = tmp_path / "out"
+    proc = run_cli("convert", source, "--config", toml, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    events = [event for event, _ in messages(out / "sardana.cbors")]
+    assert events == [0, *range(3, POINTS * 3 + 1, 3), POINTS * 3 + 1]

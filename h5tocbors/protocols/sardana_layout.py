@@ -76,6 +76,13 @@ def _serialno(root: h5py.Group | h5py.Dataset, path: str | None) -> int:
         raise H5ToCborsError(f"serialno {path}: {quoted(given)} is no integer") from e
 
 
+def channel_columns(
+    root: h5py.Group | h5py.Dataset, parts: Mapping[str, Sequence[str]]
+) -> list[Column]:
+    """The channels `parts` name, in the file of `root`."""
+    return [_column(root, "channels", p) for p in parts.get("channels", ())]
+
+
 def configured_layout(
     root: h5py.Group | h5py.Dataset, parts: Mapping[str, Sequence[str]]
 ) -> ScanLayout:
@@ -96,7 +103,7 @@ def configured_layout(
         starttime=text_of(_dataset(root, "start_time", one["start_time"])),
         endtime=text_of(_dataset(root, "end_time", one["end_time"])) if "end_time" in one else None,
         motors=[_column(root, "motors", p) for p in parts.get("motors", ())],
-        channels=[_column(root, "channels", p) for p in parts.get("channels", ())],
+        channels=channel_columns(root, parts),
         point=point,
         time=time,
     )

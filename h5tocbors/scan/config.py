@@ -43,7 +43,8 @@ from ..capture.names import check_stream_name
 from ..errors import H5ToCborsError, UsageError, quoted, shortened
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
-from ..protocols import MAX_STEPS, Steps, sardana_layout
+from ..protocols import MAX_STEPS, Steps, sardana, sardana_layout
+from . import nxscan
 from .channel_keys import config_names_from
 from .plan import ScanShape
 from .specs import PROTOCOL_NAMES, StreamSpec
@@ -83,27 +84,61 @@ class ScanConfig:
         return str(self.path)
 
     def named(self, f: h5py.File, wanted: Sequence[str] = ()) -> list[StreamSpec]:
-        """The streams named in `wanted` (in that order), else all; a name the config does
-        not give, or a path of theirs that `f` lacks, is refused, naming the config line."""
+        """The streams named in `wanted` (in that order), else all: the config's, then a
+        STINS stream per value-referenced channel of a sardana stream given by parts (as
+        an NXscan entry's, `nxscan.detector_stream`). A name the config does not give, or
+        a path of theirs that `f` lacks, is refused, naming the config line."""
         by_name = {s.name: s for s in self.streams}
-        unknown = [n for n in wanted if n not in by_name]
+        referenced = self.referenced(f)
+        names = [*by_name, *(n for n in referenced if n not in by_name)]
+        unknown = [n for n in wanted if n not in names]
         if unknown:
             raise H5ToCborsError(
                 f"{self.path} has no stream {', '.join(map(shortened, unknown))}; its streams are "
-                + ", ".join(by_name)
+                + ", ".join(names)
             )
-        specs = [by_name[n] for n in wanted] if wanted else self.streams
-        for spec in specs:
-            assert spec.path is not None
-            for path in [spec.path, *(p for _, paths in spec.parts for p in paths)]:
-                try:
-                    open_object(f, path)
-                except H5ToCborsError as e:
-                    raise H5ToCborsError(f"{self.where(path)}: streams.{spec.name}: {e}") from e
+        specs = []
+        for name in wanted or names:
+            if name in by_name:
+                self.check_paths(f, by_name[name])
+                specs.append(by_name[name])
+            else:
+                specs.append(nxscan.detector_stream(f, referenced[name]))
         return specs
 
-    def shape(self, f: h5py.File) -> ScanShape | None:
-        """The scan's points and steps, or None when the config does not count them."""
+    def check_paths(self, f: h5py.File, spec: StreamSpec) -> None:
+        """Refuse a stream whose path, or a part's, `f` lacks, naming the config line."""
+        assert spec.path is not None
+        for path in [spec.path, *(p for _, paths in spec.parts for p in paths)]:
+            try:
+                open_object(f, path)
+            except H5ToCborsError as e:
+                raise H5ToCborsError(f"{self.where(path)}: streams.{spec.name}: {e}") from e
+
+    def referenced(self, f: h5py.File) -> dict[str, sardana.Column]:
+        """The value-referenced channels (reference strings, VDS) of the sardana streams
+        given by parts, by name."""
+        found: dict[str, sardana.Column] = {}
+        for spec in self.streams:
+            if spec.parts and spec.path is not None:
+                self.check_paths(f, spec)
+                root = open_object(f, spec.path)
+                for column in sardana_layout.channel_columns(root, dict(spec.parts)):
+                    if column.kind in ("text", "vds"):
+                        found.setdefault(column.name, column)
+        return found
+
+    def shape(self, f: h5py.File, specs: Sequence[StreamSpec] = ()) -> ScanShape | None:
+        """The scan's points and steps, or None when the config does not count them: by
+        `points` and `steps`, else by its sardana stream given by parts (its points, and
+        the frames per point of the detectors among `specs`, as for an NXscan entry)."""
+        described = next((s for s in self.streams if s.parts), None)
+        if self.points is None and described is not None:
+            assert described.path is not None
+            root = open_object(f, described.path)
+            layout = sardana_layout.configured_layout(root, dict(described.parts))
+            points = sardana.check_count(layout.counted.dataset)
+            return ScanShape(nxscan.steps_of_points(f, described.path, points, specs))
         if self.points is None:
             return None
         points = self._count(f, "points", self.points)
