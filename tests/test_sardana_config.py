@@ -140,11 +140,17 @@ def test_parts_must_be_paths(tmp_path: Path) -> None:
     assert "streams.sardana.motors must be a list of HDF5 paths" in line
 
 
+def readme_config() -> str:
+    """README's per-scan master config."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    return readme.split("**A MAX IV per-scan master.**")[1].split("```toml\n")[1].split("```")[0]
+
+
 def test_referenced_detector(tmp_path: Path) -> None:
-    """A channel of reference strings is a STINS stream of the detector file beside the
-    master, as for an NXscan entry: its frames on the events of their points' records."""
-    config = CONFIG.replace('spectrum/data"]', 'spectrum/data", "/entry/instrument/eiger/data"]')
-    source, toml = setup(tmp_path, config)
+    """README's example: a channel of reference strings is a STINS stream of the detector
+    file beside the master, as for an NXscan entry: its frames on the events of their
+    points' records."""
+    source, toml = setup(tmp_path, readme_config())
     write_master(source, eiger=True)
     images = write_detector(tmp_path, POINTS, 21503)
     out = tmp_path / "out"
@@ -184,3 +190,23 @@ def test_burst_scan(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     events = [event for event, _ in messages(out / "sardana.cbors")]
     assert events == [0, *range(3, POINTS * 3 + 1, 3), POINTS * 3 + 1]
+
+
+def test_serial_number_and_point_numbers_by_path(tmp_path: Path) -> None:
+    """`serialno` and `point_nb` given by path win over the file name and the count."""
+    config = CONFIG.replace(
+        'end_time = "/entry/end_time"',
+        'serialno = "/entry/entry_identifier"\npoint_nb = "/entry/instrument/pt/data"',
+    )
+    source, toml = setup(tmp_path, config)
+    with h5py.File(source, "r+") as f:
+        f["entry"].create_dataset("entry_identifier", data="77")
+        f["entry/instrument"].create_group("pt").create_dataset("data", data=np.arange(10, 15))
+    out = tmp_path / "out"
+    proc = run_cli("convert", source, "--config", toml, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    found = messages(out / "sardana.cbors")
+    assert found[0][1]["serialno"] == 77
+    assert found[0][1]["column_desc"][0]["min_value"] == 10
+    assert [r["point_nb"] for _, r in found[1:-1]] == list(range(10, 15))
+    assert found[-1][1] == {"type": "RecordEnd"}
