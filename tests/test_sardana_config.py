@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 
 from .conftest import run_cli
+from .replay_source import CONFIG_ENV, INPUT_ENV
 from .test_replay_e2e import replay, sha256
 from .test_sardana import EIGER_REFERENCE, STR, bad_input, messages, write_detector
 
@@ -164,6 +165,9 @@ def test_referenced_detector(tmp_path: Path) -> None:
         assert record[k]["eiger"]["sha256"] == sha256(images[k - 1])
     proc = run_cli("verify", source, *out.iterdir(), "--scan", "--config", toml)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    env = {INPUT_ENV: str(source), CONFIG_ENV: str(toml)}
+    direct = replay(tmp_path, "-s", "tests.replay_source:ConfiguredScanSource", env=env)
+    assert direct == record  # ReplaySource(config=...) replays what convert writes
     proc = run_cli("convert", source, "--config", toml, "--stream", "eiger", "-o", tmp_path / "e")
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in (tmp_path / "e").iterdir()] == ["eiger.cbors"]

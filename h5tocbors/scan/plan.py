@@ -90,8 +90,7 @@ def _choose(
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
         why = stins.fits(obj, axes) if module is stins else module.fits(obj)
-        why = None if spec.parts else why  # described part by part: its writer checks them
-        if why is not None:
+        if why is not None and not spec.parts:  # given part by part: its writer checks them
             raise H5ToCborsError(f"{what} is not a {module.NAME} source: {why}")
         return source_of(spec, obj, module, axes)
     if isinstance(obj, h5py.Dataset):  # only images are datasets
