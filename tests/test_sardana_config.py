@@ -214,3 +214,11 @@ def test_serial_number_and_point_numbers_by_path(tmp_path: Path) -> None:
     assert found[0][1]["column_desc"][0]["min_value"] == 10
     assert [r["point_nb"] for _, r in found[1:-1]] == list(range(10, 15))
     assert found[-1][1] == {"type": "RecordEnd"}
+
+
+def test_part_that_is_a_group(tmp_path: Path) -> None:
+    config = CONFIG.replace('title = "/entry/title"', 'title = "/entry/instrument"')
+    source, toml = setup(tmp_path, config)
+    line = bad_input(tmp_path, source, "--config", toml)
+    assert "maxiv.toml line 4: streams.sardana.title: /entry/instrument" in line
+    assert "is a group, not a dataset" in line

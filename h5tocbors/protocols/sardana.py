@@ -15,7 +15,9 @@ Sardana's `NXscanH5_FileRecorder` wrote the same values into `/entryN/measuremen
 dataset per column named by its sanitized label. Channels are keyed by that name unless
 `StreamContext.keys` maps it to another (a Tango URI, as the experiment keyed them).
 What the file does not hold (`deadtime`, `estimatedtime`, `total_scan_intervals`,
-column metadata beyond name/label/dtype/shape and motors' ranges) is left out.
+column metadata beyond name/label/dtype/shape and motors' ranges) is left out. The writer
+takes a `ScanLayout` (where each part is): an NXscan entry's, or one a `--config` gives
+by path (`sardana_layout`).
 """
 
 from __future__ import annotations

@@ -109,11 +109,16 @@ class ScanConfig:
     def check_paths(self, f: h5py.File, spec: StreamSpec) -> None:
         """Refuse a stream whose path, or a part's, `f` lacks, naming the config line."""
         assert spec.path is not None
-        for path in [spec.path, *(p for _, paths in spec.parts for p in paths)]:
+        for part, path in [("path", spec.path), *((k, p) for k, ps in spec.parts for p in ps)]:
             try:
-                open_object(f, path)
+                obj = open_object(f, path)
             except H5ToCborsError as e:
                 raise H5ToCborsError(f"{self.where(path)}: streams.{spec.name}: {e}") from e
+            if part != "path" and not isinstance(obj, h5py.Dataset):
+                raise H5ToCborsError(
+                    f"{self.where(path)}: streams.{spec.name}.{part}: {path} in {f.filename} "
+                    "is a group, not a dataset"
+                )
 
     def referenced(self, f: h5py.File) -> dict[str, sardana.Column]:
         """The value-referenced channels (reference strings, VDS) of the sardana streams
