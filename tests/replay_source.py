@@ -15,6 +15,7 @@ from dranspose.event import InternalWorkerMessage
 from h5tocbors import ReplaySource, iter_messages
 
 INPUT_ENV = "H5TOCBORS_INPUT"
+CONFIG_ENV = "H5TOCBORS_CONFIG"
 
 
 class PilatusSource:
@@ -43,3 +44,9 @@ class SardanaEntrySource(ScanSource):
     """The streams of scan entry `entry4` of the NXscan file `$H5TOCBORS_INPUT`."""
 
     entry = "entry4"
+
+
+class ConfiguredScanSource(ScanSource):
+    """The streams of `$H5TOCBORS_INPUT` as the `--config` file `$H5TOCBORS_CONFIG` gives them."""
+
+    config = os.environ.get(CONFIG_ENV) or None

@@ -158,6 +158,9 @@ class StreamContext:
     input: str = ""
     path: str = ""
     keys: Mapping[str, str] = field(default_factory=dict)
+    parts: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """The HDF5 paths a `--config` gives for a stream's parts, by part (a Sardana scan's
+    title, motors, channels: see `sardana_layout`); empty: as the stream's source says."""
 
 
 @dataclass

@@ -15,7 +15,9 @@ Sardana's `NXscanH5_FileRecorder` wrote the same values into `/entryN/measuremen
 dataset per column named by its sanitized label. Channels are keyed by that name unless
 `StreamContext.keys` maps it to another (a Tango URI, as the experiment keyed them).
 What the file does not hold (`deadtime`, `estimatedtime`, `total_scan_intervals`,
-column metadata beyond name/label/dtype/shape and motors' ranges) is left out.
+column metadata beyond name/label/dtype/shape and motors' ranges) is left out. The writer
+takes a `ScanLayout` (where each part is): an NXscan entry's, or one a `--config` gives
+by path (`sardana_layout`).
 """
 
 from __future__ import annotations
@@ -69,8 +71,11 @@ def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
 def text(group: h5py.Group, name: str) -> str | None:
     """The string `group[name]` holds, or None when it has none."""
     dataset = member_dataset(group, name)
-    if dataset is None:
-        return None
+    return None if dataset is None else text_of(dataset)
+
+
+def text_of(dataset: h5py.Dataset) -> str:
+    """The string `dataset` holds (a scalar, or the first of a 1-D array)."""
     if h5py.check_string_dtype(dataset.dtype) is None or dataset.ndim > 1 or dataset.size == 0:
         raise H5ToCborsError(
             f"{_where(dataset)} is {dataset.shape} {dtype_name(dataset.dtype)}, not a string"
@@ -113,11 +118,12 @@ def columns(measurement: h5py.Group) -> list[Column]:
         dataset = member_dataset(measurement, name)
         if dataset is None or (name.startswith("_") and name[1:] in measurement):
             continue
-        found.append(Column(name, dataset, _kind(dataset)))
+        found.append(Column(name, dataset, column_kind(dataset)))
     return found
 
 
-def _kind(dataset: h5py.Dataset) -> str:
+def column_kind(dataset: h5py.Dataset) -> str:
+    """How a column's rows become values: `scalar`, `vector`, `text` or `vds`."""
     if dataset.ndim == 0:
         raise H5ToCborsError(f"{_where(dataset)} is a single value, not one per point")
     if dataset.is_virtual:
@@ -190,10 +196,40 @@ def _desc(column: Column, label: str, name: str, motor: bool = False) -> dict[st
     return desc
 
 
+@dataclass(frozen=True)
+class ScanLayout:
+    """Where one scan's parts are, whatever file recorded it: an NXscan entry
+    (`nxscan_layout`) or a file a `--config` describes part by part (`configured_layout`).
+    `point` and `time` may be missing (written: the point's index, 0.0)."""
+
+    source: str
+    """The scan's HDF5 path, for messages."""
+    where: str
+    title: str
+    serialno: int
+    recorded: str
+    """The file's name where it was recorded."""
+    starttime: str | None
+    endtime: str | None
+    motors: list[Column]
+    channels: list[Column]
+    point: Column | None = None
+    time: Column | None = None
+
+    @property
+    def counted(self) -> Column:
+        """The column whose length is the scan's points: the point number, else the first."""
+        every = [self.point, self.time, *self.motors, *self.channels]
+        found = next((c for c in every if c is not None), None)
+        if found is None:
+            raise H5ToCborsError(f"{self.where}: no column gives the scan's points")
+        return found
+
+
 @dataclass
 class SardanaWriter(Writer):
-    """The sardana messages of one scan entry: DataDescription, one RecordData per
-    selected point, RecordEnd.
+    """The sardana messages of one scan: DataDescription, one RecordData per selected
+    point, RecordEnd.
 
     Example:
         >>> w = open_writer(f["/entry12"], ctx)  # 5 points  # doctest: +SKIP
@@ -205,8 +241,8 @@ class SardanaWriter(Writer):
     end: dict[str, object]
     channels: list[tuple[str, Column]]
     motors: list[Column]
-    point: Column
-    time: Column
+    point: Column | None
+    time: Column | None
     spans: Sequence[StepSpan]
     typ: str = TYP
 
@@ -215,7 +251,7 @@ class SardanaWriter(Writer):
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [dumped(self.description)]
-        rows = {c.name: BlockRows(c.dataset) for c in self._numbers()}
+        rows = {id(c): BlockRows(c.dataset) for c in self._numbers()}
         for span in self.spans:
             yield [dumped(self.record(span.index, rows))]
             self.counters.frames += 1
@@ -223,29 +259,27 @@ class SardanaWriter(Writer):
 
     def _numbers(self) -> list[Column]:
         every = [self.time, self.point, *self.motors, *(c for _, c in self.channels)]
-        return [c for c in every if c.kind in ("scalar", "vector")]
+        return [c for c in every if c is not None and c.kind in ("scalar", "vector")]
 
-    def record(self, point: int, rows: Mapping[str, BlockRows]) -> dict[str, object]:
+    def record(self, point: int, rows: Mapping[int, BlockRows]) -> dict[str, object]:
         """The RecordData of point `point`, keys as Sardana posts them."""
-        record: dict[str, object] = {
-            "type": "RecordData",
-            "timestamp": _value(self.time, point, rows),
-        }
+        time = 0.0 if self.time is None else _value(self.time, point, rows)
+        record: dict[str, object] = {"type": "RecordData", "timestamp": time}
         for key, column in self.channels:
             record[key] = _value(column, point, rows)
-        record["point_nb"] = _value(self.point, point, rows)
+        record["point_nb"] = point if self.point is None else _value(self.point, point, rows)
         for column in self.motors:
             record[column.name] = _value(column, point, rows)
         return record
 
 
-def _value(column: Column, point: int, rows: Mapping[str, BlockRows]) -> object:
+def _value(column: Column, point: int, rows: Mapping[int, BlockRows]) -> object:
     if column.kind == "vds":
         return vds_reference(column.dataset, point)
     if column.kind == "text":
         raw = column.dataset[point]
         return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    value = rows[column.name].row(point)
+    value = rows[id(column)].row(point)
     return value.tolist() if column.kind == "vector" else value.item()
 
 
@@ -269,6 +303,13 @@ def points_of(entry: h5py.Group) -> int:
     dataset = entry["measurement"][POINT]
     if dataset.ndim != 1:
         raise H5ToCborsError(f"{_where(dataset)} is {dataset.shape}, not one number per point")
+    return check_count(dataset)
+
+
+def check_count(dataset: h5py.Dataset) -> int:
+    """The points a column counts: its length, if h5tocbors takes that many."""
+    if dataset.ndim == 0:
+        raise H5ToCborsError(f"{_where(dataset)} is a single value, not one per point")
     if dataset.shape[0] > MAX_STEPS:
         raise H5ToCborsError(
             f"{_where(dataset)} declares {dataset.shape[0]:,} points, more than h5tocbors takes "
@@ -277,69 +318,121 @@ def points_of(entry: h5py.Group) -> int:
     return int(dataset.shape[0])
 
 
-def check_lengths(found: Sequence[Column], points: int, needed: int) -> None:
-    """Refuse a column shorter than the `needed` points (an aborted scan), naming it and
-    the part all columns have."""
+def check_lengths(found: Sequence[Column], counted: Column, needed: int) -> None:
+    """Refuse a column shorter than the `needed` points (an aborted scan), naming it, the
+    column that counts the points and the part all columns have."""
     short = [c for c in found if c.dataset.shape[0] < needed]
     if short:
         common = min(c.dataset.shape[0] for c in found)
         raise H5ToCborsError(
-            f"{_where(short[0].dataset)} has {short[0].dataset.shape[0]} points, {POINT} has "
-            f"{points}: an aborted scan? select the common part with "
-            + option("frames", slice(0, common))
+            f"{_where(short[0].dataset)} has {short[0].dataset.shape[0]} points, "
+            f"{counted.name} has {counted.dataset.shape[0]}: an aborted scan? select the common "
+            "part with " + option("frames", slice(0, common))
         )
 
 
 def open_writer(
     entry: h5py.Group | h5py.Dataset, ctx: StreamContext, keys: Mapping[str, str] | None = None
 ) -> SardanaWriter:
-    """The sardana stream of a scan entry: one RecordData per span of `ctx.steps` (every
-    point when it has none). `keys` maps channels' dataset names to the keys written
+    """The sardana stream of a scan entry, or of the scan `ctx.parts` describe (a
+    `--config`'s paths, see `configured_layout`): one RecordData per span of `ctx.steps`
+    (every point when it has none). `keys` maps channels' dataset names to the keys written
     (default: `ctx.keys`, else the names)."""
+    if ctx.parts:
+        from .sardana_layout import configured_layout  # it builds on this module
+
+        layout = configured_layout(entry, ctx.parts)
+    else:
+        layout = nxscan_layout(entry)
+    return writer_of(layout, ctx, ctx.keys if keys is None else keys)
+
+
+def nxscan_layout(entry: h5py.Group | h5py.Dataset) -> ScanLayout:
+    """Where the parts of an NXscan entry are: columns under `measurement`, the scanned
+    motors named by the title."""
     problem = fits(entry)
     if problem is not None:
         raise H5ToCborsError(f"{_where(entry)} is {problem}")
     assert isinstance(entry, h5py.Group)
-    keys = ctx.keys if keys is None else keys
-    points = points_of(entry)
+    points_of(entry)
     measurement = entry["measurement"]
     found = columns(measurement)
-    spans = ctx.steps or [StepSpan(j, range(j, j + 1)) for j in range(points)]
-    check_lengths(found, points, max((s.index for s in spans), default=-1) + 1)
     by_name = {c.name: c for c in found}
     if TIME not in by_name or by_name[TIME].kind != "scalar":
         raise H5ToCborsError(f"{_where(measurement)} has no {TIME} column: not a Sardana scan")
     where = _where(entry)
     title = text(entry, "title") or ""
     moved = motors(title, list(by_name))
-    channels = [c for c in found if c.name not in (POINT, TIME, *moved)]
+    return ScanLayout(
+        source=entry.name,
+        where=where,
+        title=title,
+        serialno=_serialno(entry),
+        recorded=recorded_name(entry),
+        starttime=text(entry, "macro_start_time") or text(entry, "start_time"),
+        endtime=text(entry, "end_time"),
+        motors=[by_name[m] for m in moved],
+        channels=[c for c in found if c.name not in (POINT, TIME, *moved)],
+        point=by_name[POINT],
+        time=by_name[TIME],
+    )
+
+
+def writer_of(layout: ScanLayout, ctx: StreamContext, keys: Mapping[str, str]) -> SardanaWriter:
+    """The writer of a scan wherever its parts are: its columns checked against the points."""
+    points = check_count(layout.counted.dataset)
+    spans = ctx.steps or [StepSpan(j, range(j, j + 1)) for j in range(points)]
+    every = [c for c in (layout.point, layout.time) if c is not None]
+    every += [*layout.motors, *layout.channels]
+    check_lengths(every, layout.counted, max((s.index for s in spans), default=-1) + 1)
+    channels = layout.channels
     description = {
         "type": "DataDescription",
-        "serialno": _serialno(entry),
-        "scandir": os.path.dirname(_recorded_name(entry)),
-        "title": title,
+        "serialno": layout.serialno,
+        "scandir": os.path.dirname(layout.recorded),
+        "title": layout.title,
         "column_desc": [
-            _desc(by_name[POINT], "#Pt No", "point_nb"),
-            *(_desc(by_name[m], m, m, motor=True) for m in moved),
+            _point_desc(layout.point, points),
+            *(_desc(m, m.name, m.name, motor=True) for m in layout.motors),
             *(_desc(c, c.name, keys.get(c.name, c.name)) for c in channels if c.kind == "scalar"),
-            _desc(by_name[TIME], "dt", "timestamp"),
+            _time_desc(layout.time),
         ],
-        "ref_moveables": moved,
-        "starttime": ctime(text(entry, "macro_start_time") or text(entry, "start_time"), where),
+        "ref_moveables": [m.name for m in layout.motors],
+        "starttime": ctime(layout.starttime, layout.where),
         "counters": [keys.get(c.name, c.name) for c in channels],
-        "scanfile": os.path.basename(_recorded_name(entry)),
+        "scanfile": os.path.basename(layout.recorded),
     }
-    endtime = ctime(text(entry, "end_time"), where)
+    endtime = ctime(layout.endtime, layout.where)
     return SardanaWriter(
-        source=entry.name,
+        source=layout.source,
         description={k: v for k, v in description.items() if v is not None},
         end={"type": "RecordEnd", **({"endtime": endtime} if endtime else {})},
         channels=[(keys.get(c.name, c.name), c) for c in channels],
-        motors=[by_name[m] for m in moved],
-        point=by_name[POINT],
-        time=by_name[TIME],
+        motors=layout.motors,
+        point=layout.point,
+        time=layout.time,
         spans=spans,
     )
+
+
+def _point_desc(point: Column | None, points: int) -> dict[str, object]:
+    if point is not None:
+        return _desc(point, "#Pt No", "point_nb")
+    low, high = (0, points - 1) if points else (None, None)
+    return {
+        "min_value": low,
+        "max_value": high,
+        "name": "point_nb",
+        "label": "#Pt No",
+        "dtype": "int64",
+        "shape": [],
+    }
+
+
+def _time_desc(time: Column | None) -> dict[str, object]:
+    if time is not None:
+        return _desc(time, "dt", "timestamp")
+    return {"name": "timestamp", "label": "dt", "dtype": "float64", "shape": []}
 
 
 def _serialno(entry: h5py.Group) -> int:
@@ -351,7 +444,7 @@ def _serialno(entry: h5py.Group) -> int:
         raise H5ToCborsError(f"{_where(entry)}: serial number {quoted(given)} is no integer") from e
 
 
-def _recorded_name(entry: h5py.Group) -> str:
+def recorded_name(entry: h5py.Group | h5py.Dataset) -> str:
     """The file's name where it was recorded (root attribute `file_name`), else its name here."""
     name: Any = entry.file.attrs.get("file_name")
     if isinstance(name, bytes):

@@ -14,7 +14,16 @@ Example (a PandABlocks-client file and an Eiger detector written beside it):
     axes = "NHW"    # optional: how the image dataset is cut into frames (--axes)
 
 A Sardana scan's channel keys (`channel_keys`): `names_from = "capture.cbors"` and a
-`[names]` table of dataset name = key.
+`[names]` table of dataset name = key. A `protocol = "sardana"` stream may give its parts
+by path (`protocols.sardana_layout`: a MAX IV per-scan master):
+
+    [streams.sardana]
+    path = "/entry"
+    protocol = "sardana"
+    title = "/entry/title"
+    start_time = "/entry/start_time"
+    motors = ["/entry/instrument/xtal3_pit/value"]
+    channels = ["/entry/instrument/albaem01_ch3/data"]
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ from ..capture.names import check_stream_name
 from ..errors import H5ToCborsError, UsageError, quoted, shortened
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
-from ..protocols import MAX_STEPS, Steps
+from ..protocols import MAX_STEPS, Steps, sardana, sardana_layout
+from . import nxscan
 from .channel_keys import config_names_from
 from .plan import ScanShape
 from .specs import PROTOCOL_NAMES, StreamSpec
@@ -74,26 +84,66 @@ class ScanConfig:
         return str(self.path)
 
     def named(self, f: h5py.File, wanted: Sequence[str] = ()) -> list[StreamSpec]:
-        """The streams named in `wanted` (in that order), else all; a name the config does
-        not give, or a path of theirs that `f` lacks, is refused, naming the config line."""
+        """The streams named in `wanted` (in that order), else all: the config's, then a
+        STINS stream per value-referenced channel of a sardana stream given by parts (as
+        an NXscan entry's, `nxscan.detector_stream`). A name the config does not give, or
+        a path of theirs that `f` lacks, is refused, naming the config line."""
         by_name = {s.name: s for s in self.streams}
-        unknown = [n for n in wanted if n not in by_name]
+        referenced = self.referenced(f)
+        names = [*by_name, *(n for n in referenced if n not in by_name)]
+        unknown = [n for n in wanted if n not in names]
         if unknown:
             raise H5ToCborsError(
                 f"{self.path} has no stream {', '.join(map(shortened, unknown))}; its streams are "
-                + ", ".join(by_name)
+                + ", ".join(names)
             )
-        specs = [by_name[n] for n in wanted] if wanted else self.streams
-        for spec in specs:
-            assert spec.path is not None
-            try:
-                open_object(f, spec.path)
-            except H5ToCborsError as e:
-                raise H5ToCborsError(f"{self.where(spec.path)}: streams.{spec.name}: {e}") from e
+        specs = []
+        for name in wanted or names:
+            if name in by_name:
+                self.check_paths(f, by_name[name])
+                specs.append(by_name[name])
+            else:
+                specs.append(nxscan.detector_stream(f, referenced[name]))
         return specs
 
-    def shape(self, f: h5py.File) -> ScanShape | None:
-        """The scan's points and steps, or None when the config does not count them."""
+    def check_paths(self, f: h5py.File, spec: StreamSpec) -> None:
+        """Refuse a stream whose path, or a part's, `f` lacks, naming the config line."""
+        assert spec.path is not None
+        for part, path in [("path", spec.path), *((k, p) for k, ps in spec.parts for p in ps)]:
+            try:
+                obj = open_object(f, path)
+            except H5ToCborsError as e:
+                raise H5ToCborsError(f"{self.where(path)}: streams.{spec.name}: {e}") from e
+            if part != "path" and not isinstance(obj, h5py.Dataset):
+                raise H5ToCborsError(
+                    f"{self.where(path)}: streams.{spec.name}.{part}: {path} in {f.filename} "
+                    "is a group, not a dataset"
+                )
+
+    def referenced(self, f: h5py.File) -> dict[str, sardana.Column]:
+        """The value-referenced channels (reference strings, VDS) of the sardana streams
+        given by parts, by name."""
+        found: dict[str, sardana.Column] = {}
+        for spec in self.streams:
+            if spec.parts and spec.path is not None:
+                self.check_paths(f, spec)
+                root = open_object(f, spec.path)
+                for column in sardana_layout.channel_columns(root, dict(spec.parts)):
+                    if column.kind in ("text", "vds"):
+                        found.setdefault(column.name, column)
+        return found
+
+    def shape(self, f: h5py.File, specs: Sequence[StreamSpec] = ()) -> ScanShape | None:
+        """The scan's points and steps, or None when the config does not count them: by
+        `points` and `steps`, else by its sardana stream given by parts (its points, and
+        the frames per point of the detectors among `specs`, as for an NXscan entry)."""
+        described = next((s for s in self.streams if s.parts), None)
+        if self.points is None and described is not None:
+            assert described.path is not None
+            root = open_object(f, described.path)
+            layout = sardana_layout.configured_layout(root, dict(described.parts))
+            points = sardana.check_count(layout.counted.dataset)
+            return ScanShape(nxscan.steps_of_points(f, described.path, points, specs))
         if self.points is None:
             return None
         points = self._count(f, "points", self.points)
@@ -188,8 +238,9 @@ def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
         raise H5ToCborsError(f"{where}: {e}") from e
     if not isinstance(table, dict):
         raise H5ToCborsError(f"{where}: streams.{name} must be a table with path = ...")
-    unknown(config, table, STREAM_KEYS, f"streams.{name}.")
     path, protocol = table.get("path"), table.get("protocol")
+    known = STREAM_KEYS | set(sardana_layout.PARTS) if protocol == "sardana" else STREAM_KEYS
+    unknown(config, table, known, f"streams.{name}.")
     if not isinstance(path, str) or not path.startswith("/"):
         raise H5ToCborsError(f"{where}: streams.{name}.path must be an HDF5 path like /entry/data")
     if protocol is not None and protocol not in PROTOCOL_NAMES:
@@ -197,7 +248,40 @@ def stream_spec(config: ScanConfig, name: str, table: object) -> StreamSpec:
             f"{config.where(str(protocol))}: streams.{name}.protocol {protocol!r} is not one of "
             f"{', '.join(PROTOCOL_NAMES)}"
         )
-    return StreamSpec(name, path, protocol, stream_axes(config, name, table.get("axes")))
+    parts = stream_parts(config, name, table) if protocol == "sardana" else ()
+    return StreamSpec(
+        name, path, protocol, stream_axes(config, name, table.get("axes")), parts=parts
+    )
+
+
+def stream_parts(
+    config: ScanConfig, name: str, table: dict[str, Any]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The paths a sardana stream gives its parts (`sardana_layout.PARTS`), or () for none:
+    one path each, lists for motors and channels; `title` and `start_time` needed."""
+    parts: list[tuple[str, tuple[str, ...]]] = []
+    for key in sardana_layout.PARTS:
+        value = table.get(key)
+        if value is None:
+            continue
+        listed = key in sardana_layout.PATH_LISTS
+        paths = value if listed and isinstance(value, list) else [value]
+        if (listed and not isinstance(value, list)) or not all(
+            isinstance(p, str) and p.startswith("/") for p in paths
+        ):
+            kind = "a list of HDF5 paths" if listed else "an HDF5 path"
+            raise H5ToCborsError(
+                f"{config.where(key)}: streams.{name}.{key} must be {kind} like /entry/title"
+            )
+        parts.append((key, tuple(paths)))
+    given = [k for k, _ in parts]
+    missing = [k for k in sardana_layout.REQUIRED if k not in given]
+    if given and missing:
+        raise H5ToCborsError(
+            f"{config.where(f'streams.{name}')}: streams.{name} gives its parts by path but "
+            f"not {', '.join(missing)}"
+        )
+    return tuple(parts)
 
 
 def stream_axes(config: ScanConfig, name: str, value: object) -> str | None:

@@ -209,10 +209,16 @@ def scan_steps(f: h5py.File, entry: str, specs: Sequence[StreamSpec] = ()) -> St
     burst scan), as the detectors' image counts say."""
     with metadata_of(f, f"/{entry}"):
         points = sardana.points_of(f[entry])
+    return steps_of_points(f, f"/{entry}", points, specs)
+
+
+def steps_of_points(f: h5py.File, scan: str, points: int, specs: Sequence[StreamSpec]) -> Steps:
+    """The steps of a Sardana scan (at `scan`) of `points` points: its detectors' frames
+    per point (`scan_steps`)."""
     per_point = {_burst(f, spec, points) for spec in specs if spec.protocol == "stins"}
     if len(per_point) > 1:
         raise H5ToCborsError(
-            f"/{entry} in {f.filename}: its detectors take different numbers of frames per "
+            f"{scan} in {f.filename}: its detectors take different numbers of frames per "
             f"point ({', '.join(map(str, sorted(per_point)))}); convert them apart with "
             + option("streams", metavar="NAME")
         )

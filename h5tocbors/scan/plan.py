@@ -66,7 +66,7 @@ class Source:
 
     def context(self, ctx: StreamContext) -> StreamContext:
         """`ctx` for this stream's writer."""
-        return replace(ctx, axes=self.axes, path=self.path)
+        return replace(ctx, axes=self.axes, path=self.path, parts=dict(self.spec.parts))
 
 
 def choose(f: h5py.File, spec: StreamSpec, axes: str | None = None) -> Source:
@@ -90,7 +90,7 @@ def _choose(
     if spec.protocol is not None:
         module = BY_NAME[spec.protocol]
         why = stins.fits(obj, axes) if module is stins else module.fits(obj)
-        if why is not None:
+        if why is not None and not spec.parts:  # given part by part: its writer checks them
             raise H5ToCborsError(f"{what} is not a {module.NAME} source: {why}")
         return source_of(spec, obj, module, axes)
     if isinstance(obj, h5py.Dataset):  # only images are datasets

@@ -38,6 +38,9 @@ class StreamSpec:
     file: str | None = None
     """The file that holds `path`, found beside the input (a detector file a scan's values
     reference); None: the input."""
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """The HDF5 paths of the stream's parts, by part, as a `--config` gives them (a Sardana
+    per-scan master's title, motors, channels); (): as its path's object says."""
 
     def __post_init__(self) -> None:
         check_stream_name(self.name)  # every stream, however named, makes a file name

@@ -87,7 +87,8 @@ def open_streams(
         )
     shape: ScanShape | None
     if config is not None and config.streams:
-        specs, shape = config.named(f, named), config.shape(f)
+        specs = config.named(f, named)
+        shape = config.shape(f, specs)
     elif config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
         picked = nxscan.pick_entry(f, entry)
         specs = nxscan.scan_streams(f, picked, named)
@@ -107,7 +108,8 @@ def stream_names(
     master's (`contrast` and the measurement's keys, detectors or not), else an NXscan
     entry's."""
     if config is not None and config.streams:
-        return [s.name for s in config.streams]
+        names = [s.name for s in config.streams]
+        return names + [n for n in config.referenced(f) if n not in names]
     if config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
         picked = nxscan.pick_entry(f, entry)
         return nxscan.stream_names(f, picked)
