@@ -155,3 +155,21 @@ def test_channel_keys_from_config(tmp_path: Path) -> None:
     proc = run_cli("verify", written.master, *sorted((tmp_path / "out").iterdir()), "--scan",
                    "--config", config)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ls_lists_referenced_detectors(tmp_path: Path) -> None:
+    """`ls` names each referenced column's detector stream and where its images are, or
+    why they cannot be converted (the detector file missing)."""
+    eight = write_two_entries(tmp_path / "in")[1]
+    proc = run_cli("ls", eight.master, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {d["path"]: d for d in json.loads(proc.stdout)}
+    pilatus = rows["/entry8/measurement/pilatus"]
+    assert pilatus["scan"] == "pilatus"
+    assert pilatus["note"] == "images scan-8_pilatus.h5:/entry/instrument/pilatus/data"
+    eight.detectors["pilatus"].files[0].unlink()
+    proc = run_cli("ls", eight.master, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {d["path"]: d for d in json.loads(proc.stdout)}
+    note = rows["/entry8/measurement/pilatus"]["note"]
+    assert note.startswith("not convertible: referenced file") and "scan-8_pilatus.h5" in note
