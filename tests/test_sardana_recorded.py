@@ -173,3 +173,20 @@ def test_ls_lists_referenced_detectors(tmp_path: Path) -> None:
     rows = {d["path"]: d for d in json.loads(proc.stdout)}
     note = rows["/entry8/measurement/pilatus"]["note"]
     assert note.startswith("not convertible: referenced file") and "scan-8_pilatus.h5" in note
+
+
+def test_batch_rows_name_their_entries(tmp_path: Path) -> None:
+    """Several entries of one file, converted as a batch: each summary row and JSON outcome
+    names its entry."""
+    seven = write_two_entries(tmp_path / "in")[0]
+    proc = run_cli("convert", seven.master, "--scan", "-o", tmp_path / "table")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split()[:2] for line in proc.stdout.splitlines()[1:]]
+    assert rows == [[str(seven.master), "/entry7"], [str(seven.master), "/entry8"]]
+    proc = run_cli("convert", seven.master, "--scan", "-o", tmp_path / "json", "--json")
+    assert proc.returncode == 0, proc.stderr
+    files = json.loads(proc.stdout)["files"]
+    assert [(f["input"], f["entry"]) for f in files] == [
+        (str(seven.master), "entry7"),
+        (str(seven.master), "entry8"),
+    ]
