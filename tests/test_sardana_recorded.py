@@ -190,3 +190,17 @@ def test_batch_rows_name_their_entries(tmp_path: Path) -> None:
         (str(seven.master), "entry7"),
         (str(seven.master), "entry8"),
     ]
+
+
+def test_burst_scan_without_its_detector(tmp_path: Path) -> None:
+    """`--stream sardana` on a burst scan keeps the records on the events they had beside the
+    detector, whose file says the frames per point; with that file gone, they are 1:1."""
+    written = write_burst_scan(tmp_path / "in")
+    k = written.frames_per_point
+    assert converted(written, tmp_path / "out", "--stream", "sardana") == ["sardana"]
+    events = [m.event_number for m in read_capture(tmp_path / "out" / "sardana.cbors")]
+    assert events == [0, *(k * (p + 1) for p in range(written.points)), k * written.points + 1]
+    written.detectors["pilatus"].files[0].unlink()
+    assert converted(written, tmp_path / "alone", "--stream", "sardana") == ["sardana"]
+    events = [m.event_number for m in read_capture(tmp_path / "alone" / "sardana.cbors")]
+    assert events == list(range(written.points + 2))

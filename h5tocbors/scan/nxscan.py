@@ -206,10 +206,13 @@ def _reference_text(dataset: h5py.Dataset, point: int) -> str:
 def scan_steps(f: h5py.File, entry: str, specs: Sequence[StreamSpec] = ()) -> Steps:
     """The points of scan entry `entry` as steps, and the frames of its detectors as the
     points within them: one each (a step or continuous scan), or k frames per point (a
-    burst scan), as the detectors' image counts say."""
+    burst scan), as the detectors' image counts say. With every detector left out of
+    `specs`, those whose files are here still say it (events stay as at the experiment)."""
     with metadata_of(f, f"/{entry}"):
         points = sardana.points_of(f[entry])
     per_point = {_burst(f, spec, points) for spec in specs if spec.protocol == "stins"}
+    if not per_point:
+        per_point = _left_out_burst(f, entry, points)
     if len(per_point) > 1:
         raise H5ToCborsError(
             f"/{entry} in {f.filename}: its detectors take different numbers of frames per "
@@ -218,6 +221,18 @@ def scan_steps(f: h5py.File, entry: str, specs: Sequence[StreamSpec] = ()) -> St
         )
     k = per_point.pop() if per_point else 1
     return Steps.even(points * k, points) if points else Steps(())
+
+
+def _left_out_burst(f: h5py.File, entry: str, points: int) -> set[int]:
+    """Frames per point of an entry's detectors that can be read (none: `{1}`, 1:1 events);
+    one that cannot (its file missing) or that disagrees is not converted, so not refused."""
+    found = set()
+    for name in _referenced_columns(f, entry):
+        try:
+            found.add(_burst(f, scan_streams(f, entry, [name])[0], points))
+        except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError):
+            continue
+    return found if len(found) == 1 else {1}
 
 
 def _burst(f: h5py.File, spec: StreamSpec, points: int) -> int:
