@@ -204,3 +204,15 @@ def test_burst_scan_without_its_detector(tmp_path: Path) -> None:
     assert converted(written, tmp_path / "alone", "--stream", "sardana") == ["sardana"]
     events = [m.event_number for m in read_capture(tmp_path / "alone" / "sardana.cbors")]
     assert events == list(range(written.points + 2))
+
+
+@pytest.mark.parametrize("frames", [(), ("--frames", "0:12")])
+def test_verify_burst_scan(tmp_path: Path, frames: tuple[str, ...]) -> None:
+    """`verify --scan` checks a burst scan's captures, whole or converted with `--frames`
+    (the records planned after the detector, whose file is then open, still on its frames)."""
+    written = write_burst_scan(tmp_path / "in")
+    assert converted(written, tmp_path / "out", *frames) == ["sardana", "pilatus"]
+    captures = sorted((tmp_path / "out").iterdir())
+    proc = run_cli("verify", written.master, *captures, "--scan")
+    assert proc.returncode == 0, proc.stderr
+    assert "sardana: " in proc.stdout and "identical" in proc.stdout

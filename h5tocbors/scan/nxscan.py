@@ -17,6 +17,8 @@ import h5py
 
 from ..errors import H5ToCborsError, option, quoted
 from ..hdf5.open import metadata_of, open_input, open_referenced
+from ..hdf5.resolve import open_object
+from ..hdf5.walk import BrokenLink, follow
 from ..protocols import Steps, sardana
 from ..protocols.members import member_class, member_names
 from .channel_keys import channel_keys
@@ -185,14 +187,15 @@ def detector_stream(f: h5py.File, column: sardana.Column) -> StreamSpec:
         )
     found = locate_beside(reference.file, Path(f.filename))
     with metadata_of(str(found), reference.path):
-        target = open_referenced(found).get(reference.path)
-        if isinstance(target, h5py.Group) and "data" in target:
-            path = f"{reference.path.rstrip('/')}/data"
-        elif target is None:
+        try:
+            target = follow(open_referenced(found), reference.path)
+        except BrokenLink as e:
             raise H5ToCborsError(
                 f"{dataset.name} in {f.filename} references {reference.path} in {found}, "
-                "which is not there"
-            )
+                f"which is not there ({e})"
+            ) from e
+        if isinstance(target, h5py.Group) and "data" in target:
+            path = f"{reference.path.rstrip('/')}/data"
         else:
             path = reference.path
     return StreamSpec(column.name, path, "stins", file=str(found))
@@ -240,7 +243,7 @@ def _burst(f: h5py.File, spec: StreamSpec, points: int) -> int:
     fewer: an aborted scan is the planner's to report); neither is an error naming both."""
     root = open_referenced(Path(spec.file)) if spec.file else f
     with metadata_of(root, spec.path or ""):
-        images = root.get(spec.path or "")
+        images = open_object(root, spec.path or "/")  # as the planner opens it, prefixes and all
         frames = images.shape[0] if isinstance(images, h5py.Dataset) and images.ndim >= 3 else 1
     if frames <= points or not points:
         return 1
