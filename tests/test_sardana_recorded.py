@@ -216,3 +216,16 @@ def test_verify_burst_scan(tmp_path: Path, frames: tuple[str, ...]) -> None:
     proc = run_cli("verify", written.master, *captures, "--scan")
     assert proc.returncode == 0, proc.stderr
     assert "sardana: " in proc.stdout and "identical" in proc.stdout
+
+
+def test_verify_records_before_detector(tmp_path: Path) -> None:
+    """`verify --scan` with the sardana capture given before its detector's (the entry's
+    columns, open for the records, are not opened again differently for the detector)."""
+    written = write_step_scan(tmp_path / "in", points=3)
+    assert converted(written, tmp_path / "out") == ["sardana", "eiger_xes"]
+    out = tmp_path / "out"
+    proc = run_cli(
+        "verify", written.master, out / "sardana.cbors", out / "eiger_xes.cbors", "--scan"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("identical") == 2

@@ -266,7 +266,9 @@ def points_of(entry: h5py.Group) -> int:
     problem = fits(entry)
     if problem is not None:
         raise H5ToCborsError(f"{_where(entry)} is {problem}")
-    dataset = entry["measurement"][POINT]
+    dataset = member_dataset(entry["measurement"], POINT)  # as the writer opens it
+    if dataset is None:  # fits() found it: only a race could lose it
+        raise H5ToCborsError(f"{_where(entry)} has no measurement/{POINT}")
     if dataset.ndim != 1:
         raise H5ToCborsError(f"{_where(dataset)} is {dataset.shape}, not one number per point")
     if dataset.shape[0] > MAX_STEPS:
