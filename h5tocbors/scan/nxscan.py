@@ -152,7 +152,7 @@ def record_keys(
     with metadata_of(f, f"/{entry}/measurement"):
         found = sardana.columns(f[entry]["measurement"])
         references = {
-            c.name: _reference_text(c.dataset, 0)
+            c.name: sardana.string_at(c.dataset, 0)
             for c in found
             if c.kind == "text" and c.dataset.shape[0]
         }
@@ -178,7 +178,7 @@ def detector_stream(f: h5py.File, column: sardana.Column) -> StreamSpec:
     dataset = column.dataset
     if column.kind == "vds" or dataset.shape[0] == 0:
         return StreamSpec(column.name, dataset.name, "stins")
-    first, last = (_reference_text(dataset, i) for i in (0, dataset.shape[0] - 1))
+    first, last = (sardana.string_at(dataset, i) for i in (0, dataset.shape[0] - 1))
     reference = parse_reference(first)
     if parse_reference(last) != reference:
         raise H5ToCborsError(
@@ -199,11 +199,6 @@ def detector_stream(f: h5py.File, column: sardana.Column) -> StreamSpec:
         else:
             path = reference.path
     return StreamSpec(column.name, path, "stins", file=str(found))
-
-
-def _reference_text(dataset: h5py.Dataset, point: int) -> str:
-    raw = dataset[point]
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
 def scan_steps(f: h5py.File, entry: str, specs: Sequence[StreamSpec] = ()) -> Steps:
