@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 
@@ -229,3 +230,19 @@ def test_verify_records_before_detector(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("identical") == 2
+
+
+def test_ls_names_a_short_column(tmp_path: Path) -> None:
+    """`ls` tells of an entry with a column shorter than its points, and the `--frames`
+    that converts the common part."""
+    written = write_step_scan(tmp_path / "in", points=4)
+    with h5py.File(written.master, "r+") as f:
+        measurement = f[written.entry]["measurement"]
+        kept = measurement["albaem01_ch3"][:2]
+        del measurement["albaem01_ch3"]
+        measurement["albaem01_ch3"] = kept
+    proc = run_cli("ls", written.master, "--json")
+    assert proc.returncode == 0, proc.stderr
+    note = {d["path"]: d for d in json.loads(proc.stdout)}[f"/{written.entry}"]["note"]
+    assert note.startswith(f"{written.title} (4 points; ")
+    assert "albaem01_ch3" in note and note.endswith("--frames 0:2)")

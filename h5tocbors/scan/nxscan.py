@@ -104,17 +104,19 @@ def entries_to_convert(path: str | os.PathLike[str], given: Sequence[str]) -> li
 
 
 def scan_sources(f: h5py.File) -> list[tuple[str, str, str]]:
-    """(entry, title, points) of each scan entry, for `ls`: `points` says `5 points`, or
-    why the entry cannot be converted."""
+    """(entry, title, points) of each scan entry, for `ls`: `points` says `5 points`, and
+    why the entry cannot be converted (whole) if it cannot."""
     found = []
     for entry in scan_entries(f):
         title, points = "", ""
         try:
             with metadata_of(f, f"/{entry}"):
                 title = sardana.text(f[entry], "title") or ""
-                points = f"{sardana.points_of(f[entry])} points"
+                count = sardana.points_of(f[entry])
+                points = f"{count} points"
+                sardana.check_lengths(sardana.columns(f[entry]["measurement"]), count, count)
         except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError) as e:
-            points = f"not convertible: {e}"
+            points = f"{points}; {e}" if points else f"not convertible: {e}"
         found.append((entry, title[:120], points))
     return found
 
