@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import pytest
 
@@ -155,3 +156,93 @@ def test_channel_keys_from_config(tmp_path: Path) -> None:
     proc = run_cli("verify", written.master, *sorted((tmp_path / "out").iterdir()), "--scan",
                    "--config", config)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ls_lists_referenced_detectors(tmp_path: Path) -> None:
+    """`ls` names each referenced column's detector stream and where its images are, or
+    why they cannot be converted (the detector file missing)."""
+    eight = write_two_entries(tmp_path / "in")[1]
+    proc = run_cli("ls", eight.master, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {d["path"]: d for d in json.loads(proc.stdout)}
+    pilatus = rows["/entry8/measurement/pilatus"]
+    assert pilatus["scan"] == "pilatus"
+    assert pilatus["note"] == "images scan-8_pilatus.h5:/entry/instrument/pilatus/data"
+    eight.detectors["pilatus"].files[0].unlink()
+    proc = run_cli("ls", eight.master, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {d["path"]: d for d in json.loads(proc.stdout)}
+    note = rows["/entry8/measurement/pilatus"]["note"]
+    assert note.startswith("not convertible: referenced file") and "scan-8_pilatus.h5" in note
+
+
+def test_batch_rows_name_their_entries(tmp_path: Path) -> None:
+    """Several entries of one file, converted as a batch: each summary row and JSON outcome
+    names its entry."""
+    seven = write_two_entries(tmp_path / "in")[0]
+    proc = run_cli("convert", seven.master, "--scan", "-o", tmp_path / "table")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split()[:2] for line in proc.stdout.splitlines()[1:]]
+    assert rows == [[str(seven.master), "/entry7"], [str(seven.master), "/entry8"]]
+    proc = run_cli("convert", seven.master, "--scan", "-o", tmp_path / "json", "--json")
+    assert proc.returncode == 0, proc.stderr
+    files = json.loads(proc.stdout)["files"]
+    assert [(f["input"], f["entry"]) for f in files] == [
+        (str(seven.master), "entry7"),
+        (str(seven.master), "entry8"),
+    ]
+
+
+def test_burst_scan_without_its_detector(tmp_path: Path) -> None:
+    """`--stream sardana` on a burst scan keeps the records on the events they had beside the
+    detector, whose file says the frames per point; with that file gone, they are 1:1."""
+    written = write_burst_scan(tmp_path / "in")
+    k = written.frames_per_point
+    assert converted(written, tmp_path / "out", "--stream", "sardana") == ["sardana"]
+    events = [m.event_number for m in read_capture(tmp_path / "out" / "sardana.cbors")]
+    assert events == [0, *(k * (p + 1) for p in range(written.points)), k * written.points + 1]
+    written.detectors["pilatus"].files[0].unlink()
+    assert converted(written, tmp_path / "alone", "--stream", "sardana") == ["sardana"]
+    events = [m.event_number for m in read_capture(tmp_path / "alone" / "sardana.cbors")]
+    assert events == list(range(written.points + 2))
+
+
+@pytest.mark.parametrize("frames", [(), ("--frames", "0:12")])
+def test_verify_burst_scan(tmp_path: Path, frames: tuple[str, ...]) -> None:
+    """`verify --scan` checks a burst scan's captures, whole or converted with `--frames`
+    (the records planned after the detector, whose file is then open, still on its frames)."""
+    written = write_burst_scan(tmp_path / "in")
+    assert converted(written, tmp_path / "out", *frames) == ["sardana", "pilatus"]
+    captures = sorted((tmp_path / "out").iterdir())
+    proc = run_cli("verify", written.master, *captures, "--scan")
+    assert proc.returncode == 0, proc.stderr
+    assert "sardana: " in proc.stdout and "identical" in proc.stdout
+
+
+def test_verify_records_before_detector(tmp_path: Path) -> None:
+    """`verify --scan` with the sardana capture given before its detector's (the entry's
+    columns, open for the records, are not opened again differently for the detector)."""
+    written = write_step_scan(tmp_path / "in", points=3)
+    assert converted(written, tmp_path / "out") == ["sardana", "eiger_xes"]
+    out = tmp_path / "out"
+    proc = run_cli(
+        "verify", written.master, out / "sardana.cbors", out / "eiger_xes.cbors", "--scan"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("identical") == 2
+
+
+def test_ls_names_a_short_column(tmp_path: Path) -> None:
+    """`ls` tells of an entry with a column shorter than its points, and the `--frames`
+    that converts the common part."""
+    written = write_step_scan(tmp_path / "in", points=4)
+    with h5py.File(written.master, "r+") as f:
+        measurement = f[written.entry]["measurement"]
+        kept = measurement["albaem01_ch3"][:2]
+        del measurement["albaem01_ch3"]
+        measurement["albaem01_ch3"] = kept
+    proc = run_cli("ls", written.master, "--json")
+    assert proc.returncode == 0, proc.stderr
+    note = {d["path"]: d for d in json.loads(proc.stdout)}[f"/{written.entry}"]["note"]
+    assert note.startswith(f"{written.title} (4 points; ")
+    assert "albaem01_ch3" in note and note.endswith("--frames 0:2)")

@@ -201,11 +201,13 @@ def convert_command(
                 on_done=lambda _: bar.advance(files),
                 cancel=cancel,
             )
+        for o in outcomes:
+            o.entry = entries.get(Path(o.output_dir))
         if as_json:
             print(json.dumps({"files": [asdict(o) for o in outcomes]}, indent=2))
         elif not quiet:
             print_table(BATCH_COLUMNS, batch_rows(outcomes))
-        failed = [o.input for o in outcomes if o.status == "failed"]
+        failed = [o.name for o in outcomes if o.status == "failed"]
         if failed:
             raise H5ToCborsError(
                 f"{len(failed)} of {len(outcomes)} files failed: {', '.join(failed)}"
@@ -281,5 +283,5 @@ def batch_rows(outcomes: list[FileOutcome]) -> list[list[str]]:
         names = ", ".join([s.name for s in r.streams] + r.skipped) if r else ""
         frames = str(sum(s.frames for s in r.streams)) if r else ""
         status = o.status if o.error is None else f"failed: {o.error}"
-        out.append([o.input, names, frames, f"{o.seconds:.2f}", status])
+        out.append([o.name, names, frames, f"{o.seconds:.2f}", status])
     return out

@@ -68,6 +68,8 @@ def with_streams(datasets: list[DatasetInfo], sources: list[StreamSource]) -> li
             )
             d.stream = s.argument or stream_argument(s.path, s.protocol, s.scan)
             d.protocol, d.note = s.protocol, s.note
+        elif s.note:  # a Sardana reference column: where its images are
+            d.note = s.note
         d.scan = s.scan
     return sorted(by_path.values(), key=lambda d: d.path)
 

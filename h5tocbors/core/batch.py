@@ -27,6 +27,13 @@ class FileOutcome:
     seconds: float
     error: str | None = None
     result: ConversionResult | None = None
+    entry: str | None = None
+    """The scan entry converted, for a Sardana NXscan file (None: another file)."""
+
+    @property
+    def name(self) -> str:
+        """The input, with its scan entry if it has one: `scans.h5 /entry7`."""
+        return f"{self.input} /{self.entry}" if self.entry else self.input
 
 
 def plan_outputs(inputs: Sequence[Path], output_dir: Path) -> list[tuple[Path, Path]]:

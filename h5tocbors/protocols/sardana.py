@@ -80,9 +80,14 @@ def text_of(dataset: h5py.Dataset) -> str:
         raise H5ToCborsError(
             f"{_where(dataset)} is {dataset.shape} {dtype_name(dataset.dtype)}, not a string"
         )
-    raw = dataset[()] if dataset.ndim == 0 else dataset[0]
-    value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    return value[:MAX_TEXT]
+    return string_at(dataset, () if dataset.ndim == 0 else 0)[:MAX_TEXT]
+
+
+def string_at(dataset: h5py.Dataset, at: int | tuple[()]) -> str:
+    """The string a string dataset holds at `at` (a point, or `()` for a scalar), as UTF-8
+    with undecodable bytes replaced."""
+    raw = dataset[at]
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
 def ctime(iso: str | None, where: str) -> str | None:
@@ -274,11 +279,11 @@ class SardanaWriter(Writer):
 
 
 def _value(column: Column, point: int, rows: Mapping[int, BlockRows]) -> object:
+    """A column's value in point `point`'s record: a reference string, a number, a list."""
     if column.kind == "vds":
         return vds_reference(column.dataset, point)
     if column.kind == "text":
-        raw = column.dataset[point]
-        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return string_at(column.dataset, point)
     value = rows[id(column)].row(point)
     return value.tolist() if column.kind == "vector" else value.item()
 
@@ -300,7 +305,9 @@ def points_of(entry: h5py.Group) -> int:
     problem = fits(entry)
     if problem is not None:
         raise H5ToCborsError(f"{_where(entry)} is {problem}")
-    dataset = entry["measurement"][POINT]
+    dataset = member_dataset(entry["measurement"], POINT)  # as the writer opens it
+    if dataset is None:  # fits() found it: only a race could lose it
+        raise H5ToCborsError(f"{_where(entry)} has no measurement/{POINT}")
     if dataset.ndim != 1:
         raise H5ToCborsError(f"{_where(dataset)} is {dataset.shape}, not one number per point")
     return check_count(dataset)

@@ -17,6 +17,8 @@ import h5py
 
 from ..errors import H5ToCborsError, option, quoted
 from ..hdf5.open import metadata_of, open_input, open_referenced
+from ..hdf5.resolve import open_object
+from ..hdf5.walk import BrokenLink, follow
 from ..protocols import Steps, sardana
 from ..protocols.members import member_class, member_names
 from .channel_keys import channel_keys
@@ -102,17 +104,20 @@ def entries_to_convert(path: str | os.PathLike[str], given: Sequence[str]) -> li
 
 
 def scan_sources(f: h5py.File) -> list[tuple[str, str, str]]:
-    """(entry, title, points) of each scan entry, for `ls`: `points` says `5 points`, or
-    why the entry cannot be converted."""
+    """(entry, title, points) of each scan entry, for `ls`: `points` says `5 points`, and
+    why the entry cannot be converted (whole) if it cannot."""
     found = []
     for entry in scan_entries(f):
         title, points = "", ""
         try:
             with metadata_of(f, f"/{entry}"):
                 title = sardana.text(f[entry], "title") or ""
-                points = f"{sardana.points_of(f[entry])} points"
+                count = sardana.points_of(f[entry])
+                points = f"{count} points"
+                counted = sardana.nxscan_layout(f[entry]).counted
+                sardana.check_lengths(sardana.columns(f[entry]["measurement"]), counted, count)
         except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError) as e:
-            points = f"not convertible: {e}"
+            points = f"{points}; {e}" if points else f"not convertible: {e}"
         found.append((entry, title[:120], points))
     return found
 
@@ -150,7 +155,7 @@ def record_keys(
     with metadata_of(f, f"/{entry}/measurement"):
         found = sardana.columns(f[entry]["measurement"])
         references = {
-            c.name: _reference_text(c.dataset, 0)
+            c.name: sardana.string_at(c.dataset, 0)
             for c in found
             if c.kind == "text" and c.dataset.shape[0]
         }
@@ -176,7 +181,7 @@ def detector_stream(f: h5py.File, column: sardana.Column) -> StreamSpec:
     dataset = column.dataset
     if column.kind == "vds" or dataset.shape[0] == 0:
         return StreamSpec(column.name, dataset.name, "stins")
-    first, last = (_reference_text(dataset, i) for i in (0, dataset.shape[0] - 1))
+    first, last = (sardana.string_at(dataset, i) for i in (0, dataset.shape[0] - 1))
     reference = parse_reference(first)
     if parse_reference(last) != reference:
         raise H5ToCborsError(
@@ -185,37 +190,38 @@ def detector_stream(f: h5py.File, column: sardana.Column) -> StreamSpec:
         )
     found = locate_beside(reference.file, Path(f.filename))
     with metadata_of(str(found), reference.path):
-        target = open_referenced(found).get(reference.path)
-        if isinstance(target, h5py.Group) and "data" in target:
-            path = f"{reference.path.rstrip('/')}/data"
-        elif target is None:
+        try:
+            target = follow(open_referenced(found), reference.path)
+        except BrokenLink as e:
             raise H5ToCborsError(
                 f"{dataset.name} in {f.filename} references {reference.path} in {found}, "
-                "which is not there"
-            )
+                f"which is not there ({e})"
+            ) from e
+        if isinstance(target, h5py.Group) and "data" in target:
+            path = f"{reference.path.rstrip('/')}/data"
         else:
             path = reference.path
     return StreamSpec(column.name, path, "stins", file=str(found))
 
 
-def _reference_text(dataset: h5py.Dataset, point: int) -> str:
-    raw = dataset[point]
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-
-
 def scan_steps(f: h5py.File, entry: str, specs: Sequence[StreamSpec] = ()) -> Steps:
     """The points of scan entry `entry` as steps, and the frames of its detectors as the
     points within them: one each (a step or continuous scan), or k frames per point (a
-    burst scan), as the detectors' image counts say."""
+    burst scan), as the detectors' image counts say. With every detector left out of
+    `specs`, those whose files are here still say it (events stay as at the experiment)."""
     with metadata_of(f, f"/{entry}"):
         points = sardana.points_of(f[entry])
-    return steps_of_points(f, f"/{entry}", points, specs)
+    return steps_of_points(f, f"/{entry}", points, specs, entry)
 
 
-def steps_of_points(f: h5py.File, scan: str, points: int, specs: Sequence[StreamSpec]) -> Steps:
+def steps_of_points(
+    f: h5py.File, scan: str, points: int, specs: Sequence[StreamSpec], entry: str | None = None
+) -> Steps:
     """The steps of a Sardana scan (at `scan`) of `points` points: its detectors' frames
-    per point (`scan_steps`)."""
+    per point (`scan_steps`); for an NXscan `entry`, those of detectors left out too."""
     per_point = {_burst(f, spec, points) for spec in specs if spec.protocol == "stins"}
+    if not per_point and entry is not None:
+        per_point = _left_out_burst(f, entry, points)
     if len(per_point) > 1:
         raise H5ToCborsError(
             f"{scan} in {f.filename}: its detectors take different numbers of frames per "
@@ -226,12 +232,24 @@ def steps_of_points(f: h5py.File, scan: str, points: int, specs: Sequence[Stream
     return Steps.even(points * k, points) if points else Steps(())
 
 
+def _left_out_burst(f: h5py.File, entry: str, points: int) -> set[int]:
+    """Frames per point of an entry's detectors that can be read (none: `{1}`, 1:1 events);
+    one that cannot (its file missing) or that disagrees is not converted, so not refused."""
+    found = set()
+    for name in _referenced_columns(f, entry):
+        try:
+            found.add(_burst(f, scan_streams(f, entry, [name])[0], points))
+        except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError):
+            continue
+    return found if len(found) == 1 else {1}
+
+
 def _burst(f: h5py.File, spec: StreamSpec, points: int) -> int:
     """Frames per point of a detector: its image count over the points (1 for as many or
     fewer: an aborted scan is the planner's to report); neither is an error naming both."""
     root = open_referenced(Path(spec.file)) if spec.file else f
     with metadata_of(root, spec.path or ""):
-        images = root.get(spec.path or "")
+        images = open_object(root, spec.path or "/")  # as the planner opens it, prefixes and all
         frames = images.shape[0] if isinstance(images, h5py.Dataset) and images.ndim >= 3 else 1
     if frames <= points or not points:
         return 1

@@ -1,9 +1,12 @@
 """What `ls` tells about streams beyond image datasets: the groups that make xspress or
-PandA streams, and the stream `convert --scan` makes of each entry of a contrast master."""
+PandA streams, and the stream `convert --scan` makes of each entry of a contrast master or
+of a Sardana NXscan file."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from os.path import relpath
+from pathlib import Path
 
 import h5py
 
@@ -11,7 +14,7 @@ from ..errors import H5ToCborsError
 from ..hdf5.walk import follow
 from ..protocols import contrast, pcap_raw, sardana, xspress
 from .master import MEASUREMENT, detector_stream, is_master, measurement_keys
-from .nxscan import scan_sources
+from .nxscan import scan_sources, scan_streams, stream_names
 
 HDF5_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
 """What h5py raises for corrupt metadata, which `ls` names on the datasets it lists."""
@@ -71,4 +74,27 @@ def survey(f: h5py.File, paths: list[str]) -> list[StreamSource]:
             f"--scan --entry {entry}",
             f"{title} ({points})",
         )
+        for source in sardana_detectors(f, entry):
+            found[source.path] = source
     return sorted(found.values(), key=lambda s: s.path)
+
+
+def sardana_detectors(f: h5py.File, entry: str) -> list[StreamSource]:
+    """The value-referenced columns of a Sardana scan entry, each with the detector stream
+    `--scan` makes of it: the images its references lead to (found beside the input), or
+    why they cannot be converted."""
+    try:
+        names = stream_names(f, entry)[1:]
+    except (H5ToCborsError, *HDF5_ERRORS):
+        return []  # converting the entry says what is wrong with it
+    found, folder = [], Path(f.filename).parent
+    for name in names:
+        column = f"/{entry}/measurement/{name}"
+        try:
+            spec = scan_streams(f, entry, [name])[0]
+        except (H5ToCborsError, *HDF5_ERRORS) as e:
+            found.append(StreamSource(column, "stins", name, note=f"not convertible: {e}"))
+            continue
+        where = f"images {relpath(spec.file, folder)}:{spec.path}" if spec.file else ""
+        found.append(StreamSource(column, "stins", name, note=where))
+    return found
