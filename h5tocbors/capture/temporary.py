@@ -22,7 +22,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import stat
 import threading
 from pathlib import Path
@@ -47,7 +46,7 @@ def create_locked(path: Path, names: list[Path]) -> tuple[Path, BinaryIO]:
     `names` after any failure (even a signal) leaves nothing behind.
     """
     for _ in range(ATTEMPTS):
-        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
+        temporary = path.parent / f".{path.name}.{os.urandom(4).hex()}.part"
         names.append(temporary)
         with _turns:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
