@@ -701,8 +701,10 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mount)], capture_output=True)
 
 
-def test_disk_full_names_the_output(tmp_path: Path, tiny_disk: Path) -> None:
-    data = np.random.default_rng(0).integers(0, 2**16, (40, 128, 128), dtype=np.uint16)
+@pytest.mark.parametrize("side", [128, 256], ids=["written", "spliced"])
+def test_disk_full_names_the_output(tmp_path: Path, tiny_disk: Path, side: int) -> None:
+    """Frames of 32 kB are read and written; of 128 kB, spliced from the input."""
+    data = np.random.default_rng(0).integers(0, 2**16, (40, side, side), dtype=np.uint16)
     h5 = write_h5(tmp_path / "big.h5", {"/entry/det/data": data})
     old = tiny_disk / "det.cbors"
     old.write_bytes(b"the previous capture")

@@ -16,6 +16,9 @@ import hdf5plugin
 import numpy as np
 import pytest
 
+from h5tocbors import convert
+from h5tocbors.buffers import InputChanged
+
 from .test_errors import assert_no_output, assert_one_error
 from .test_signals import DEADLINE, pause, resume, start, wait_for_temporary
 
@@ -65,4 +68,30 @@ def test_input_truncated_during_the_conversion(
     assert_one_error(
         proc.returncode, stderr, 1, f"{h5} changed or was truncated during the conversion"
     )
+    assert_no_output(out)
+
+
+def test_input_rewritten_after_its_last_frame_was_read(tmp_path: Path) -> None:
+    """Stored payloads are copied by the writer thread after the encoder has located them:
+    a rewrite once every frame is located, before the last ones are copied, is named too
+    (it was published)."""
+    h5 = tmp_path / "scan.h5"
+    data = np.random.default_rng(3).integers(0, 2**32, (20, 160, 160), np.uint32)
+    with h5py.File(h5, "w") as f:  # frames of 100 kB: spliced, not read
+        dset = f.create_dataset(
+            "/entry/det/data", data=data, chunks=(1, 160, 160), **hdf5plugin.Bitshuffle()
+        )
+        last = dset.id.get_chunk_info(19)
+    out = tmp_path / "out"
+
+    def rewrite(events: int, total: int, written: int) -> None:
+        if events == total:  # same size, other bytes, a later modification time
+            with open(h5, "r+b") as fh:
+                fh.seek(last.byte_offset + 12)
+                fh.write(b"\xff" * 8)
+            st = os.stat(h5)
+            os.utime(h5, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+    with pytest.raises(InputChanged, match="changed or was truncated"):
+        convert(h5, {"det": "/entry/det/data"}, out, jobs=1, progress=rewrite)
     assert_no_output(out)

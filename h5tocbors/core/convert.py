@@ -118,18 +118,21 @@ def convert(
         written = {p.name: 0 for p in placed}
         # a resumable batch trusts existing outputs: make them durable before they appear
         atomic = AtomicOutputs(paths, force=force, sync=skip_existing)
-        with atomic as handles, BackgroundWriter() as writer:
-            files = {p.name: h for p, h in zip(placed, handles)}
-            labels = {p.name: str(path) for p, path in zip(placed, paths)}
-            for event, parts, created_at in iter_events(placed, clock):
-                if cancel is not None:
-                    cancel.check()
-                for name, part in parts.items():
-                    message = encode_message(event, {name: part}, created_at)
-                    written[name] += writer.write(files[name], message, labels[name])
-                result.events = event + 1
-                if progress is not None:
-                    progress(result.events, total, sum(written.values()))
+        with atomic as handles:
+            with BackgroundWriter() as writer:
+                files = {p.name: h for p, h in zip(placed, handles)}
+                labels = {p.name: str(path) for p, path in zip(placed, paths)}
+                for event, parts, created_at in iter_events(placed, clock):
+                    if cancel is not None:
+                        cancel.check()
+                    for name, part in parts.items():
+                        message = encode_message(event, {name: part}, created_at)
+                        written[name] += writer.write(files[name], message, labels[name])
+                    result.events = event + 1
+                    if progress is not None:
+                        progress(result.events, total, sum(written.values()))
+            for read in source.files():  # stored bytes were copied until the writer ended
+                read.check()
         result.streams = [
             StreamResult(
                 name=p.name,
