@@ -236,9 +236,9 @@ def _left_out_burst(f: h5py.File, entry: str, points: int) -> set[int]:
     """Frames per point of an entry's detectors that can be read (none: `{1}`, 1:1 events);
     one that cannot (its file missing) or that disagrees is not converted, so not refused."""
     found = set()
-    for name in _referenced_columns(f, entry):
+    for column in _referenced_columns(f, entry).values():
         try:
-            found.add(_burst(f, scan_streams(f, entry, [name])[0], points))
+            found.add(_burst(f, detector_stream(f, column), points))
         except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError):
             continue
     return found if len(found) == 1 else {1}
