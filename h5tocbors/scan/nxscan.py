@@ -10,12 +10,12 @@ file's images, found beside the input; or a VDS column).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import h5py
 
-from ..errors import H5ToCborsError, option, quoted
+from ..errors import H5ToCborsError, option, quoted, shortened
 from ..hdf5.open import metadata_of, open_input, open_referenced
 from ..hdf5.resolve import open_object
 from ..hdf5.walk import BrokenLink, follow
@@ -126,21 +126,29 @@ def scan_streams(f: h5py.File, entry: str, wanted: Collection[str] = ()) -> list
     """The streams of scan entry `entry` named in `wanted` (in that order), else every one:
     `sardana` first, then a STINS stream per value-referenced channel, named after its
     dataset. Only the detectors named are located: a missing file matters to its own."""
-    referenced = _referenced_columns(f, entry)
-    names = [sardana.NAME, *referenced]
-    missing = [n for n in wanted if n not in names]
-    if missing:
+    own = {sardana.NAME: lambda: StreamSpec(sardana.NAME, f"/{entry}", sardana.NAME)}
+    where = f"/{entry} in {f.filename}"
+    return chosen_streams(f, where, own, _referenced_columns(f, entry), wanted)
+
+
+def chosen_streams(
+    f: h5py.File,
+    where: str,
+    own: Mapping[str, Callable[[], StreamSpec]],
+    referenced: Mapping[str, sardana.Column],
+    wanted: Collection[str],
+) -> list[StreamSpec]:
+    """The streams named in `wanted` (in that order), else every one: `own`'s (each made
+    when taken), then a STINS stream per value-referenced channel not among them
+    (`detector_stream`). A name neither gives is refused, listing the streams of `where`."""
+    names = [*own, *(n for n in referenced if n not in own)]
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
         raise H5ToCborsError(
-            f"/{entry} in {f.filename} has no stream {quoted(missing[0])}; its streams are "
+            f"{where} has no stream {', '.join(map(shortened, unknown))}; its streams are "
             + ", ".join(names)
         )
-    specs = []
-    for name in wanted or names:
-        if name == sardana.NAME:
-            specs.append(StreamSpec(sardana.NAME, f"/{entry}", sardana.NAME))
-        else:
-            specs.append(detector_stream(f, referenced[name]))
-    return specs
+    return [own[n]() if n in own else detector_stream(f, referenced[n]) for n in wanted or names]
 
 
 def record_keys(
