@@ -224,13 +224,17 @@ class ScanLayout:
     time: Column | None = None
 
     @property
+    def columns(self) -> list[Column]:
+        """Every column the scan has: point number, time, motors, channels."""
+        given = [c for c in (self.point, self.time) if c is not None]
+        return [*given, *self.motors, *self.channels]
+
+    @property
     def counted(self) -> Column:
         """The column whose length is the scan's points: the point number, else the first."""
-        every = [self.point, self.time, *self.motors, *self.channels]
-        found = next((c for c in every if c is not None), None)
-        if found is None:
+        if not self.columns:
             raise H5ToCborsError(f"{self.where}: no column gives the scan's points")
-        return found
+        return self.columns[0]
 
 
 @dataclass
@@ -394,9 +398,7 @@ def writer_of(layout: ScanLayout, ctx: StreamContext, keys: Mapping[str, str]) -
     """The writer of a scan wherever its parts are: its columns checked against the points."""
     points = check_count(layout.counted.dataset)
     spans = ctx.steps or [StepSpan(j, range(j, j + 1)) for j in range(points)]
-    every = [c for c in (layout.point, layout.time) if c is not None]
-    every += [*layout.motors, *layout.channels]
-    check_lengths(every, layout.counted, max((s.index for s in spans), default=-1) + 1)
+    check_lengths(layout.columns, layout.counted, max((s.index for s in spans), default=-1) + 1)
     channels = layout.channels
     description = {
         "type": "DataDescription",

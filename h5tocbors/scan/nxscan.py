@@ -114,8 +114,8 @@ def scan_sources(f: h5py.File) -> list[tuple[str, str, str]]:
                 title = sardana.text(f[entry], "title") or ""
                 count = sardana.points_of(f[entry])
                 points = f"{count} points"
-                counted = sardana.nxscan_layout(f[entry]).counted
-                sardana.check_lengths(sardana.columns(f[entry]["measurement"]), counted, count)
+                layout = sardana.nxscan_layout(f[entry])
+                sardana.check_lengths(layout.columns, layout.counted, count)
         except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError) as e:
             points = f"{points}; {e}" if points else f"not convertible: {e}"
         found.append((entry, title[:120], points))
