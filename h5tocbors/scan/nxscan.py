@@ -128,7 +128,7 @@ def scan_streams(f: h5py.File, entry: str, wanted: Collection[str] = ()) -> list
     dataset. Only the detectors named are located: a missing file matters to its own."""
     own = {sardana.NAME: lambda: StreamSpec(sardana.NAME, f"/{entry}", sardana.NAME)}
     where = f"/{entry} in {f.filename}"
-    return chosen_streams(f, where, own, _referenced_columns(f, entry), wanted)
+    return chosen_streams(f, where, own, referenced_columns(f, entry), wanted)
 
 
 def chosen_streams(
@@ -172,10 +172,10 @@ def record_keys(
 
 def stream_names(f: h5py.File, entry: str) -> list[str]:
     """The names of an entry's streams, without locating its detectors."""
-    return [sardana.NAME, *_referenced_columns(f, entry)]
+    return [sardana.NAME, *referenced_columns(f, entry)]
 
 
-def _referenced_columns(f: h5py.File, entry: str) -> dict[str, sardana.Column]:
+def referenced_columns(f: h5py.File, entry: str) -> dict[str, sardana.Column]:
     """The value-referenced channels of an entry (reference strings, VDS), by name."""
     with metadata_of(f, f"/{entry}/measurement"):
         found = sardana.columns(f[entry]["measurement"])
@@ -244,7 +244,7 @@ def _left_out_burst(f: h5py.File, entry: str, points: int) -> set[int]:
     """Frames per point of an entry's detectors that can be read (none: `{1}`, 1:1 events);
     one that cannot (its file missing) or that disagrees is not converted, so not refused."""
     found = set()
-    for column in _referenced_columns(f, entry).values():
+    for column in referenced_columns(f, entry).values():
         try:
             found.add(_burst(f, detector_stream(f, column), points))
         except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError):
