@@ -252,6 +252,14 @@ def test_bad_entry_lists_entries(tmp_path: Path) -> None:
     assert "no scan entry 'entry5'" in line and "entry3, entry4" in line
 
 
+def test_unknown_stream_lists_the_streams(tmp_path: Path) -> None:
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3, 3)})
+    line = bad_input(tmp_path, source, "--scan", "--stream", "pilatus")
+    assert line.endswith(
+        "/entry3 in " + str(source) + " has no stream pilatus; its streams are sardana, eiger"
+    ), line
+
+
 def test_entry_without_measurement(tmp_path: Path) -> None:
     source = tmp_path / "scan.h5"
     with h5py.File(source, "w") as f:
