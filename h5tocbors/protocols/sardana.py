@@ -172,11 +172,8 @@ def motors(title: str, names: Sequence[str]) -> list[str]:
         >>> motors("dscan mot01 -1 1 10 0.1", ["Pt_No", "dt", "mot01", "ct01"])
         ['mot01']
     """
-    found = []
-    for word in title.split()[1:]:
-        if word in names and word not in (POINT, TIME) and word not in found:
-            found.append(word)
-    return found
+    known = set(names) - {POINT, TIME}
+    return list(dict.fromkeys(word for word in title.split()[1:] if word in known))
 
 
 def _range(dataset: h5py.Dataset) -> tuple[object, object]:
