@@ -10,7 +10,7 @@ file's images, found beside the input; or a VDS column).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import h5py
@@ -141,7 +141,7 @@ def chosen_streams(
     """The streams named in `wanted` (in that order), else every one: `own`'s (each made
     when taken), then a STINS stream per value-referenced channel not among them
     (`detector_stream`). A name neither gives is refused, listing the streams of `where`."""
-    names = [*own, *(n for n in referenced if n not in own)]
+    names = listed_streams(own, referenced)
     unknown = [n for n in wanted if n not in names]
     if unknown:
         raise H5ToCborsError(
@@ -149,6 +149,12 @@ def chosen_streams(
             + ", ".join(names)
         )
     return [own[n]() if n in own else detector_stream(f, referenced[n]) for n in wanted or names]
+
+
+def listed_streams(own: Collection[str], referenced: Iterable[str]) -> list[str]:
+    """The names of a Sardana scan's streams: `own`, then its referenced channels not
+    among them."""
+    return [*own, *(n for n in referenced if n not in own)]
 
 
 def record_keys(
@@ -172,7 +178,7 @@ def record_keys(
 
 def stream_names(f: h5py.File, entry: str) -> list[str]:
     """The names of an entry's streams, without locating its detectors."""
-    return [sardana.NAME, *referenced_columns(f, entry)]
+    return listed_streams([sardana.NAME], referenced_columns(f, entry))
 
 
 def referenced_columns(f: h5py.File, entry: str) -> dict[str, sardana.Column]:
