@@ -458,10 +458,10 @@ def _serialno(entry: h5py.Group) -> int:
 def recorded_name(entry: h5py.Group | h5py.Dataset) -> str:
     """The file's name where it was recorded (root attribute `file_name`), else its name here."""
     name: Any = entry.file.attrs.get("file_name")
+    if isinstance(name, np.ndarray) and name.size == 1:
+        name = name.item()
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
-    if isinstance(name, np.ndarray) and name.size == 1:
-        name = str(name.item())
     if not isinstance(name, str) or not name:
         return os.path.abspath(str(entry.file.filename))
     return str(name)[:MAX_TEXT]
