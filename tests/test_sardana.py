@@ -252,6 +252,14 @@ def test_bad_entry_lists_entries(tmp_path: Path) -> None:
     assert "no scan entry 'entry5'" in line and "entry3, entry4" in line
 
 
+def test_unknown_stream_lists_the_streams(tmp_path: Path) -> None:
+    source = write_nxscan(tmp_path / "scans.h5", {3: step_columns(3, 3)})
+    line = bad_input(tmp_path, source, "--scan", "--stream", "pilatus")
+    assert line.endswith(
+        "/entry3 in " + str(source) + " has no stream pilatus; its streams are sardana, eiger"
+    ), line
+
+
 def test_entry_without_measurement(tmp_path: Path) -> None:
     source = tmp_path / "scan.h5"
     with h5py.File(source, "w") as f:
@@ -401,3 +409,15 @@ def test_vds_column_with_missing_sources(tmp_path: Path) -> None:
     vds_column(source, "gone")
     line = bad_input(tmp_path, source, "--scan")
     assert "gone_0.h5" in line
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["/data/raw/scan.h5", b"/data/raw/scan.h5", np.array([b"/data/raw/scan.h5"])],
+)
+def test_recorded_name_of_each_spelling(tmp_path: Path, given: object) -> None:
+    """The root's `file_name` as a string, bytes or a one-element array of bytes (was
+    `b'/data/raw/scan.h5'`: the array's bytes were not decoded)."""
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f.attrs["file_name"] = given
+        assert sardana.recorded_name(f.create_group("entry1")) == "/data/raw/scan.h5"

@@ -222,3 +222,12 @@ def test_part_that_is_a_group(tmp_path: Path) -> None:
     line = bad_input(tmp_path, source, "--config", toml)
     assert "maxiv.toml line 4: streams.sardana.title: /entry/instrument" in line
     assert "is a group, not a dataset" in line
+
+
+def test_unknown_stream_lists_the_streams(tmp_path: Path) -> None:
+    """A stream name the config gives neither as a table nor as a referenced channel is
+    refused, listing both kinds: the config's streams, then its detectors."""
+    source, toml = setup(tmp_path, readme_config())
+    write_master(source, eiger=True)
+    line = bad_input(tmp_path, source, "--config", toml, "--stream", "pilatus")
+    assert line.endswith("has no stream pilatus; its streams are sardana, eiger"), line

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,6 +51,8 @@ TIME = "dt"
 """The timestamp's column."""
 MAX_TEXT = 1 << 16
 """Characters of one recorded string (title, time, reference) read at most."""
+Reader = Callable[[int], object]
+"""A column's value in the record of a point."""
 
 
 def _where(obj: h5py.Group | h5py.Dataset) -> str:
@@ -152,11 +154,11 @@ def column_kind(dataset: h5py.Dataset) -> str:
     )
 
 
-def vds_reference(dataset: h5py.Dataset, point: int) -> str:
+def vds_reference(dataset: h5py.Dataset, sources: Sequence[Any], point: int) -> str:
     """The `h5file:` reference a VDS column was made of, for one point: Sardana's recorder
     made one source per point, in order, of the reference's path (`///data/x.h5` in
-    `h5file:///data/x.h5::dataset`) and dataset, as recorded (not as found beside)."""
-    sources = recorded(dataset).virtual_sources()
+    `h5file:///data/x.h5::dataset`) and dataset, as recorded (not as found beside).
+    `sources` is `recorded(dataset).virtual_sources()`, listed once per column."""
     if point >= len(sources):
         raise H5ToCborsError(f"{_where(dataset)} has no source for point {point}")
     source = sources[point]
@@ -170,11 +172,8 @@ def motors(title: str, names: Sequence[str]) -> list[str]:
         >>> motors("dscan mot01 -1 1 10 0.1", ["Pt_No", "dt", "mot01", "ct01"])
         ['mot01']
     """
-    found = []
-    for word in title.split()[1:]:
-        if word in names and word not in (POINT, TIME) and word not in found:
-            found.append(word)
-    return found
+    known = set(names) - {POINT, TIME}
+    return list(dict.fromkeys(word for word in title.split()[1:] if word in known))
 
 
 def _range(dataset: h5py.Dataset) -> tuple[object, object]:
@@ -222,13 +221,17 @@ class ScanLayout:
     time: Column | None = None
 
     @property
+    def columns(self) -> list[Column]:
+        """Every column the scan has: point number, time, motors, channels."""
+        given = [c for c in (self.point, self.time) if c is not None]
+        return [*given, *self.motors, *self.channels]
+
+    @property
     def counted(self) -> Column:
         """The column whose length is the scan's points: the point number, else the first."""
-        every = [self.point, self.time, *self.motors, *self.channels]
-        found = next((c for c in every if c is not None), None)
-        if found is None:
+        if not self.columns:
             raise H5ToCborsError(f"{self.where}: no column gives the scan's points")
-        return found
+        return self.columns[0]
 
 
 @dataclass
@@ -256,36 +259,39 @@ class SardanaWriter(Writer):
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [dumped(self.description)]
-        rows = {id(c): BlockRows(c.dataset) for c in self._numbers()}
+        every = [self.time, self.point, *self.motors, *(c for _, c in self.channels)]
+        readers = {id(c): _reader(c) for c in every if c is not None}
         for span in self.spans:
-            yield [dumped(self.record(span.index, rows))]
+            yield [dumped(self.record(span.index, readers))]
             self.counters.frames += 1
         yield [dumped(self.end)]
 
-    def _numbers(self) -> list[Column]:
-        every = [self.time, self.point, *self.motors, *(c for _, c in self.channels)]
-        return [c for c in every if c is not None and c.kind in ("scalar", "vector")]
-
-    def record(self, point: int, rows: Mapping[int, BlockRows]) -> dict[str, object]:
-        """The RecordData of point `point`, keys as Sardana posts them."""
-        time = 0.0 if self.time is None else _value(self.time, point, rows)
+    def record(self, point: int, readers: Mapping[int, Reader]) -> dict[str, object]:
+        """The RecordData of point `point`, keys as Sardana posts them; `readers` gives
+        each column's value in a point (`_reader`), by the column's id."""
+        time = 0.0 if self.time is None else readers[id(self.time)](point)
         record: dict[str, object] = {"type": "RecordData", "timestamp": time}
         for key, column in self.channels:
-            record[key] = _value(column, point, rows)
-        record["point_nb"] = point if self.point is None else _value(self.point, point, rows)
+            record[key] = readers[id(column)](point)
+        record["point_nb"] = point if self.point is None else readers[id(self.point)](point)
         for column in self.motors:
-            record[column.name] = _value(column, point, rows)
+            record[column.name] = readers[id(column)](point)
         return record
 
 
-def _value(column: Column, point: int, rows: Mapping[int, BlockRows]) -> object:
-    """A column's value in point `point`'s record: a reference string, a number, a list."""
+def _reader(column: Column) -> Reader:
+    """A column's value in a point's record: a reference string, a number, a list; what
+    it needs for every point (a VDS's sources, a block of rows) read once."""
+    dataset = column.dataset
     if column.kind == "vds":
-        return vds_reference(column.dataset, point)
+        sources = recorded(dataset).virtual_sources()
+        return lambda point: vds_reference(dataset, sources, point)
     if column.kind == "text":
-        return string_at(column.dataset, point)
-    value = rows[id(column)].row(point)
-    return value.tolist() if column.kind == "vector" else value.item()
+        return lambda point: string_at(dataset, point)
+    rows = BlockRows(dataset)
+    if column.kind == "vector":
+        return lambda point: rows.row(point).tolist()
+    return lambda point: rows.row(point).item()
 
 
 def dumped(message: Mapping[str, object]) -> bytes:
@@ -389,9 +395,7 @@ def writer_of(layout: ScanLayout, ctx: StreamContext, keys: Mapping[str, str]) -
     """The writer of a scan wherever its parts are: its columns checked against the points."""
     points = check_count(layout.counted.dataset)
     spans = ctx.steps or [StepSpan(j, range(j, j + 1)) for j in range(points)]
-    every = [c for c in (layout.point, layout.time) if c is not None]
-    every += [*layout.motors, *layout.channels]
-    check_lengths(every, layout.counted, max((s.index for s in spans), default=-1) + 1)
+    check_lengths(layout.columns, layout.counted, max((s.index for s in spans), default=-1) + 1)
     channels = layout.channels
     description = {
         "type": "DataDescription",
@@ -454,10 +458,10 @@ def _serialno(entry: h5py.Group) -> int:
 def recorded_name(entry: h5py.Group | h5py.Dataset) -> str:
     """The file's name where it was recorded (root attribute `file_name`), else its name here."""
     name: Any = entry.file.attrs.get("file_name")
+    if isinstance(name, np.ndarray) and name.size == 1:
+        name = name.item()
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
-    if isinstance(name, np.ndarray) and name.size == 1:
-        name = str(name.item())
     if not isinstance(name, str) or not name:
         return os.path.abspath(str(entry.file.filename))
     return str(name)[:MAX_TEXT]

@@ -17,14 +17,16 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 from ..capture.read import RawMessage, read_messages
 from ..errors import H5ToCborsError, quoted
 from ..protocols.jsonframe import json_header
 
+T = TypeVar("T")
 SARDANA_TYP = "sardana"
 MAX_JSON_BYTES = 64 << 20
 """The largest sardana message `names_from` parses (a record of long 1-D channels)."""
@@ -161,25 +163,32 @@ def referenced_keys(
 ) -> dict[str, str]:
     """Dataset -> record key for referenced channels: the dataset whose own reference
     (`recorded`) names the same file and group, else the one its name points to; a
-    dataset or key that could be matched twice is left unmatched."""
-    keys = unique_pairs(
-        (name, key)
+    dataset or key that could be matched twice is left unmatched. Each reference is
+    parsed once, and matched by lookup: many datasets and keys take no quadratic time."""
+    by_parts = keys_by(found, lambda ref: [reference_parts(ref)])
+    alone = {parts: listed[0] for parts, listed in by_parts.items() if len(listed) == 1}
+    keys = unique_pairs(  # a reference several keys share matches no dataset alone
+        (name, alone[parts])
         for name in datasets
-        if name in recorded
-        for key, ref in found.items()
-        if reference_parts(ref) == reference_parts(recorded[name])
+        if name in recorded and (parts := reference_parts(recorded[name])) in alone
     )
-    left = {key: ref for key, ref in found.items() if key not in keys.values()}
+    matched = set(keys.values())
+    by_name = keys_by({k: r for k, r in found.items() if k not in matched}, reference_names)
     keys.update(
         unique_pairs(
-            (name, key)
-            for name in datasets
-            if name not in keys
-            for key, ref in left.items()
-            if name in reference_names(ref)
+            (name, key) for name in datasets if name not in keys for key in by_name.get(name, [])
         )
     )
     return keys
+
+
+def keys_by(found: Mapping[str, str], matches: Callable[[str], Iterable[T]]) -> dict[T, list[str]]:
+    """The keys of `found` by each match their reference gives."""
+    index: dict[T, list[str]] = {}
+    for key, ref in found.items():
+        for match in matches(ref):
+            index.setdefault(match, []).append(key)
+    return index
 
 
 def unique_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -210,7 +219,8 @@ def channel_keys(
         got = capture_names(names_from)
         labelled = {n: got.labels[n] for n in datasets if n in got.labels}
         rest = [n for n in datasets if n not in labelled]
-        found = {k: r for k, r in got.references.items() if k not in labelled.values()}
+        taken = set(labelled.values())
+        found = {k: r for k, r in got.references.items() if k not in taken}
         keys.update(labelled)
         keys.update(referenced_keys(rest, found, references or {}))
     if names:

@@ -28,6 +28,7 @@ by path (`protocols.sardana_layout`: a MAX IV per-scan master):
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -40,7 +41,7 @@ from typing import Any
 import h5py
 
 from ..capture.names import check_stream_name
-from ..errors import H5ToCborsError, UsageError, quoted, shortened
+from ..errors import H5ToCborsError, UsageError, quoted
 from ..hdf5.layout import parse_axes
 from ..hdf5.resolve import open_object
 from ..protocols import MAX_STEPS, Steps, sardana, sardana_layout
@@ -86,28 +87,13 @@ class ScanConfig:
     def named(self, f: h5py.File, wanted: Sequence[str] = ()) -> list[StreamSpec]:
         """The streams named in `wanted` (in that order), else all: the config's, then a
         STINS stream per value-referenced channel of a sardana stream given by parts (as
-        an NXscan entry's, `nxscan.detector_stream`). A name the config does not give, or
+        an NXscan entry's, `nxscan.chosen_streams`). A name the config does not give, or
         a path of theirs that `f` lacks, is refused, naming the config line."""
-        by_name = {s.name: s for s in self.streams}
-        referenced = self.referenced(f)
-        names = [*by_name, *(n for n in referenced if n not in by_name)]
-        unknown = [n for n in wanted if n not in names]
-        if unknown:
-            raise H5ToCborsError(
-                f"{self.path} has no stream {', '.join(map(shortened, unknown))}; its streams are "
-                + ", ".join(names)
-            )
-        specs = []
-        for name in wanted or names:
-            if name in by_name:
-                self.check_paths(f, by_name[name])
-                specs.append(by_name[name])
-            else:
-                specs.append(nxscan.detector_stream(f, referenced[name]))
-        return specs
+        own = {s.name: functools.partial(self.check_paths, f, s) for s in self.streams}
+        return nxscan.chosen_streams(f, str(self.path), own, self.referenced(f), wanted)
 
-    def check_paths(self, f: h5py.File, spec: StreamSpec) -> None:
-        """Refuse a stream whose path, or a part's, `f` lacks, naming the config line."""
+    def check_paths(self, f: h5py.File, spec: StreamSpec) -> StreamSpec:
+        """`spec`, refused if `f` lacks its path or a part's, naming the config line."""
         assert spec.path is not None
         for part, path in [("path", spec.path), *((k, p) for k, ps in spec.parts for p in ps)]:
             try:
@@ -119,6 +105,7 @@ class ScanConfig:
                     f"{self.where(path)}: streams.{spec.name}.{part}: {path} in {f.filename} "
                     "is a group, not a dataset"
                 )
+        return spec
 
     def referenced(self, f: h5py.File) -> dict[str, sardana.Column]:
         """The value-referenced channels (reference strings, VDS) of the sardana streams

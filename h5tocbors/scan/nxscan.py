@@ -10,12 +10,12 @@ file's images, found beside the input; or a VDS column).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import h5py
 
-from ..errors import H5ToCborsError, option, quoted
+from ..errors import H5ToCborsError, option, quoted, shortened
 from ..hdf5.open import metadata_of, open_input, open_referenced
 from ..hdf5.resolve import open_object
 from ..hdf5.walk import BrokenLink, follow
@@ -114,8 +114,8 @@ def scan_sources(f: h5py.File) -> list[tuple[str, str, str]]:
                 title = sardana.text(f[entry], "title") or ""
                 count = sardana.points_of(f[entry])
                 points = f"{count} points"
-                counted = sardana.nxscan_layout(f[entry]).counted
-                sardana.check_lengths(sardana.columns(f[entry]["measurement"]), counted, count)
+                layout = sardana.nxscan_layout(f[entry])
+                sardana.check_lengths(layout.columns, layout.counted, count)
         except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError) as e:
             points = f"{points}; {e}" if points else f"not convertible: {e}"
         found.append((entry, title[:120], points))
@@ -126,21 +126,35 @@ def scan_streams(f: h5py.File, entry: str, wanted: Collection[str] = ()) -> list
     """The streams of scan entry `entry` named in `wanted` (in that order), else every one:
     `sardana` first, then a STINS stream per value-referenced channel, named after its
     dataset. Only the detectors named are located: a missing file matters to its own."""
-    referenced = _referenced_columns(f, entry)
-    names = [sardana.NAME, *referenced]
-    missing = [n for n in wanted if n not in names]
-    if missing:
+    own = {sardana.NAME: lambda: StreamSpec(sardana.NAME, f"/{entry}", sardana.NAME)}
+    where = f"/{entry} in {f.filename}"
+    return chosen_streams(f, where, own, referenced_columns(f, entry), wanted)
+
+
+def chosen_streams(
+    f: h5py.File,
+    where: str,
+    own: Mapping[str, Callable[[], StreamSpec]],
+    referenced: Mapping[str, sardana.Column],
+    wanted: Collection[str],
+) -> list[StreamSpec]:
+    """The streams named in `wanted` (in that order), else every one: `own`'s (each made
+    when taken), then a STINS stream per value-referenced channel not among them
+    (`detector_stream`). A name neither gives is refused, listing the streams of `where`."""
+    names = listed_streams(own, referenced)
+    unknown = [n for n in wanted if n not in names]
+    if unknown:
         raise H5ToCborsError(
-            f"/{entry} in {f.filename} has no stream {quoted(missing[0])}; its streams are "
+            f"{where} has no stream {', '.join(map(shortened, unknown))}; its streams are "
             + ", ".join(names)
         )
-    specs = []
-    for name in wanted or names:
-        if name == sardana.NAME:
-            specs.append(StreamSpec(sardana.NAME, f"/{entry}", sardana.NAME))
-        else:
-            specs.append(detector_stream(f, referenced[name]))
-    return specs
+    return [own[n]() if n in own else detector_stream(f, referenced[n]) for n in wanted or names]
+
+
+def listed_streams(own: Collection[str], referenced: Iterable[str]) -> list[str]:
+    """The names of a Sardana scan's streams: `own`, then its referenced channels not
+    among them."""
+    return [*own, *(n for n in referenced if n not in own)]
 
 
 def record_keys(
@@ -164,10 +178,10 @@ def record_keys(
 
 def stream_names(f: h5py.File, entry: str) -> list[str]:
     """The names of an entry's streams, without locating its detectors."""
-    return [sardana.NAME, *_referenced_columns(f, entry)]
+    return listed_streams([sardana.NAME], referenced_columns(f, entry))
 
 
-def _referenced_columns(f: h5py.File, entry: str) -> dict[str, sardana.Column]:
+def referenced_columns(f: h5py.File, entry: str) -> dict[str, sardana.Column]:
     """The value-referenced channels of an entry (reference strings, VDS), by name."""
     with metadata_of(f, f"/{entry}/measurement"):
         found = sardana.columns(f[entry]["measurement"])
@@ -236,9 +250,9 @@ def _left_out_burst(f: h5py.File, entry: str, points: int) -> set[int]:
     """Frames per point of an entry's detectors that can be read (none: `{1}`, 1:1 events);
     one that cannot (its file missing) or that disagrees is not converted, so not refused."""
     found = set()
-    for name in _referenced_columns(f, entry):
+    for column in referenced_columns(f, entry).values():
         try:
-            found.add(_burst(f, scan_streams(f, entry, [name])[0], points))
+            found.add(_burst(f, detector_stream(f, column), points))
         except (H5ToCborsError, OSError, KeyError, ValueError, RuntimeError):
             continue
     return found if len(found) == 1 else {1}

@@ -108,8 +108,7 @@ def stream_names(
     master's (`contrast` and the measurement's keys, detectors or not), else an NXscan
     entry's."""
     if config is not None and config.streams:
-        names = [s.name for s in config.streams]
-        return names + [n for n in config.referenced(f) if n not in names]
+        return nxscan.listed_streams([s.name for s in config.streams], config.referenced(f))
     if config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):
         picked = nxscan.pick_entry(f, entry)
         return nxscan.stream_names(f, picked)

@@ -13,8 +13,8 @@ import h5py
 from ..errors import H5ToCborsError
 from ..hdf5.walk import follow
 from ..protocols import contrast, pcap_raw, sardana, xspress
+from . import nxscan
 from .master import MEASUREMENT, detector_stream, is_master, measurement_keys
-from .nxscan import scan_sources, scan_streams, stream_names
 
 HDF5_ERRORS = (OSError, RuntimeError, KeyError, ValueError)
 """What h5py raises for corrupt metadata, which `ls` names on the datasets it lists."""
@@ -66,7 +66,7 @@ def survey(f: h5py.File, paths: list[str]) -> list[StreamSource]:
                 continue  # converting says what is wrong with it
             if spec is not None and spec.path is not None and spec.protocol is not None:
                 found[spec.path] = StreamSource(spec.path, spec.protocol, spec.name)
-    for entry, title, points in scan_sources(f):
+    for entry, title, points in nxscan.scan_sources(f):
         found[f"/{entry}"] = StreamSource(
             f"/{entry}",
             sardana.NAME,
@@ -84,17 +84,17 @@ def sardana_detectors(f: h5py.File, entry: str) -> list[StreamSource]:
     `--scan` makes of it: the images its references lead to (found beside the input), or
     why they cannot be converted."""
     try:
-        names = stream_names(f, entry)[1:]
+        referenced = nxscan.referenced_columns(f, entry)
     except (H5ToCborsError, *HDF5_ERRORS):
         return []  # converting the entry says what is wrong with it
     found, folder = [], Path(f.filename).parent
-    for name in names:
-        column = f"/{entry}/measurement/{name}"
+    for name, column in referenced.items():
+        path = f"/{entry}/measurement/{name}"
         try:
-            spec = scan_streams(f, entry, [name])[0]
+            spec = nxscan.detector_stream(f, column)
         except (H5ToCborsError, *HDF5_ERRORS) as e:
-            found.append(StreamSource(column, "stins", name, note=f"not convertible: {e}"))
+            found.append(StreamSource(path, "stins", name, note=f"not convertible: {e}"))
             continue
         where = f"images {relpath(spec.file, folder)}:{spec.path}" if spec.file else ""
-        found.append(StreamSource(column, "stins", name, note=where))
+        found.append(StreamSource(path, "stins", name, note=where))
     return found
