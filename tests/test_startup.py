@@ -79,3 +79,53 @@ def test_passthrough_does_not_load_hdf5_filter_plugins(tmp_path: Path) -> None:
     assert [m.streams["d"].frames[1] for m in read_capture(out / "d.cbors")[1:-1]] == [
         bitshuffle.compress_lz4(frame).tobytes() for frame in frames
     ]
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """Every module, dotted name in full, that `-X importtime` reports on stderr."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+
+
+LAYOUTS_AND_OTHER_PROTOCOLS = (
+    "h5tocbors.protocols.contrast",
+    "h5tocbors.protocols.xspress",
+    "h5tocbors.protocols.pcap_raw",
+    "h5tocbors.protocols.sardana",
+    "h5tocbors.scan.config",
+    "h5tocbors.scan.master",
+    "h5tocbors.scan.nxscan",
+    "tomllib",
+    "zstandard",
+    "deflate",
+    "concurrent.futures",
+    "tempfile",
+)
+"""What converting one image stream by name has no use for: other protocols' modules, the
+scan layouts, the config reader, decoders of chunks it passes through, thread pools."""
+
+
+def test_converting_an_image_stream_imports_only_its_protocol(tmp_path: Path) -> None:
+    frames = np.arange(3 * 16 * 16, dtype=np.uint32).reshape(3, 16, 16)
+    src = tmp_path / "in.h5"
+    with h5py.File(src, "w") as f:
+        f.create_dataset("d", data=frames, chunks=(1, 16, 16), **hdf5plugin.Bitshuffle())
+    result = run_cli(
+        "convert",
+        str(src),
+        "--stream",
+        "d=/d",
+        "-o",
+        str(tmp_path / "out"),
+        "--quiet",
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    names = imported_modules(result.stderr)
+    assert "h5tocbors.protocols.stins" in names  # the report is read right
+    assert not names & set(LAYOUTS_AND_OTHER_PROTOCOLS), sorted(
+        names & set(LAYOUTS_AND_OTHER_PROTOCOLS)
+    )

@@ -137,7 +137,6 @@ def convert_command(
     per stream: OUTPUT_DIR/NAME.cbors."""
     from ..core.batch import convert_many, parse_shard, plan_outputs, take_shard
     from ..core.convert import convert
-    from ..scan.config import load_config
     from ..scan.specs import parse_axes_options
 
     cancel = Cancel()
@@ -150,7 +149,11 @@ def convert_command(
             filename.encode("utf-8")
         except UnicodeEncodeError:
             raise UsageError(f"--filename {filename!r} is not valid UTF-8") from None
-        scan_config = load_config(config) if config is not None else None
+        scan_config = None
+        if config is not None:
+            from ..scan.config import load_config  # tomllib and the scan layouts
+
+            scan_config = load_config(config)
         plan = plan_outputs(inputs, output_dir)  # the layout counts every input given
         if entry and not scan:
             raise UsageError("--entry picks a scan of a Sardana NXscan file: give --scan too")

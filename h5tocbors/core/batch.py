@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -132,6 +131,8 @@ def convert_many(
         if on_done is not None:
             on_done(outcome)
         return outcome
+
+    from concurrent.futures import ThreadPoolExecutor  # not needed for one file
 
     pool = ThreadPoolExecutor(max_workers=file_jobs, thread_name_prefix="h5tocbors-file")
     futures = [pool.submit(one, source, out) for source, out in plan]

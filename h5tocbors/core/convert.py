@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..capture.encode import encode_message
 from ..capture.temporary import remove_abandoned
@@ -16,11 +17,13 @@ from ..hdf5.open import open_input
 from ..payloads import Compression
 from ..payloads.encoding import InputFile
 from ..protocols import StreamContext
-from ..scan.config import ScanConfig
 from ..scan.specs import Axes, as_axes
 from ..scan.streams import Streams, as_config, as_mapping, open_streams
 from .events import Clock, iter_events, utc_now
 from .jobs import default_jobs
+
+if TYPE_CHECKING:
+    from ..scan.config import ScanConfig
 
 Progress = Callable[[int, int, int], None]
 """Called after each event with (events written, events in all, bytes written over all streams)."""

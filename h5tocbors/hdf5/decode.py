@@ -17,10 +17,8 @@ import threading
 from collections.abc import Callable
 from math import prod
 
-import deflate
 import numpy as np
 import numpy.typing as npt
-import zstandard
 
 from ..bshuf import decompress
 from .filters import (
@@ -79,6 +77,8 @@ def inflate(data: Bytes, size: int) -> Bytes:
         >>> bytes(inflate(zlib.compress(b"abc" * 10), 30)[:6])
         b'abcabc'
     """
+    import deflate  # imported by the first chunk that needs it
+
     try:
         out: bytearray = deflate.zlib_decompress(data, size)
     except deflate.DeflateError as e:
@@ -100,6 +100,8 @@ def unzstd(data: Bytes, size: int) -> Bytes:
         >>> unzstd(zstandard.ZstdCompressor().compress(b"abc" * 10), 30)[:6]
         b'abcabc'
     """
+    import zstandard  # imported by the first chunk that needs it
+
     decompressor = getattr(_zstd, "decompressor", None)
     if decompressor is None:  # one per thread: a decompressor is not thread-safe
         decompressor = _zstd.decompressor = zstandard.ZstdDecompressor()

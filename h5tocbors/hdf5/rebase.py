@@ -15,7 +15,6 @@ would open (and lock) the sources for writing.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import h5py
@@ -128,6 +127,8 @@ def _copy(dset: h5py.Dataset, dcpl: h5py.h5p.PropDCID, files: list[str]) -> Reba
         new.set_fill_value(fill)
     extent = dcpl.get_virtual_vspace(0)
     space = h5py.h5s.create_simple(extent.shape, extent.get_simple_extent_dims(True))
+    import tempfile  # only to rebase a file
+
     with tempfile.TemporaryDirectory(prefix="h5tocbors-") as folder:
         path = os.path.join(folder, "rebased.h5")
         with h5py.File(path, "w") as f:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..bshuf import single_openmp_thread
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,6 +43,8 @@ def ordered_map(
 
     def finish_all(items: list[T]) -> list[R]:
         return [finish(item) for item in items]
+
+    from concurrent.futures import ThreadPoolExecutor  # not needed by one job
 
     pending: deque[Future[list[R]]] = deque()
     pool = ThreadPoolExecutor(

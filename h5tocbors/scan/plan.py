@@ -24,15 +24,10 @@ from ..protocols import (
     Steps,
     StepSpan,
     StreamContext,
-    contrast,
-    sardana,
+    registry,
     stins,
 )
-from ..protocols.registry import BY_NAME, MODULES
 from .specs import StreamSpec
-
-STEP_WISE: tuple[ProtocolModule, ...] = (contrast, sardana)
-"""Protocols that write one message per scan step: their record sits on the step's last point."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +83,7 @@ def _choose(
     """The source of a stream given by `path`, whose object is `obj`."""
     what = f"{option('streams', spec.given)}: {spec.path} in {f.filename}"
     if spec.protocol is not None:
-        module = BY_NAME[spec.protocol]
+        module = registry.by_name(spec.protocol)
         why = stins.fits(obj, axes) if module is stins else module.fits(obj)
         if why is not None and not spec.parts:  # given part by part: its writer checks them
             raise H5ToCborsError(f"{what} is not a {module.NAME} source: {why}")
@@ -99,7 +94,7 @@ def _choose(
             raise H5ToCborsError(f"{what} is {why}")
         return Source(spec, obj, stins, path, axes)
     reasons = []
-    for module in MODULES:
+    for module in registry.modules():
         why = module.fits(obj)
         if why is None:
             return source_of(spec, obj, module, axes)
@@ -140,7 +135,7 @@ def plan_streams(
     check_unique(specs)
     sources = [choose(f, spec, ctx.axes) for spec in specs]
     scan = shape or next(
-        (ScanShape(steps_of(s.obj)) for s in sources if s.module is contrast), None
+        (ScanShape(steps_of(s.obj)) for s in sources if s.module.NAME == "contrast"), None
     )
     if scan is None:
         return plan_frames(sources, ctx)
@@ -190,7 +185,7 @@ def open_placed(
     selected (a scan converted whole), else one on the selection is opened.
     """
     ctx = s.context(ctx)
-    if s.module in STEP_WISE:
+    if registry.step_wise(s.module):
         return open_writer(s, replace(ctx, steps=spans)), "step"
     whole = open_writer(s, replace(ctx, points=None))
     count = len(whole) - 2
@@ -226,6 +221,8 @@ def open_writer(s: Source, ctx: StreamContext) -> MessageWriter:
 
 def steps_of(entry: h5py.Group | h5py.Dataset) -> Steps:
     """The steps of a contrast scan, from its master file's layout."""
+    from ..protocols import contrast
+
     with metadata_of(entry.file, entry.name):
         points, steps = contrast.scan_shape(entry)
     return Steps.even(points, steps)

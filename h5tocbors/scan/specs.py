@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 from ..capture.names import check_stream_name
 from ..errors import UsageError, option
 from ..hdf5.layout import parse_axes
-from ..protocols.registry import BY_NAME
+from ..protocols.registry import NAMES
 
-PROTOCOL_NAMES = tuple(BY_NAME)
+PROTOCOL_NAMES = NAMES
 """The spellings of `--stream NAME=PATH:PROTOCOL`: stins, xspress, pcap-raw, contrast, sardana."""
 EVERY = "*"
 """The key of `--axes AXES` (no name): every image stream that is not named."""

@@ -1,10 +1,15 @@
-"""Which streams to convert: those named, a contrast scan's (`--scan`), or a config's."""
+"""Which streams to convert: those named, a contrast scan's (`--scan`), or a config's.
+
+The scan layouts (contrast masters, NXscan files, configs) are imported only for a scan:
+converting named streams does without them.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import h5py
 
@@ -13,11 +18,11 @@ from ..core.events import PlacedStream
 from ..errors import UsageError, option
 from ..hdf5.resolve import open_object
 from ..protocols import StreamContext
-from . import nxscan
-from .config import ScanConfig, load_config
-from .master import CONTRAST, check_master, is_master, measurement_keys, scan_streams
 from .plan import ScanShape, plan_streams, steps_of
 from .specs import EVERY, StreamSpec, with_axes
+
+if TYPE_CHECKING:
+    from .config import ScanConfig
 
 Streams = Mapping[str, str | None] | Sequence[str]
 """Stream names, or names mapped to `PATH[:PROTOCOL]` (None: found by name)."""
@@ -42,7 +47,11 @@ def as_mapping(streams: Streams) -> dict[str, str | None]:
 
 def as_config(config: ScanConfig | str | os.PathLike[str] | None) -> ScanConfig | None:
     """A loaded scan config, from a path or as given."""
-    if config is None or isinstance(config, ScanConfig):
+    if config is None:
+        return None
+    from .config import ScanConfig, load_config
+
+    if isinstance(config, ScanConfig):
         return config
     return load_config(config)
 
@@ -85,6 +94,9 @@ def open_streams(
             f"with {option('scan')} or {option('config')}, {option('streams')} takes names only "
             "(the scan says where each is)"
         )
+    from . import nxscan
+    from .master import is_master, scan_streams
+
     shape: ScanShape | None
     if config is not None and config.streams:
         specs = config.named(f, named)
@@ -107,6 +119,9 @@ def stream_names(
     """The names of a scan's streams, without opening them: a config's, else a contrast
     master's (`contrast` and the measurement's keys, detectors or not), else an NXscan
     entry's."""
+    from . import nxscan
+    from .master import CONTRAST, check_master, is_master, measurement_keys
+
     if config is not None and config.streams:
         return nxscan.listed_streams([s.name for s in config.streams], config.referenced(f))
     if config is not None or entry is not None or (not is_master(f) and nxscan.is_nxscan(f)):

@@ -20,7 +20,7 @@ from ..core.events import PlacedStream
 from ..errors import H5ToCborsError, UsageError, quoted, shortened
 from ..payloads.encoding import InputFile
 from ..protocols import StreamContext, contrast, stins
-from ..protocols.registry import BY_TYP
+from ..protocols.registry import by_typ
 from ..protocols.values import Comparer
 from ..scan.config import ScanConfig
 from ..scan.specs import EVERY
@@ -153,7 +153,7 @@ def verify_recorded(
     """
     checks: list[StreamCheck] = []
     for name, (typ, origin) in recorded_origins(capture).items():
-        module = BY_TYP.get(typ)
+        module = by_typ(typ)
         if module is None or module is stins or name in skip:
             continue
         spec = {name: f"{origin.path}:{module.NAME}"}
@@ -200,7 +200,7 @@ def unchecked_streams(
 
 def how_to_check(name: str, typ: str) -> str:
     """What checks a stream of typ `typ` that records no source: the option to give."""
-    module = BY_TYP.get(typ)
+    module = by_typ(typ)
     if module is None:
         return f"typ {quoted(typ)} is no protocol h5tocbors makes"
     scan = f"{module.NAME} stream; give --scan or --config"
@@ -220,4 +220,6 @@ def start(
             f"{f.filename} ({', '.join(plan)}; see --stream)"
         )
     check = StreamCheck(str(capture), name, placed.source, 0, 0, 0, None, unit="messages")
-    return Follow(placed, check, BY_TYP[placed.writer.typ].comparer())
+    module = by_typ(placed.writer.typ)
+    assert module is not None  # planned streams are of protocols h5tocbors writes
+    return Follow(placed, check, module.comparer())
