@@ -25,12 +25,14 @@ class Protocol(NamedTuple):
     module: str
     step_wise: bool = False
     """One message per scan step (its record sits on the step's last point), not per point."""
+    listed: bool = False
+    """`ls` names every group this protocol fits (beside image datasets and scan entries)."""
 
 
 PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("stins", "STINS", "stins"),
-    Protocol("xspress", "xspress", "xspress"),
-    Protocol("pcap-raw", "PCAP_RAW", "pcap_raw"),
+    Protocol("xspress", "xspress", "xspress", listed=True),
+    Protocol("pcap-raw", "PCAP_RAW", "pcap_raw", listed=True),
     Protocol("contrast", "contrast", "contrast", step_wise=True),
     Protocol("sardana", "sardana", "sardana", step_wise=True),
 )
@@ -64,6 +66,11 @@ def by_typ(typ: str) -> ProtocolModule | None:
 def step_wise(module: ProtocolModule) -> bool:
     """Whether `module` writes one message per scan step (contrast, sardana)."""
     return _BY_NAME[module.NAME].step_wise
+
+
+def listed() -> list[ProtocolModule]:
+    """The modules whose groups `ls` names, in the order auto-detection tries them."""
+    return [_load(p) for p in PROTOCOLS if p.listed]
 
 
 def modules() -> list[ProtocolModule]:

@@ -12,7 +12,7 @@ import h5py
 
 from ..errors import H5ToCborsError
 from ..hdf5.walk import follow
-from ..protocols import contrast, pcap_raw, sardana, xspress
+from ..protocols import contrast, registry, sardana
 from . import nxscan
 from .master import MEASUREMENT, detector_stream, is_master, measurement_keys
 
@@ -49,13 +49,14 @@ def survey(f: h5py.File, paths: list[str]) -> list[StreamSource]:
             continue  # `ls` names dangling, refused and corrupt links among the datasets
         if not isinstance(group, h5py.Group):
             continue
-        for module in (xspress, pcap_raw):
+        for module in registry.listed():
             try:
                 fits = module.fits(group) is None
             except (H5ToCborsError, *HDF5_ERRORS):
                 fits = False  # missing or corrupt: `ls` names it on the datasets
-            if fits:
+            if fits:  # the first that fits, as auto-detection chooses
                 found["/" + path] = StreamSource("/" + path, module.NAME)
+                break
     if is_master(f):
         found["/entry"] = StreamSource("/entry", contrast.NAME, "contrast")
         for key in measurement_keys(f):
