@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
@@ -12,12 +11,9 @@ import typer
 from .. import __version__
 from ..errors import cli_wording
 from . import convert, inspect, ls, verify
-from .isolate import isolated
 from .options import EXIT_CODES
-from .reporting import EXIT_OK, EXIT_SIGNALLED, EXIT_USAGE, OutputError, checked_stdout, fail
-
-OPENBLAS_THREADS = "OPENBLAS_NUM_THREADS"
-"""Read by OpenBLAS as numpy is imported: the threads it starts then, one per core."""
+from .reporting import EXIT_OK, EXIT_USAGE, OutputError, fail
+from .script import OPENBLAS_THREADS, run  # noqa: F401  (run: the script's old name)
 
 COMMANDS: dict[str, tuple[Callable[..., Any], str]] = {
     "convert": (convert.convert_command, convert.EPILOG),
@@ -112,30 +108,3 @@ def command(argv: list[str] | None = None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     return EXIT_OK
-
-
-def run() -> None:
-    """The console script: `main` in a child process (see `isolate`: a crash in HDF5 is one
-    error line), then exit without tearing down the interpreter.
-
-    Every file is closed by then; skipping the teardown of numpy, h5py and pydantic saves
-    a twentieth of a second per call, which counts when converting many small files.
-    Unless told otherwise, numpy's OpenBLAS starts no threads: h5tocbors does no linear
-    algebra, and starting one per core costs as much again as numpy's own import.
-    """
-    closed = [name for name, s in (("output", sys.stdout), ("error", sys.stderr)) if s is None]
-    if closed:  # the line goes to the other stream if it is open (`print` to None is stdout)
-        os._exit(fail(f"standard {' and '.join(closed)} closed (redirect to /dev/null instead)"))
-    checked_stdout()
-    os.environ.setdefault(OPENBLAS_THREADS, "1")
-    code = isolated(command)
-    for stream in (sys.stdout, sys.stderr):
-        if stream is sys.stdout and code >= EXIT_SIGNALLED:
-            continue  # interrupted: output not yet written is dropped (a full pipe would block)
-        try:
-            stream.flush()
-        except OutputError as e:
-            code = code or fail(str(e))
-        except (OSError, ValueError):
-            code = code or 1
-    os._exit(code)
