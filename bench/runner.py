@@ -86,10 +86,13 @@ class Launcher:
 
 
 BEFORE_CLI = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'h5tocbors'; "
-    "from h5tocbors.commands.cli import run; run()"
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = 'h5tocbors'\n"
+    "try:\n    from h5tocbors.commands.script import run\n"
+    "except ImportError:\n    from h5tocbors.commands.cli import run\n"
+    "run()"
 )
-"""Runs the h5tocbors of an exported tree (first argument) with the installed dependencies."""
+"""Runs the h5tocbors of an exported tree (first argument) with the installed dependencies,
+through its console script (`commands.script:run`, before that `commands.cli:run`)."""
 
 
 def h5tocbors_exe(tool: str = "h5tocbors") -> list[str]:
