@@ -343,8 +343,11 @@ class BackgroundWriter:
     Messages for one file are handed over in batches (up to `BATCH_BYTES` in memory,
     `BATCH_COPY_BYTES` to copy from the input, or `BATCH_MESSAGES` messages), not one by
     one: a thread switch per small frame costs more than its write; and large copies start
-    while the next messages are prepared. At most `depth` batches wait. An error in the
-    thread is raised in the caller at the next `write` or at the end of the `with` block.
+    while the next messages are prepared. At most `depth` batches holding bytes wait, and
+    at most `ranges` that only copy from the input (they hold next to nothing: passed-through
+    frames are all queued early, and the caller then sleeps instead of contending for
+    Python's lock with the copies). An error in the thread is raised in the caller at the
+    next `write` or at the end of the `with` block.
 
     Example:
         >>> with BackgroundWriter() as writer:  # doctest: +SKIP
@@ -355,8 +358,11 @@ class BackgroundWriter:
     BATCH_COPY_BYTES = 16 << 20
     BATCH_MESSAGES = 256
 
-    def __init__(self, depth: int = 4) -> None:
-        self._queue: queue.Queue[tuple[BinaryIO, list[Buffer], str] | None] = queue.Queue(depth)
+    def __init__(self, depth: int = 4, ranges: int = 256) -> None:
+        self._queue: queue.Queue[tuple[BinaryIO, list[Buffer], str, bool] | None]
+        self._queue = queue.Queue(depth + ranges)
+        self._holding = threading.BoundedSemaphore(depth)
+        """One slot per queued batch that holds bytes (beyond a few headers)."""
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="h5tocbors-writer", daemon=True)
         self._batch: list[Buffer] = []
@@ -391,7 +397,10 @@ class BackgroundWriter:
         """Queue the batch gathered so far."""
         if self._batch_to is not None and self._batch:
             fh, name = self._batch_to
-            self._queue.put((fh, self._batch, name))
+            holds = self._batch_bytes >= self.BATCH_BYTES // 16
+            if holds:
+                self._holding.acquire()
+            self._queue.put((fh, self._batch, name, holds))
         self._batch, self._batch_to = [], None
         self._batch_bytes = self._batch_copies = self._batch_messages = 0
 
@@ -401,8 +410,10 @@ class BackgroundWriter:
 
     def _write_queued(self, copy: CopyRange) -> None:
         while (item := self._queue.get()) is not None:
+            fh, buffers, name, holds = item
+            if holds:
+                self._holding.release()
             if self._error is None:
-                fh, buffers, name = item
                 try:
                     write_buffers(fh, buffers, copy)
                     fh.flush()  # a full disk is named here, as a failed write
