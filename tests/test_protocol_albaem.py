@@ -235,8 +235,9 @@ def test_convert_replay_inspect_verify(tmp_path: Path) -> None:
     shown = run_cli("inspect", capture)
     assert shown.returncode == 0, shown.stderr
     assert "4 point(s), channels channel1, channel2, channel3, channel4" in shown.stdout
-    same = run_cli("verify", path, capture, "-s", spec)
-    assert same.returncode == 0 and "em: 6 messages identical to " + GROUP in same.stdout
+    for given in (("-s", spec), ()):  # the stream's source given, or as its start records it
+        same = run_cli("verify", path, capture, *given)
+        assert same.returncode == 0 and "em: 6 messages identical to " + GROUP in same.stdout
 
     raw = capture.read_bytes()
     assert raw.count(b'"frame_number": 1,') == 1
@@ -259,3 +260,13 @@ def test_cli_lists_the_group_and_refuses_a_bad_one(tmp_path: Path) -> None:
     assert proc.stderr.endswith(": datasets of different lengths: 2 in channel1, 3 in channel2\n")
     assert proc.stderr.count("\n") == 1
     assert not (tmp_path / "out" / "em.cbors").exists()
+
+
+def test_a_config_names_the_protocol(tmp_path: Path) -> None:
+    path = dump_file(tmp_path, real_dump(), "channel1", "timestamp")
+    config = tmp_path / "scan.toml"
+    config.write_text(f'[streams.em]\npath = "{GROUP}"\nprotocol = "albaem"\n')
+    proc = run_cli("convert", path, "--config", config, "-o", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    checked = run_cli("verify", path, tmp_path / "out" / "em.cbors", "--config", config)
+    assert checked.returncode == 0 and "em: 6 messages identical to " + GROUP in checked.stdout
