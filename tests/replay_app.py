@@ -2,8 +2,9 @@
 
 `dranspose replay -w tests.replay_app:RecordingWorker -r tests.replay_app:RecordingReducer`
 parses every message it is given with dranspose's own parsers (STINS images decoded,
-xspress spectra and meta, contrast values, PandA fields, sardana records) and writes, at
-the end, one JSON file (the path in the environment variable `H5TOCBORS_RECORD`) of the form
+xspress spectra and meta, contrast values, PandA fields, sardana records, AlbaEM packets)
+and writes, at the end, one JSON file (the path in the environment variable
+`H5TOCBORS_RECORD`) of the form
 `{"events": {event_number: {stream: entry}}, "deliveries": [event_number, ...]}`.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from bitshuffle import decompress_lz4
+from dranspose.data.albaem import AlbaemPacket
 from dranspose.data.contrast import ContrastRunning
 from dranspose.data.positioncap import PositionCapEnd, PositionCapStart, PositionCapValues
 from dranspose.data.stream1 import Stream1Data, Stream1Start
@@ -100,6 +102,9 @@ def describe(stream: StreamData, panda: PositioncapParser | None = None) -> dict
         return entry
     if stream.typ == "PCAP_RAW":
         return describe_pcap(stream, panda or PositioncapParser())
+    if stream.typ == "albaem":  # no middleware: workers validate the one JSON frame
+        packet = AlbaemPacket.validate_json(frame_bytes(stream.frames[0]))
+        return {"typ": stream.typ, "parts": stream.length, "values": packet.model_dump()}
     if stream.typ == "sardana":
         record = sardana.parse(stream)
         return {"typ": stream.typ, "type": record.type, "values": record.model_dump()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from types import MappingProxyType
 from typing import Any
 
 from dranspose.event import InternalWorkerMessage
@@ -50,3 +51,10 @@ class ConfiguredScanSource(ScanSource):
     """The streams of `$H5TOCBORS_INPUT` as the `--config` file `$H5TOCBORS_CONFIG` gives them."""
 
     config = os.environ.get(CONFIG_ENV) or None
+
+
+class AlbaemSource(ReplaySource):
+    """The AlbaEM stream `em` of the group `/entry/instrument/albaem` of `$H5TOCBORS_INPUT`."""
+
+    input = os.environ.get(INPUT_ENV, "")
+    streams = MappingProxyType({"em": "/entry/instrument/albaem:albaem"})

@@ -48,9 +48,14 @@ def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Or
     return found
 
 
+START_KINDS = (("htype", "header"), ("message_type", "series-start"))
+"""What marks a start message: STINS and xspress `header`, AlbaEM `series-start`."""
+
+
 def start_origin(header: dict[str, object] | None) -> Origin | None:
     """The origin a start message's header records (`protocols.provenance`), or None."""
-    return Origin.from_header(header) if header and header.get("htype") == "header" else None
+    start = header is not None and any(header.get(k) == v for k, v in START_KINDS)
+    return Origin.from_header(header) if start else None
 
 
 def made_elsewhere(origin: Origin | None, f: h5py.File) -> str | None:
