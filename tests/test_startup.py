@@ -103,9 +103,11 @@ LAYOUTS_AND_OTHER_PROTOCOLS = (
     "deflate",
     "concurrent.futures",
     "tempfile",
+    "cbor2",
 )
 """What converting one image stream by name has no use for: other protocols' modules, the
-scan layouts, the config reader, decoders of chunks it passes through, thread pools."""
+scan layouts, the config reader, decoders of chunks it passes through, thread pools, cbor2
+(captures are encoded by h5tocbors itself)."""
 
 
 def test_converting_an_image_stream_imports_only_its_protocol(tmp_path: Path) -> None:

@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import cbor2
-
 from ..buffers import Buffer, FileRange, nbytes
 
 SELF_DESCRIBE_TAG = 55799
@@ -80,6 +78,8 @@ def timestamp(created_at: datetime) -> bytes:
     """`cbor2.dumps(created_at)`, byte for byte: tag 0 and the ISO 8601 text of an aware
     time, UTC as `Z` (cbor2 itself, for a naive one: it refuses it)."""
     if created_at.tzinfo is None:
+        import cbor2  # only to refuse it as cbor2 does
+
         return bytes(cbor2.dumps(created_at))
     return head(6, 0) + text(created_at.isoformat().replace("+00:00", "Z"))
 
