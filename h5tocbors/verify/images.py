@@ -49,8 +49,12 @@ def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Or
 
 
 def start_origin(header: dict[str, object] | None) -> Origin | None:
-    """The origin a start message's header records (`protocols.provenance`), or None."""
-    return Origin.from_header(header) if header and header.get("htype") == "header" else None
+    """The origin a start message's header records (`protocols.provenance`), or None: a
+    STINS or xspress `header`, a PCAP `series-start`."""
+    started = header and (
+        header.get("htype") == "header" or header.get("message_type") == "series-start"
+    )
+    return Origin.from_header(header) if started else None
 
 
 def made_elsewhere(origin: Origin | None, f: h5py.File) -> str | None:
