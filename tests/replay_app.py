@@ -2,8 +2,9 @@
 
 `dranspose replay -w tests.replay_app:RecordingWorker -r tests.replay_app:RecordingReducer`
 parses every message it is given with dranspose's own parsers (STINS images decoded,
-xspress spectra and meta, contrast values, PandA fields, sardana records) and writes, at
-the end, one JSON file (the path in the environment variable `H5TOCBORS_RECORD`) of the form
+xspress spectra and meta, contrast values, PandA fields over TCP and zmq, sardana records)
+and writes, at the end, one JSON file (the path in the environment variable
+`H5TOCBORS_RECORD`) of the form
 `{"events": {event_number: {stream: entry}}, "deliveries": [event_number, ...]}`.
 """
 
@@ -21,7 +22,7 @@ from dranspose.data.positioncap import PositionCapEnd, PositionCapStart, Positio
 from dranspose.data.stream1 import Stream1Data, Stream1Start
 from dranspose.data.xspress3 import XspressImage, XspressStart
 from dranspose.event import EventData, ResultData, StreamData
-from dranspose.middlewares import contrast, sardana, xspress
+from dranspose.middlewares import contrast, pcap, sardana, xspress
 from dranspose.middlewares.positioncap import PositioncapParser
 from dranspose.middlewares.stream1 import parse
 
@@ -100,6 +101,9 @@ def describe(stream: StreamData, panda: PositioncapParser | None = None) -> dict
         return entry
     if stream.typ == "PCAP_RAW":
         return describe_pcap(stream, panda or PositioncapParser())
+    if stream.typ == "PCAP":
+        packet = pcap.parse(stream)
+        return {"typ": stream.typ, "values": packet.model_dump(mode="json")}
     if stream.typ == "sardana":
         record = sardana.parse(stream)
         return {"typ": stream.typ, "type": record.type, "values": record.model_dump()}
