@@ -169,6 +169,15 @@ def test_values_are_what_pydantic_writes_and_parse_reads(tmp_path: Path) -> None
     assert isinstance(start, PCAPStart) and isinstance(end, PCAPEnd) and end.message_id == 16
 
 
+def test_random_doubles_are_written_as_pydantic_writes_them() -> None:
+    """5000 doubles of random bit patterns (subnormals, NaN payloads, huge and tiny
+    exponents): the same bytes as `model_dump_json`."""
+    bits = np.random.default_rng(5).integers(0, 2**63, 5000, dtype=np.int64) * 2 + 1
+    for k, x in enumerate(bits.view(np.float64).tolist()):
+        model = PCAPData(message_id=2, version=1, message_type="data", frame_number=k, x=x)
+        assert pcap.data_frame(2, k, {"x": x}) == model.model_dump_json().encode(), x
+
+
 def test_rows_across_blocks_a_selection_and_the_file_time(tmp_path: Path) -> None:
     path = tmp_path / "big.h5"
     with h5py.File(path, "w") as f:
@@ -211,6 +220,16 @@ def test_bad_groups_are_named_on_one_line(cli: Cli, tmp_path: Path, case: str) -
     assert not (tmp_path / "o").exists()
     with h5py.File(path, "r") as f, pytest.raises(H5ToCborsError, match="not a PandA group"):
         pcap.open_writer(f[PANDABOX], context())
+
+
+def test_more_fields_than_a_panda_has(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w") as f:
+        for name in "abc":
+            f[f"{PANDABOX}/{name}"] = np.zeros(2)
+    monkeypatch.setattr(pcap, "MAX_FIELDS", 2)
+    with h5py.File(path, "r") as f:
+        assert pcap.fits(f[PANDABOX]) == "3 members, more than the 2 fields a PandA has"
 
 
 def test_what_is_chosen_unasked_and_what_ls_names(cli: Cli, tmp_path: Path) -> None:
