@@ -294,7 +294,7 @@ def test_inspector_names_what_is_wrong() -> None:
     row = b'{"message_id":2,"version":1,"message_type":"data","frame_number":%d,"x":1.0%s}'
     frames = [
         [row % (0, b"")],
-        [pcap.start_frame(ARM_TIME, {})],
+        [pcap.start_frame("yesterday", {})],
         [row % (0, b"")],
         [row % (5, b"")],
         [row % (3, b',"y":2')],
@@ -306,6 +306,7 @@ def test_inspector_names_what_is_wrong() -> None:
     assert problems == [
         "pcap_proc: first message (event 0) is data, not series-start",
         "pcap_proc: series-start at event 1 is not the first message",
+        "pcap_proc: series-start at event 1 has arm_time 'yesterday'",
         "pcap_proc: row at event 2 is frame_number 0, not 1",
         "pcap_proc: row at event 3 is frame_number 5, not 2",
         "pcap_proc: row at event 4 has other fields than the first row",

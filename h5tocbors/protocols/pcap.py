@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import h5py
 from pydantic_core import to_json
@@ -237,9 +238,17 @@ class PcapInspector(StreamInspector):
             return
         self.order.add(event, str(kind))
         if kind == "series-start":
-            self.start(message)
+            self._start(event, message)
         elif kind == "data":
             self._row(event, message)
+
+    def _start(self, event: int, message: dict[str, object]) -> None:
+        self.start(message)
+        when = message.get("arm_time")
+        try:
+            datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+        except ValueError:
+            self.order.note(f"series-start at event {event} has arm_time {show(when)}")
 
     def _row(self, event: int, message: dict[str, object]) -> None:
         number = message.get("frame_number")
