@@ -2,7 +2,8 @@
 
 `dranspose replay -w tests.replay_app:RecordingWorker -r tests.replay_app:RecordingReducer`
 parses every message it is given with dranspose's own parsers (STINS images decoded,
-xspress spectra and meta, contrast values, PandA fields, sardana records, AlbaEM packets)
+xspress spectra and meta, contrast values, PandA fields over TCP and zmq, sardana records,
+AlbaEM packets)
 and writes, at the end, one JSON file (the path in the environment variable
 `H5TOCBORS_RECORD`) of the form
 `{"events": {event_number: {stream: entry}}, "deliveries": [event_number, ...]}`.
@@ -23,7 +24,7 @@ from dranspose.data.positioncap import PositionCapEnd, PositionCapStart, Positio
 from dranspose.data.stream1 import Stream1Data, Stream1Start
 from dranspose.data.xspress3 import XspressImage, XspressStart
 from dranspose.event import EventData, ResultData, StreamData
-from dranspose.middlewares import contrast, sardana, xspress
+from dranspose.middlewares import contrast, pcap, sardana, xspress
 from dranspose.middlewares.positioncap import PositioncapParser
 from dranspose.middlewares.stream1 import parse
 
@@ -105,6 +106,9 @@ def describe(stream: StreamData, panda: PositioncapParser | None = None) -> dict
     if stream.typ == "albaem":  # no middleware: workers validate the one JSON frame
         packet = AlbaemPacket.validate_json(frame_bytes(stream.frames[0]))
         return {"typ": stream.typ, "parts": stream.length, "values": packet.model_dump()}
+    if stream.typ == "PCAP":
+        packet = pcap.parse(stream)
+        return {"typ": stream.typ, "values": packet.model_dump(mode="json")}
     if stream.typ == "sardana":
         record = sardana.parse(stream)
         return {"typ": stream.typ, "type": record.type, "values": record.model_dump()}

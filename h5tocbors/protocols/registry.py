@@ -12,9 +12,12 @@ strict loader (`protocols.pickles.loads`) only.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from . import Inspector, ProtocolModule
+
+if TYPE_CHECKING:
+    import h5py
 
 
 class Protocol(NamedTuple):
@@ -36,6 +39,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("contrast", "contrast", "contrast", step_wise=True),
     Protocol("sardana", "sardana", "sardana", step_wise=True),
     Protocol("albaem", "albaem", "albaem", listed=True),
+    Protocol("pcap", "PCAP", "pcap", listed=True),
 )
 """Every protocol, in the order auto-detection tries them."""
 NAMES: tuple[str, ...] = tuple(p.name for p in PROTOCOLS)
@@ -72,6 +76,18 @@ def step_wise(module: ProtocolModule) -> bool:
 def listed() -> list[ProtocolModule]:
     """The modules whose groups `ls` names, in the order auto-detection tries them."""
     return [_load(p) for p in PROTOCOLS if p.listed]
+
+
+def unasked(module: ProtocolModule, obj: h5py.Group | h5py.Dataset) -> str | None:
+    """Why auto-detection and `ls` do not take `obj` for `module` unasked, or None when they
+    do: it must fit, and a module whose `fits` is broad (`pcap`: any group of 1-D datasets)
+    narrows what it claims unasked with its own `unasked(group)`."""
+    why = module.fits(obj)
+    narrower = getattr(module, "unasked", None)
+    if why is None and narrower is not None:
+        found: str | None = narrower(obj)
+        return found
+    return why
 
 
 def modules() -> list[ProtocolModule]:

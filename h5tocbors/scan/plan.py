@@ -95,7 +95,7 @@ def _choose(
         return Source(spec, obj, stins, path, axes)
     reasons = []
     for module in registry.modules():
-        why = module.fits(obj)
+        why = registry.unasked(module, obj)
         if why is None:
             return source_of(spec, obj, module, axes)
         reasons.append(f"{module.NAME}: {why}")

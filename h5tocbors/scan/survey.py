@@ -51,7 +51,7 @@ def survey(f: h5py.File, paths: list[str]) -> list[StreamSource]:
             continue
         for module in registry.listed():
             try:
-                fits = module.fits(group) is None
+                fits = registry.unasked(module, group) is None
             except (H5ToCborsError, *HDF5_ERRORS):
                 fits = False  # missing or corrupt: `ls` names it on the datasets
             if fits:  # the first that fits, as auto-detection chooses

@@ -49,7 +49,7 @@ def recorded_origins(capture: str | os.PathLike[str]) -> dict[str, tuple[str, Or
 
 
 START_KINDS = (("htype", "header"), ("message_type", "series-start"))
-"""What marks a start message: STINS and xspress `header`, AlbaEM `series-start`."""
+"""What marks a start message: STINS and xspress `header`, PCAP and AlbaEM `series-start`."""
 
 
 def start_origin(header: dict[str, object] | None) -> Origin | None:
