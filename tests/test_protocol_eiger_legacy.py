@@ -19,11 +19,12 @@ from dranspose.data.eiger_legacy import EigerLegacyEnd, EigerLegacyHeader, Eiger
 from dranspose.event import StreamData
 from dranspose.middlewares.eiger_legacy import parse
 
+from h5tocbors import ReplaySource, convert
 from h5tocbors.errors import H5ToCborsError
 from h5tocbors.protocols import eiger_legacy
 from h5tocbors.protocols.registry import by_name, describe_frames
 
-from .conftest import run_cli
+from .conftest import read_capture, run_cli
 from .dectris_files import SHAPE, dectris_master, images
 from .protocol_files import context, inspect_frames, messages
 from .public_data import public_file
@@ -238,6 +239,15 @@ def test_a_master_without_the_headers_settings_is_refused(tmp_path: Path) -> Non
     proc = run_cli("convert", master, "-o", tmp_path / "out", "--stream", SPEC)
     assert proc.returncode == 1 and "count_time is -1.0, not a time" in proc.stderr
     assert not (tmp_path / "out" / "eiger.cbors").exists()
+    with h5py.File(master, "a") as f:
+        f["/entry/instrument/detector/count_time"][()] = 0.01
+        del f["/entry/instrument/detector/detectorSpecific/pixel_mask"]
+        f["/entry/instrument/detector/detectorSpecific/pixel_mask"] = np.zeros(5, np.uint32)
+    with h5py.File(master, "r") as f, pytest.raises(H5ToCborsError) as err:
+        eiger_legacy.open_writer(f["/entry/data"], context())
+    assert str(err.value) == (
+        f"'/entry/instrument/detector/detectorSpecific/pixel_mask' in {master}: shape (5,), not 2-D"
+    )
 
 
 def test_series_stays_stins_unless_named(tmp_path: Path) -> None:
@@ -274,3 +284,23 @@ def test_inspector_names_what_is_wrong(tmp_path: Path, dump: Dump) -> None:
         "eiger: event 5 has no dheader, dimage or dseries_end JSON header",
         "eiger: no dseries_end-1.0 message",
     ]
+
+
+def test_config_and_replay_source_name_the_protocol(tmp_path: Path) -> None:
+    """`--config` (`protocol = "eiger-legacy"`) and a `ReplaySource` give the same messages."""
+    master = dectris_master(tmp_path, parts=((1, 3),))
+    config = tmp_path / "scan.toml"
+    config.write_text(
+        'points = 3\n[streams.eiger]\npath = "/entry/data"\nprotocol = "eiger-legacy"\n'
+    )
+    convert(master, output_dir=tmp_path / "out", config=config)
+    captured = [m.streams["eiger"] for m in read_capture(tmp_path / "out" / "eiger.cbors")]
+
+    source = ReplaySource()
+    source.input, source.streams = master, {"eiger": "/entry/data:eiger-legacy"}
+    (generator,) = source.get_source_generators()
+    replayed = [m.streams["eiger"] for m in generator]
+    assert [s.typ for s in captured] == ["EIGER_LEGACY"] * 5
+    assert [len(s.frames) for s in captured] == [9, 5, 5, 5, 1]
+    assert [[bytes(f) for f in s.frames] for s in replayed] == [s.frames for s in captured]
+    assert [type(parse(s)).__name__ for s in replayed][1:-1] == ["EigerLegacyImage"] * 3

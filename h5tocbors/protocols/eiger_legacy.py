@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from ..buffers import Buffer, FileRange, read_range, read_start
-from ..errors import H5ToCborsError, shortened
+from ..errors import H5ToCborsError, quoted, shortened
 from ..hdf5.frames import little_endian
 from ..hdf5.images import open_images
 from ..hdf5.passthrough import HEADER, default_block_bytes
@@ -37,7 +37,7 @@ from . import StreamContext
 from . import stins as _stins
 from .encoded import EncodedWriter
 from .jsonframe import json_header
-from .members import OPEN_ERRORS, member
+from .members import OPEN_ERRORS, checked_member, member
 from .metadata import DETECTOR_GROUPS, collect_metadata
 from .order import StreamInspector
 from .values import Comparer, bytes_difference, difference, frame_count_difference, show
@@ -262,10 +262,10 @@ def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> EigerLega
     images = open_images(obj, ctx.points, ctx.path, ctx.axes)
     if len(images.frame_shape) != 2:
         raise H5ToCborsError(
-            f"{images.name}: frames of shape {list(images.frame_shape)}; legacy Eiger images "
-            "are 2-D"
+            f"{quoted(images.name)}: frames of shape {list(images.frame_shape)}; legacy Eiger "
+            "images are 2-D"
         )
-    where = f"{obj.file.filename}"
+    where = str(obj.file.filename)
     info = detector_info(obj.file, where)
     encoder = SeriesEncoder(images, [ctx.encoder(p, "bslz4") for p in images.parts])
     return EigerLegacyWriter(
@@ -304,8 +304,10 @@ def detector_info(f: h5py.File, where: str) -> dict[str, object]:
 
 
 def _is_time(value: object) -> bool:
-    ok = isinstance(value, float | int) and not isinstance(value, bool)
-    return ok and math.isfinite(float(value)) and 0 <= float(value) <= MAX_SECONDS  # type: ignore[arg-type]
+    """A number of seconds from 0 to `MAX_SECONDS` (NaN and infinities are not)."""
+    if isinstance(value, bool) or not isinstance(value, float | int):
+        return False
+    return 0 <= value <= MAX_SECONDS
 
 
 def _group(f: h5py.File, path: str) -> h5py.Group | None:
@@ -341,13 +343,13 @@ def header_parts(f: h5py.File, where: str) -> tuple[HeaderPart, ...]:
     group = _group(f, SPECIFIC)
     parts = []
     for htype, name in PARTS:
-        found = member(group, name) if group is not None and name in group else None
-        if found is not None and not isinstance(found, h5py.Dataset):
+        found = checked_member(group, name) if group is not None else None
+        if not isinstance(found, h5py.Dataset):
             found = None
-        if found is not None:
+        else:
             problem = _part_problem(found)
             if problem is not None:
-                raise H5ToCborsError(f"{found.name} in {where}: {problem}")
+                raise H5ToCborsError(f"{quoted(found.name)} in {where}: {problem}")
         parts.append(HeaderPart(htype, found))
     return tuple(parts)
 
@@ -358,7 +360,7 @@ def _part_problem(dataset: h5py.Dataset) -> str | None:
         return f"shape {shape}, not 2-D"
     if dtype.kind not in "uif" or dtype.itemsize > 8 or dtype.fields is not None:
         return f"type {dtype}, not numbers"
-    if int(np.prod(shape, dtype=np.uint64)) * dtype.itemsize > MAX_PART_BYTES:
+    if math.prod(shape) * dtype.itemsize > MAX_PART_BYTES:
         return f"{list(shape)} {dtype} is larger than {MAX_PART_BYTES >> 20} MiB"
     return None
 
