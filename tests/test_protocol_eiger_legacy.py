@@ -21,6 +21,7 @@ from dranspose.middlewares.eiger_legacy import parse
 
 from h5tocbors import ReplaySource, convert
 from h5tocbors.errors import H5ToCborsError
+from h5tocbors.hdf5.passthrough import HEADER
 from h5tocbors.protocols import eiger_legacy
 from h5tocbors.protocols.registry import by_name, describe_frames
 
@@ -304,3 +305,22 @@ def test_config_and_replay_source_name_the_protocol(tmp_path: Path) -> None:
     assert [len(s.frames) for s in captured] == [9, 5, 5, 5, 1]
     assert [[bytes(f) for f in s.frames] for s in replayed] == [s.frames for s in captured]
     assert [type(parse(s)).__name__ for s in replayed][1:-1] == ["EigerLegacyImage"] * 3
+
+
+def test_inspector_on_the_real_dump(dump: Dump) -> None:
+    """The real dump passes every check but those its cut blobs (20000 bytes) fail."""
+    check, problems = inspect_frames(
+        eiger_legacy.EigerLegacyInspector, "EIGER_LEGACY", "eiger", dump
+    )
+    sizes = [json.loads(item[1])["size"] for item in dump[1:-1]]
+    assert problems == [
+        f"eiger: image at event {k + 1}: size is {size}, the blob has 20000 bytes"
+        for k, size in enumerate(sizes)
+    ]
+    assert check.frames == 3
+    assert check.details == [
+        "header flatfield 20000 bytes, pixelmask 20000 bytes, countrate_table 8008 bytes"
+    ]
+    data = json.loads(dump[1][1]) | {"size": 20000}  # its bitshuffle header is checked next
+    assert eiger_legacy.blob_problem(data, dump[1][2], None) == "hash None is not the blob's MD5"
+    assert dump[1][2][:12] == HEADER.pack(3108 * 3262 * 4, 8192)
