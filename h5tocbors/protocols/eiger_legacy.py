@@ -8,8 +8,9 @@ the flatfield, the pixel mask and the count-rate table, each with its JSON heade
 appendix. Event k = 1..N carries image k-1 as `dimage-1.0`, `dimage_d-1.0`, the blob (the
 bitshuffle-LZ4 chunk as stored, 12-byte header included: `bs32-lz4<` for uint32), `dconfig-1.0`
 and an appendix. Event N+1 carries `dseries_end-1.0`. JSON is written as the detector writes
-it (keys sorted, compact, floats as rapidjson prints them), so a header made from the master
-of dranspose's real dump `tests/data/eiger-small.cbors` is that dump's, byte for byte.
+it (keys sorted, compact, floats in rapidjson's format): from a master that holds the settings
+of dranspose's real dump `tests/data/eiger-small.cbors`, the header's JSON frames, `info` and
+count-rate table and the series end are that dump's, byte for byte (tested).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ SERIES_NAME = re.compile(r"series_(\d{1,15})_(?:master|data_\d{6})\.h5")
 
 
 def number(x: float) -> str:
-    """A float as rapidjson (the DECTRIS detector's JSON writer) prints it: shortest digits,
+    """A float as rapidjson prints it (as in the real dump's frames): shortest digits,
     decimal from 1e-6 to 1e21 with at least one digit after the point, else `1e-7`, `1.5e30`.
 
     Example:
