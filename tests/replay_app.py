@@ -3,7 +3,7 @@
 `dranspose replay -w tests.replay_app:RecordingWorker -r tests.replay_app:RecordingReducer`
 parses every message it is given with dranspose's own parsers (STINS images decoded,
 xspress spectra and meta, contrast values, PandA fields over TCP and zmq, sardana records,
-AlbaEM packets)
+AlbaEM packets, legacy Eiger images)
 and writes, at the end, one JSON file (the path in the environment variable
 `H5TOCBORS_RECORD`) of the form
 `{"events": {event_number: {stream: entry}}, "deliveries": [event_number, ...]}`.
@@ -20,11 +20,12 @@ import numpy as np
 from bitshuffle import decompress_lz4
 from dranspose.data.albaem import AlbaemPacket
 from dranspose.data.contrast import ContrastRunning
+from dranspose.data.eiger_legacy import EigerLegacyHeader, EigerLegacyImage
 from dranspose.data.positioncap import PositionCapEnd, PositionCapStart, PositionCapValues
 from dranspose.data.stream1 import Stream1Data, Stream1Start
 from dranspose.data.xspress3 import XspressImage, XspressStart
 from dranspose.event import EventData, ResultData, StreamData
-from dranspose.middlewares import contrast, pcap, sardana, xspress
+from dranspose.middlewares import contrast, eiger_legacy, pcap, sardana, xspress
 from dranspose.middlewares.positioncap import PositioncapParser
 from dranspose.middlewares.stream1 import parse
 
@@ -90,6 +91,31 @@ def describe_pcap(stream: StreamData, parser: PositioncapParser) -> dict[str, An
     return entry
 
 
+def describe_eiger_legacy(stream: StreamData) -> dict[str, Any]:
+    """A legacy Eiger message as `dranspose.middlewares.eiger_legacy.parse` gives it, the
+    image's blob (12-byte bitshuffle header, then LZ4 blocks) decoded."""
+    packet: Any = eiger_legacy.parse(stream)
+    entry: dict[str, Any] = {"typ": stream.typ, "htype": packet.htype, "parts": stream.length}
+    if isinstance(packet, EigerLegacyHeader):
+        entry["info"] = packet.info
+    elif isinstance(packet, EigerLegacyImage):
+        data = packet.data
+        buf = frame_bytes(data["buffer"])
+        shape = tuple(data["shape"][::-1])
+        image = decompress_lz4(np.frombuffer(buf, np.uint8)[12:], shape, np.dtype(data["type"]))
+        entry.update(
+            frame=packet.frame,
+            series=packet.series,
+            hash=packet.hash,
+            md5=hashlib.md5(buf).hexdigest(),
+            encoding=data["encoding"],
+            shape=list(image.shape),
+            sha256=hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest(),
+            config=packet.config,
+        )
+    return entry
+
+
 def describe(stream: StreamData, panda: PositioncapParser | None = None) -> dict[str, Any]:
     """What one stream of an event carried, as dranspose's parsers give it."""
     if stream.typ == "xspress":
@@ -112,6 +138,8 @@ def describe(stream: StreamData, panda: PositioncapParser | None = None) -> dict
     if stream.typ == "sardana":
         record = sardana.parse(stream)
         return {"typ": stream.typ, "type": record.type, "values": record.model_dump()}
+    if stream.typ == "EIGER_LEGACY":
+        return describe_eiger_legacy(stream)
     if stream.typ != "STINS":
         return {"typ": stream.typ}
     packet = parse(stream)

@@ -40,6 +40,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("sardana", "sardana", "sardana", step_wise=True),
     Protocol("albaem", "albaem", "albaem", listed=True),
     Protocol("pcap", "PCAP", "pcap", listed=True),
+    Protocol("eiger-legacy", "EIGER_LEGACY", "eiger_legacy"),
 )
 """Every protocol, in the order auto-detection tries them."""
 NAMES: tuple[str, ...] = tuple(p.name for p in PROTOCOLS)
