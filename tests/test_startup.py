@@ -18,13 +18,19 @@ HEAVY = ("numpy", "h5py", "hdf5plugin", "bitshuffle", "cbor2", "dranspose", "pyd
 """What converting needs and printing help or the version does not."""
 
 
+def imported_modules(stderr: str) -> set[str]:
+    """Every module, dotted name in full, that `-X importtime` (PYTHONPROFILEIMPORTTIME)
+    reports on stderr."""
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+
+
 def imported(stderr: str) -> set[str]:
-    """The top-level packages `-X importtime` (PYTHONPROFILEIMPORTTIME) reports on stderr."""
-    names = set()
-    for line in stderr.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names
+    """The top-level packages `-X importtime` reports on stderr."""
+    return {name.split(".")[0] for name in imported_modules(stderr)}
 
 
 COMMANDS = ("convert", "ls", "inspect", "verify")
@@ -81,15 +87,6 @@ def test_passthrough_does_not_load_hdf5_filter_plugins(tmp_path: Path) -> None:
     ]
 
 
-def imported_modules(stderr: str) -> set[str]:
-    """Every module, dotted name in full, that `-X importtime` reports on stderr."""
-    return {
-        line.rsplit("|", 1)[1].strip()
-        for line in stderr.splitlines()
-        if line.startswith("import time:") and line.count("|") == 2
-    }
-
-
 LAYOUTS_AND_OTHER_PROTOCOLS = (
     "h5tocbors.protocols.contrast",
     "h5tocbors.protocols.xspress",
@@ -131,3 +128,12 @@ def test_converting_an_image_stream_imports_only_its_protocol(tmp_path: Path) ->
     assert not names & set(LAYOUTS_AND_OTHER_PROTOCOLS), sorted(
         names & set(LAYOUTS_AND_OTHER_PROTOCOLS)
     )
+
+
+def test_stream_help_names_every_protocol() -> None:
+    """`--stream`'s help lists the spellings by hand (the registry would import numpy)."""
+    from h5tocbors.commands.options import Streams
+    from h5tocbors.protocols.registry import NAMES
+
+    listed = Streams.__metadata__[0].help.split("(", 1)[1].split(")", 1)[0]
+    assert set(listed.split(", ")) == set(NAMES), listed
