@@ -35,6 +35,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("pcap-raw", "PCAP_RAW", "pcap_raw", listed=True),
     Protocol("contrast", "contrast", "contrast", step_wise=True),
     Protocol("sardana", "sardana", "sardana", step_wise=True),
+    Protocol("lecroy", "lecroy_9fwdWp6Rq7", "lecroy", listed=True),
 )
 """Every protocol, in the order auto-detection tries them."""
 NAMES: tuple[str, ...] = tuple(p.name for p in PROTOCOLS)
