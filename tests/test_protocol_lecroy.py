@@ -15,8 +15,9 @@ import hashlib
 import json
 import os
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cbor2
 import h5py
@@ -29,6 +30,8 @@ from dranspose.ingesters.zmqsub_lecroy import ZmqSubLecroyIngester, ZmqSubLecroy
 from dranspose.middlewares.lecroy import parse
 from dranspose.protocol import StreamName
 
+from h5tocbors import ReplaySource
+from h5tocbors.capture.encode import StreamPart, encode_message
 from h5tocbors.protocols import lecroy
 from h5tocbors.protocols.pickles import loads
 from h5tocbors.protocols.registry import describe_frames
@@ -43,6 +46,7 @@ DUMPS = {
     "sequential": "tests/data/maui-02-sequential-3.cbor.gz",
 }
 STREAM = "oscc_02_maui"
+T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 def raw_dump(mode: str) -> list[list[bytes]]:
@@ -320,3 +324,43 @@ def replay(tmp_path: Path, capture: Path) -> dict[int, dict[str, Any]]:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return {int(k): v for k, v in json.loads(record.read_text())["events"].items()}
+
+
+def test_config_and_replay_source_give_the_same_messages(tmp_path: Path, cli: Cli) -> None:
+    path = write_like(tmp_path / "osc.h5", recorded("sequential"))
+    toml = tmp_path / "osc.toml"
+    toml.write_text(f'[streams.{STREAM}]\npath = "/data"\nprotocol = "lecroy"\n')
+    code, _, err = cli("convert", path, "--config", toml, "-o", tmp_path / "out")
+    assert code == 0, err
+    captured = [
+        list(map(bytes, m.streams[STREAM].frames))
+        for m in read_capture(tmp_path / "out" / f"{STREAM}.cbors")
+    ]
+    assert captured == recorded("sequential")
+
+    class Source(ReplaySource):
+        input = path
+        streams: ClassVar[dict[str, str]] = {STREAM: "/data:lecroy"}
+        frames = slice(1, 2)  # the second sequence only
+
+    (generator,) = Source().get_source_generators()
+    replayed = [(m.event_number, m.streams[STREAM]) for m in generator]
+    assert [(e, s.typ) for e, s in replayed] == [(e, lecroy.TYP) for e in range(3)]
+    second = parse(replayed[1][1])
+    assert isinstance(second, LecroyParsed) and (second.seqno, second.frame) == (0, 0)
+    assert second.timestamps[0] == loads(recorded("sequential")[2][3])
+    assert second.meta[0].ts == 1740736919.435  # the second sequence's first timestamp
+
+
+def test_inspect_names_a_femtomax_style_capture(tmp_path: Path, cli: Cli) -> None:
+    good = recorded("continuous")
+    femtomax = [*good[1][:-1], lecroy.msg(what=2, frame=1)]  # the end one frame short
+    capture = tmp_path / "femtomax.cbors"
+    with open(capture, "wb") as fh:
+        for event, frames in enumerate([good[0], femtomax, good[-1]]):
+            for buf in encode_message(event, {STREAM: StreamPart(lecroy.TYP, frames)}, T0):
+                fh.write(buf)
+    code, out, err = cli("inspect", capture)
+    assert code == 0 and "1 frames [1, 8002] float64 none" in out, out
+    assert "sequence end at event 1 is frame 1, not 2 (after the traces)" in out + err, out + err
+    assert "end at event 2 says frames 4, the stream sent 2 traces messages" in out + err

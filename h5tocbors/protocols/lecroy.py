@@ -438,6 +438,7 @@ class LecroyInspector(StreamInspector):
         shape, dtype = meta.get("shape"), meta.get("dtype")
         if self.shape is None:
             self.shape, self.type = (shape if isinstance(shape, list) else None), str(dtype)
+            self.compression = "none"  # raw traces
         per = 1 if self.ntriggers == CONTINUOUS else self.ntriggers
         size = _nbytes(shape, dtype)
         if size is None or not isinstance(shape, list) or len(shape) != 2 or shape[0] != per:
