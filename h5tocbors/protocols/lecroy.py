@@ -54,6 +54,7 @@ from .values import (
     difference,
     frame_count_difference,
     is_plain_number,
+    show,
 )
 
 TYP = "lecroy_9fwdWp6Rq7"
@@ -386,7 +387,7 @@ class LecroyInspector(StreamInspector):
             self.order.note(f"{kind} at event {event} has {len(frames)} zmq frames, not 1")
         elif kind == "end" and (header.get("frames"), header.get("frame")) != (self.sent,) * 2:
             self.order.note(
-                f"end at event {event} says frames {header.get('frames')}, "
+                f"end at event {event} says frames {show(header.get('frames'))}, "
                 f"the stream sent {self.sent} traces messages"
             )
 
@@ -400,16 +401,16 @@ class LecroyInspector(StreamInspector):
             self.channels, self.ntriggers = channels, ntriggers
         elif (channels, ntriggers) != (self.channels, self.ntriggers):
             note(
-                f"sequence at event {event}: channels {channels}, ntriggers {ntriggers}: "
-                "unlike the first"
+                f"sequence at event {event}: channels {show(channels)}, "
+                f"ntriggers {show(ntriggers)}: unlike the first"
             )
             return
         continuous = ntriggers == CONTINUOUS
         want = (0, 0) if continuous else (self.sent, self.frames)
         if (header.get("frame"), header.get("seqno")) != want:
             note(
-                f"sequence start at event {event} has frame {header.get('frame')} seqno "
-                f"{header.get('seqno')}, not {want[0]} and {want[1]}"
+                f"sequence start at event {event} has frame {show(header.get('frame'))} seqno "
+                f"{show(header.get('seqno'))}, not {want[0]} and {want[1]}"
             )
         self.frames += 1
         size = len(channels) * 3 + 2
@@ -422,19 +423,19 @@ class LecroyInspector(StreamInspector):
         if _kind(end) != "seqend" or end is None or end.get("frame") != self.sent:
             found = end.get("frame") if end is not None else None
             note(
-                f"sequence end at event {event} is frame {found}, "
+                f"sequence end at event {event} is frame {show(found)}, "
                 f"not {self.sent} (after the traces)"
             )
 
     def _traces(self, event: int, number: object, parts: list[bytes], first: bool) -> None:
-        note, where = self.order.note, f"channel {number} at event {event}"
+        note, where = self.order.note, f"channel {show(number)} at event {event}"
         meta = json_header(parts)
         frame, self.sent = self.sent, self.sent + 1
         if meta is None or meta.get("htype") != "traces" or meta.get("ch") != number:
             note(f"{where} has no traces JSON of that channel")
             return
         if meta.get("frame") != frame:
-            note(f"{where} is frame {meta.get('frame')}, not {frame}")
+            note(f"{where} is frame {show(meta.get('frame'))}, not {frame}")
         shape, dtype = meta.get("shape"), meta.get("dtype")
         if self.shape is None:
             self.shape, self.type = (shape if isinstance(shape, list) else None), str(dtype)
@@ -442,7 +443,7 @@ class LecroyInspector(StreamInspector):
         per = 1 if self.ntriggers == CONTINUOUS else self.ntriggers
         size = _nbytes(shape, dtype)
         if size is None or not isinstance(shape, list) or len(shape) != 2 or shape[0] != per:
-            note(f"{where} has shape {shape} {dtype}, not {per} traces of float64")
+            note(f"{where} has shape {show(shape)} {show(dtype)}, not {per} traces of float64")
             return
         if size != len(parts[1]):
             note(f"{where} has {len(parts[1])} bytes of traces, not {size}")
@@ -457,7 +458,7 @@ class LecroyInspector(StreamInspector):
         elif not all(type(t) is float for t in stamps):
             note(f"timestamps of {where} are not all Python floats")
         elif stamps and difference(stamps[0], meta.get("ts")) is not None:
-            note(f"ts of {where} is {meta.get('ts')}, not its first timestamp {stamps[0]}")
+            note(f"ts of {where} is {show(meta.get('ts'))}, not its first timestamp {stamps[0]}")
 
 
 def _kind(header: dict[str, object] | None) -> str:
@@ -491,8 +492,8 @@ def describe(frames: list[bytes]) -> str:
         return "unparsable"
     if kind == "sequence":
         fields = ("seqno", "ntriggers", "channels", "frame")
-        return "sequence " + " ".join(f"{k}={header.get(k)}" for k in fields)
-    return f"end frames={header.get('frames')}" if kind == "end" else kind
+        return "sequence " + " ".join(f"{k}={show(header.get(k))}" for k in fields)
+    return f"end frames={show(header.get('frames'))}" if kind == "end" else kind
 
 
 def comparer() -> Comparer:
