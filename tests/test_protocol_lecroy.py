@@ -195,6 +195,16 @@ BAD: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
         {"ntriggers": 3},
         "ntriggers 3 does not divide the 4 traces into sequences",
     ),
+    "ntriggers 0": (
+        {"waveform1": np.zeros((4, 3)), "timestamp1": np.zeros(4)},
+        {"ntriggers": 0},
+        "attribute ntriggers 0 is neither -1 (continuous) nor a trace count",
+    ),
+    "offsets": (
+        {"waveform1": np.zeros((4, 3)), "timestamp1": np.zeros(4), "horiz_offset1": np.zeros(3)},
+        {},
+        "horiz_offset1 has 3 values, waveform1 4 traces",
+    ),
     "no timestamps": ({"waveform1": np.zeros((4, 3))}, {}, "no timestamp1 dataset beside"),
     "booleans": (
         {"waveform1": np.zeros((4, 3), bool), "timestamp1": np.zeros(4)},
@@ -257,7 +267,7 @@ def test_inspector_names_what_is_wrong() -> None:
     femtomax[1] = femtomax[1].replace(b'"ts": 1740563664.335', b'"ts": 0.0')
     femtomax[-1] = bytearray(lecroy.msg(what=2, frame=3))  # off by one
     frames = [good[0], good[1], [bytes(f) for f in femtomax], good[1][:5], [b"{}"], good[0]]
-    frames += [[lecroy.msg(what=3, frame=2, frames=2)]]
+    frames += [[lecroy.msg(what=3, frame=2, frames=2)], [lecroy.msg(what=0, frame=9)]]
     _, problems = inspect_frames(lecroy.LecroyInspector, lecroy.TYP, STREAM, frames)
     assert problems == [
         f"{STREAM}: ts of channel 2 at event 2 is 0.0, not its first timestamp 1740563664.335",
@@ -266,6 +276,9 @@ def test_inspector_names_what_is_wrong() -> None:
         f"{STREAM}: event 4 is no LeCroy prepare, sequence or end message",
         f"{STREAM}: prepare at event 5 is not the first message",
         f"{STREAM}: end at event 6 says frames 2, the stream sent 4 traces messages",
+        f"{STREAM}: end at event 6 is not the last message (prepare at event 7 follows)",
+        f"{STREAM}: prepare at event 7 is not the first message",
+        f"{STREAM}: prepare at event 7 is frame 9, not 0",
     ]
 
 

@@ -390,6 +390,8 @@ class LecroyInspector(StreamInspector):
                 f"end at event {event} says frames {show(header.get('frames'))}, "
                 f"the stream sent {self.sent} traces messages"
             )
+        elif kind == "prepare" and header.get("frame") != 0:
+            self.order.note(f"prepare at event {event} is frame {show(header.get('frame'))}, not 0")
 
     def _sequence(self, event: int, header: dict[str, object], frames: list[bytes]) -> None:
         note = self.order.note
