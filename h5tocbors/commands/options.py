@@ -65,9 +65,10 @@ Streams = Annotated[
         "-s",
         help=(
             "NAME, NAME=/path or NAME=/path:PROTOCOL (stins, xspress, pcap-raw, contrast, "
-            "sardana, albaem, pcap, eiger-legacy, lecroy); repeat for several streams. Without a path, the image dataset whose HDF5 "
-            "path has a group or dataset called NAME is used; a group's protocol is chosen by "
-            "what it holds. With --scan, names of the scan's streams."
+            "sardana, albaem, pcap, eiger-legacy, lecroy); repeat for several streams. "
+            "Without a path, the image dataset whose HDF5 path has a group or dataset called "
+            "NAME is used; a group's protocol is chosen by what it holds. With --scan, names "
+            "of the scan's streams."
         ),
     ),
 ]

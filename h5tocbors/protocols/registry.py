@@ -41,6 +41,7 @@ PROTOCOLS: tuple[Protocol, ...] = (
     Protocol("albaem", "albaem", "albaem", listed=True),
     Protocol("pcap", "PCAP", "pcap", listed=True),
     Protocol("eiger-legacy", "EIGER_LEGACY", "eiger_legacy"),
+    Protocol("lecroy", "lecroy_9fwdWp6Rq7", "lecroy", listed=True),
 )
 """Every protocol, in the order auto-detection tries them."""
 NAMES: tuple[str, ...] = tuple(p.name for p in PROTOCOLS)
