@@ -38,6 +38,19 @@ class FileRange:
     size: int
 
 
+class JsonText(bytes):
+    """A frame of JSON text: spaces after it leave it saying the same to `json.loads` and to
+    dranspose's models. The capture encoder may end it with some, so that a large stored
+    payload that follows lands at the same offset within a page as in its input
+    (`capture.encode.padding`).
+
+    Example:
+        >>> import json
+        >>> json.loads(JsonText(b'{"frame":0}') + b"   ")
+        {'frame': 0}
+    """
+
+
 Buffer = bytes | memoryview | FileRange
 
 SMALL_RANGE = 64 << 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import pytest
+from dranspose.middlewares.stream1 import parse
 
 from h5tocbors import convert
 from h5tocbors.hdf5.frames import FrameSeries
@@ -260,3 +262,32 @@ def test_nothing_to_pass_through_is_not_called_passthrough(tmp_path: Path) -> No
     stream, got = payloads(tmp_path, src, compression="none")
     assert stream.passthrough_frames == 0 and stream.fast_path != "passthrough"
     assert got == [bytes(range(12)), bytes(range(12, 24))]
+
+
+def test_large_payloads_land_page_aligned_as_in_the_input(tmp_path: Path) -> None:
+    """A stored payload of 256 KiB or more starts at the same offset within a page in the
+    capture as in the input (its JSON header ends in spaces), which the kernel copies
+    faster; headers still parse, and small payloads get no spaces."""
+    rng = np.random.default_rng(5)
+    big = rng.integers(0, 2**32, size=(3, 256, 512), dtype=np.uint32)  # 512 kB, incompressible
+    src = write(tmp_path, big, **hdf5plugin.Bitshuffle(cname="lz4"))
+    stream, got = payloads(tmp_path, src)
+    assert stream.fast_path == "passthrough"
+    assert got == [bitshuffle.compress_lz4(frame).tobytes() for frame in big]
+    capture = (tmp_path / "out" / "d.cbors").read_bytes()
+    with h5py.File(src, "r") as f:
+        stored = [f["d"].id.get_chunk_info(k).byte_offset + 12 for k in range(3)]
+    for payload, offset in zip(got, stored):
+        assert capture.find(payload) % 4096 == offset % 4096
+    msgs = read_capture(tmp_path / "out" / "d.cbors")
+    headers = [bytes(m.streams["d"].frames[0]) for m in msgs[1:-1]]
+    assert all(h.rstrip(b" ").endswith(b"}") for h in headers)
+    assert any(h.endswith(b" ") for h in headers)  # spaces were needed somewhere
+    assert [json.loads(h)["frame"] for h in headers] == [0, 1, 2]
+    images = [parse(m.streams["d"]) for m in msgs[1:-1]]  # dranspose's own STINS parser
+    assert [image.frame for image in images] == [0, 1, 2]
+    (tmp_path / "small").mkdir()
+    small = write(tmp_path / "small", big[:, :16, :16], **hdf5plugin.Bitshuffle(cname="lz4"))
+    convert(small, {"d": "/d"}, tmp_path / "small-out")
+    frames = [m.streams["d"].frames[0] for m in read_capture(tmp_path / "small-out" / "d.cbors")]
+    assert all(not bytes(f).endswith(b" ") for f in frames)

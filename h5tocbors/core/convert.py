@@ -129,7 +129,7 @@ def convert(
                     if cancel is not None:
                         cancel.check()
                     for name, part in parts.items():
-                        message = encode_message(event, {name: part}, created_at)
+                        message = encode_message(event, {name: part}, created_at, written[name])
                         written[name] += writer.write(files[name], message, labels[name])
                     result.events = event + 1
                     if progress is not None:

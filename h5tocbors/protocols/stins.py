@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..bshuf import decompress
-from ..buffers import Buffer
+from ..buffers import Buffer, JsonText
 from ..errors import quoted, shortened
 from ..hdf5.decode import bitshuffle_framing_ok
 from ..hdf5.images import open_images
@@ -176,11 +176,9 @@ class ImageHeaders:
         shared = json_frame({"shape": shape, "type": dtype, "compression": compression})
         self._rest = shared[1:]
 
-    def __call__(self, msg_number: int, frame: int) -> bytes:
-        return b'{"msg_number":%d,"htype":"image","frame":%d,%s' % (
-            msg_number,
-            frame,
-            self._rest,
+    def __call__(self, msg_number: int, frame: int) -> JsonText:
+        return JsonText(
+            b'{"msg_number":%d,"htype":"image","frame":%d,%s' % (msg_number, frame, self._rest)
         )
 
 
