@@ -137,3 +137,17 @@ def test_stream_help_names_every_protocol() -> None:
 
     listed = Streams.__metadata__[0].help.split("(", 1)[1].split(")", 1)[0]
     assert set(listed.split(", ")) == set(NAMES), listed
+
+
+def test_garbage_collector_comes_back_on_once_started_up() -> None:
+    """The console script starts with the collector off; a command turns it back on (with
+    the start-up's objects frozen) before its work; where it was on, nothing changes."""
+    code = (
+        "import gc\n"
+        "from h5tocbors.commands.reporting import started_up\n"
+        "started_up(); print(gc.isenabled(), gc.get_freeze_count() == 0)\n"
+        "gc.disable(); started_up(); print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "True True\nTrue True\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import signal
@@ -114,6 +115,16 @@ GRACE_SECONDS = 3.0
 again to the main thread, which raises it wherever it waits (a full pipe)."""
 
 
+def started_up() -> None:
+    """Start-up is over (the command's modules are imported): turn the cyclic garbage
+    collector back on, if the console script turned it off (`script.run`), with what was
+    imported so far kept out of its passes (`gc.freeze`). In a process that kept it on
+    (the Python API, tests), nothing changes."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 @contextmanager
 def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
     """Turn any failure inside into one line on stderr and a nonzero `SystemExit`.
@@ -123,6 +134,7 @@ def reported(debug: bool, cancel: Cancel | None = None) -> Iterator[None]:
     `Interrupted`. Either way `finally` blocks remove partial outputs. With `debug`, the
     traceback is printed too.
     """
+    started_up()
     finished = threading.Event()
     if cancel is not None:  # started here: a thread started in the handler could deadlock
         args = (cancel, finished, threading.get_ident())
