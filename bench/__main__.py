@@ -47,7 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--rounds",
         type=int,
-        help="timed rounds per case; the median is reported (default 5: a ratio near its target, as LZ4 / cp is, moves by a few percent from round to round)",
+        help="timed rounds per case; the median is reported (default 5: LZ4 / cp, near its "
+        "target, moves by a few percent from round to round)",
     )
     every = ["startup", *CASES, *PACKED, "openmp"]
     p.add_argument(
