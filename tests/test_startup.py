@@ -33,6 +33,13 @@ def imported(stderr: str) -> set[str]:
     return {name.split(".")[0] for name in imported_modules(stderr)}
 
 
+def python(code: str) -> str:
+    """What `code` prints, run in a fresh interpreter (which must succeed)."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 COMMANDS = ("convert", "ls", "inspect", "verify")
 HELP = [["--version"], ["--help"], []] + [[c, "--help"] for c in COMMANDS]
 
@@ -56,9 +63,7 @@ def test_package_names_load_on_first_use() -> None:
         "assert all(hasattr(h5tocbors, name) for name in h5tocbors.__all__)\n"
         "try:\n    h5tocbors.nothing\nexcept AttributeError as e:\n    print(e)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "module 'h5tocbors' has no attribute 'nothing'\n"
+    assert python(code) == "module 'h5tocbors' has no attribute 'nothing'\n"
 
 
 def test_passthrough_does_not_load_hdf5_filter_plugins(tmp_path: Path) -> None:
@@ -148,6 +153,4 @@ def test_garbage_collector_comes_back_on_once_started_up() -> None:
         "started_up(); print(gc.isenabled(), gc.get_freeze_count() == 0)\n"
         "gc.disable(); started_up(); print(gc.isenabled(), gc.get_freeze_count() > 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "True True\nTrue True\n"
+    assert python(code) == "True True\nTrue True\n"
