@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -377,3 +378,20 @@ def test_inspect_names_a_femtomax_style_capture(tmp_path: Path, cli: Cli) -> Non
     assert code == 0 and "1 frames [1, 8002] float64 none" in out, out
     assert "sequence end at event 1 is frame 1, not 2 (after the traces)" in out + err, out + err
     assert "end at event 2 says frames 4, the stream sent 2 traces messages" in out + err
+
+
+def test_inspector_bounds_a_hostile_shape() -> None:
+    """A traces JSON's shape is checked before it is multiplied out, and neither a shape of
+    many huge dimensions nor an impossible size reaches the summary whole."""
+    prepare, end = [lecroy.msg(what=0, frame=0)], [lecroy.msg(what=3, frame=1, frames=1)]
+    start = lecroy.msg(what=1, frame=0, ntriggers=-1, seqno=0, channels=[1])
+    stamps = pickle.dumps([0.0], protocol=4)
+    for shape in ([10**4000] * 300, [1, 10**4000]):
+        meta = json.dumps(
+            {"htype": "traces", "ch": 1, "ts": 0.0, "frame": 0, "shape": shape, "dtype": "float64"}
+        )
+        sequence = [start, meta.encode(), b"", stamps, lecroy.msg(what=2, frame=1)]
+        check, problems = inspect_frames(
+            lecroy.LecroyInspector, lecroy.TYP, STREAM, [prepare, sequence, end]
+        )
+        assert check.shape is None and len(problems) == 1 and len(problems[0]) < 300, problems

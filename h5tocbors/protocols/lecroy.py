@@ -439,16 +439,15 @@ class LecroyInspector(StreamInspector):
         if meta.get("frame") != frame:
             note(f"{where} is frame {show(meta.get('frame'))}, not {frame}")
         shape, dtype = meta.get("shape"), meta.get("dtype")
-        if self.shape is None:
-            self.shape, self.type = (shape if isinstance(shape, list) else None), str(dtype)
-            self.compression = "none"  # raw traces
         per = 1 if self.ntriggers == CONTINUOUS else self.ntriggers
-        size = _nbytes(shape, dtype)
-        if size is None or not isinstance(shape, list) or len(shape) != 2 or shape[0] != per:
+        size = _nbytes(shape, dtype) if isinstance(shape, list) and len(shape) == 2 else None
+        if size is None or not isinstance(shape, list) or shape[0] != per:
             note(f"{where} has shape {show(shape)} {show(dtype)}, not {per} traces of float64")
             return
         if size != len(parts[1]):
-            note(f"{where} has {len(parts[1])} bytes of traces, not {size}")
+            note(f"{where} has {len(parts[1])} bytes of traces, not {show(size)}")
+        elif self.shape is None:
+            self.shape, self.type, self.compression = shape, str(dtype), "none"  # raw traces
         self.traces += shape[0] if first else 0
         try:
             stamps = loads(parts[2])
