@@ -395,3 +395,13 @@ def test_inspector_bounds_a_hostile_shape() -> None:
             lecroy.LecroyInspector, lecroy.TYP, STREAM, [prepare, sequence, end]
         )
         assert check.shape is None and len(problems) == 1 and len(problems[0]) < 300, problems
+
+
+def test_inspector_details_are_bounded() -> None:
+    """A sequence start's channels and ntriggers come from the capture: any size."""
+    start = lecroy.msg(what=1, frame=0, ntriggers=10**4000, seqno=0, channels=[2] * 100_000)
+    check, _ = inspect_frames(lecroy.LecroyInspector, lecroy.TYP, STREAM, [[start]])
+    assert check.details == [
+        "channels [2, 2, 2, 2, 2, 2, ...], 0 traces each, 1 messages "
+        "(sequences of <an integer of 13288 bits>)"
+    ]

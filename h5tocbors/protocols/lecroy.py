@@ -369,10 +369,11 @@ class LecroyInspector(StreamInspector):
         """Channels, traces and sequences."""
         if self.channels is None:
             return []
-        mode = "continuous" if self.ntriggers == CONTINUOUS else f"sequences of {self.ntriggers}"
-        return [
-            f"channels {self.channels}, {self.traces} traces each, {self.frames} messages ({mode})"
-        ]
+        mode = (
+            "continuous" if self.ntriggers == CONTINUOUS else f"sequences of {show(self.ntriggers)}"
+        )
+        channels = show(self.channels)
+        return [f"channels {channels}, {self.traces} traces each, {self.frames} messages ({mode})"]
 
     def add(self, event: int, frames: list[bytes]) -> None:
         """Take the zmq frames of this stream in the next message (at `event`)."""
