@@ -405,3 +405,15 @@ def test_inspector_details_are_bounded() -> None:
         "channels [2, 2, 2, 2, 2, 2, ...], 0 traces each, 1 messages "
         "(sequences of <an integer of 13288 bits>)"
     ]
+
+
+@pytest.mark.parametrize("owner", ["/data", "/data/waveform1"])
+def test_an_attribute_of_any_size_is_named_shortly(tmp_path: Path, owner: str, cli: Cli) -> None:
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w", libver="latest") as f:  # dense attributes: any size
+        f["/data/waveform1"], f["/data/timestamp1"] = np.zeros((2, 2)), np.zeros(2)
+        name = "ntriggers" if owner == "/data" else "horiz_interval"
+        f[owner].attrs[name] = "\x1b[2J" * 100_000
+    code, _, err = cli("convert", path, "-s", f"{STREAM}=/data:lecroy", "-o", tmp_path / "out")
+    assert code == 1 and f"attribute {name} '\\x1b[2J" in err and len(err) < 400, err[:400]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

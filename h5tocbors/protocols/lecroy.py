@@ -254,7 +254,7 @@ def checked_layout(group: h5py.Group, channels: list[Channel]) -> Layout | str:
         return f"channel numbers {numbers} repeat one"
     ntriggers = attribute(group, "ntriggers", CONTINUOUS)
     if not isinstance(ntriggers, int) or not (ntriggers == CONTINUOUS or ntriggers > 0):
-        return f"attribute ntriggers {ntriggers!r} is neither -1 (continuous) nor a trace count"
+        return f"attribute ntriggers {show(ntriggers)} is neither -1 (continuous) nor a trace count"
     if ntriggers != CONTINUOUS and traces % ntriggers:
         return f"ntriggers {ntriggers} does not divide the {traces} traces into sequences"
     per = 1 if ntriggers == CONTINUOUS else ntriggers
@@ -292,10 +292,10 @@ def channel(group: h5py.Group, k: int) -> Channel | str:
         per_trace[name] = dataset
     number = attribute(waveform, "channel", k)
     if not isinstance(number, int) or not 0 <= number < 2**31:
-        return f"attribute channel {number!r} of waveform{k} is not a channel number"
+        return f"attribute channel {show(number)} of waveform{k} is not a channel number"
     interval = attribute(waveform, "horiz_interval", DEFAULT_INTERVAL)
     if not isinstance(interval, float):
-        return f"attribute horiz_interval {interval!r} of waveform{k} is not a number"
+        return f"attribute horiz_interval {show(interval)} of waveform{k} is not a number"
     offsets = per_trace.get(f"horiz_offset{k}")
     return Channel(number, waveform, per_trace[f"timestamp{k}"], offsets, interval)
 
