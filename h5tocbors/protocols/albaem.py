@@ -243,7 +243,7 @@ class AlbaemInspector(StreamInspector):
             return
         assert isinstance(found, int)
         if self._next_id is not None and found != self._next_id:
-            self.order.note(f"message_id {found} at event {event}, not {self._next_id}")
+            self.order.note(f"message_id {show(found)} at event {event}, not {show(self._next_id)}")
         self._next_id = found + 1
 
     def _data(self, event: int, message: dict[str, object]) -> None:
