@@ -241,7 +241,9 @@ def test_fits_only_waveform_timestamp_pairs(tmp_path: Path) -> None:
         f["/b/data"] = np.zeros((2, 2))
         f["/c/timestamp2"] = np.zeros(2)
         f["/c/waveform1"] = np.zeros((2, 2))
+        f["/d/waveform01"], f["/d/timestamp01"] = np.zeros((2, 2)), np.zeros(2)
     with h5py.File(path, "r") as f:
+        assert lecroy.fits(f["/d"]) == "no waveform<k> datasets"
         assert lecroy.fits(f["/a"]) is None
         assert lecroy.fits(f["/b"]) == "no waveform<k> datasets"
         assert lecroy.fits(f["/c"]) == "timestamp2 has no waveform beside it"

@@ -61,8 +61,9 @@ TYP = "lecroy_9fwdWp6Rq7"
 NAME = "lecroy"
 """The protocol's name in `--stream NAME=PATH:lecroy`."""
 
-WAVEFORM = re.compile(r"waveform([0-9]{1,6})")
-TIMESTAMP = re.compile(r"timestamp([0-9]{1,6})")
+WAVEFORM = re.compile(r"waveform(0|[1-9][0-9]{0,5})")
+TIMESTAMP = re.compile(r"timestamp(0|[1-9][0-9]{0,5})")
+"""`<name><k>`, k as the writer spells it (no leading zero): `waveform01` is no channel."""
 CONTINUOUS = -1
 """`ntriggers` of continuous mode: one trace per message."""
 DEFAULT_INTERVAL = 1.0
