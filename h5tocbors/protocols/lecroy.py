@@ -50,6 +50,7 @@ from .rows import BlockRows
 from .values import (
     Comparer,
     array_difference,
+    array_nbytes,
     bytes_difference,
     difference,
     frame_count_difference,
@@ -442,7 +443,7 @@ class LecroyInspector(StreamInspector):
             note(f"{where} is frame {show(meta.get('frame'))}, not {frame}")
         shape, dtype = meta.get("shape"), meta.get("dtype")
         per = 1 if self.ntriggers == CONTINUOUS else self.ntriggers
-        size = _nbytes(shape, dtype) if isinstance(shape, list) and len(shape) == 2 else None
+        size = array_nbytes(shape, dtype, 2)
         if size is None or not isinstance(shape, list) or shape[0] != per:
             note(f"{where} has shape {show(shape)} {show(dtype)}, not {per} traces of float64")
             return
@@ -469,17 +470,6 @@ def _kind(header: dict[str, object] | None) -> str:
     what = header.get("what") if header is not None and header.get("htype") == "msg" else None
     kinds = {PREPARE: "prepare", START: "sequence", SEQEND: "seqend", STOP: "end"}
     return kinds.get(what, "unparsable") if type(what) is int else "unparsable"
-
-
-def _nbytes(shape: object, dtype: object) -> int | None:
-    """Bytes of an array of `shape` and plain number `dtype`, or None when either is not."""
-    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
-        return None
-    try:
-        dt = np.dtype(str(dtype))
-    except (TypeError, ValueError):
-        return None
-    return int(np.prod(shape, dtype=object)) * dt.itemsize if is_plain_number(dt) else None
 
 
 def inspector(name: str) -> LecroyInspector:
