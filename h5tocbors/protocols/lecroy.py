@@ -43,7 +43,7 @@ from ..hdf5.selection import select_frames
 from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
 from .jsonframe import json_header
-from .members import checked, member, member_names
+from .members import checked, member, member_dataset, member_names
 from .order import StreamInspector
 from .pickles import RefusedPickle, loads
 from .rows import BlockRows
@@ -268,7 +268,7 @@ def checked_layout(group: h5py.Group, channels: list[Channel]) -> Layout | str:
 
 def channel(group: h5py.Group, k: int) -> Channel | str:
     """Channel k of a LeCroy group: `waveform<k>`, `timestamp<k>`, `horiz_offset<k>`."""
-    waveform = checked(member(group, f"waveform{k}"))
+    waveform = member_dataset(group, f"waveform{k}")
     if waveform is None:
         return f"waveform{k} is not a dataset"
     if waveform.ndim != 2 or not is_number(waveform.dtype):
