@@ -34,7 +34,7 @@ from dranspose.protocol import StreamName
 from h5tocbors import ReplaySource
 from h5tocbors.capture.encode import StreamPart, encode_message
 from h5tocbors.protocols import lecroy
-from h5tocbors.protocols.pickles import loads
+from h5tocbors.protocols.pickles import MAX_BYTES, loads
 from h5tocbors.protocols.registry import describe_frames
 
 from .conftest import BIN, REPO, Cli, listing, read_capture
@@ -419,3 +419,23 @@ def test_an_attribute_of_any_size_is_named_shortly(tmp_path: Path, owner: str, c
     code, _, err = cli("convert", path, "-s", f"{STREAM}=/data:lecroy", "-o", tmp_path / "out")
     assert code == 1 and f"attribute {name} '\\x1b[2J" in err and len(err) < 400, err[:400]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_message_holds_no_more_timestamps_than_verify_reads(tmp_path: Path) -> None:
+    """One point per trace keeps the traces small, but their timestamps pickle too large for
+    the strict loader: `verify` and `inspect` would refuse what `convert` wrote."""
+    path = tmp_path / "long.h5"
+    with h5py.File(path, "w") as f:
+        for n in (lecroy.MAX_TRACES, lecroy.MAX_TRACES + 1):
+            group = f.create_group(f"n{n}")  # declared, never written
+            group.create_dataset("waveform1", (n, 1), "f8", chunks=(1024, 1))
+            group.create_dataset("timestamp1", (n,), "f8", chunks=(1024,))
+            group.attrs["ntriggers"] = n
+    with h5py.File(path, "r") as f:
+        assert lecroy.fits(f[f"/n{lecroy.MAX_TRACES}"]) is None
+        assert lecroy.fits(f[f"/n{lecroy.MAX_TRACES + 1}"]) == (
+            f"a message of {lecroy.MAX_TRACES + 1} traces per channel has more timestamps "
+            f"than {lecroy.MAX_TRACES}"
+        )
+    stamps = pickle.dumps([0.5] * 100_000, protocol=lecroy.PICKLE_PROTOCOL)
+    assert len(stamps) < 100_000 * MAX_BYTES // lecroy.MAX_TRACES  # under 10 bytes each

@@ -45,7 +45,7 @@ from . import StreamContext, Writer
 from .jsonframe import json_header
 from .members import checked, member, member_dataset, member_names
 from .order import StreamInspector
-from .pickles import RefusedPickle, loads
+from .pickles import MAX_BYTES, RefusedPickle, loads
 from .rows import BlockRows
 from .values import (
     Comparer,
@@ -71,6 +71,9 @@ DEFAULT_INTERVAL = 1.0
 MAX_CHANNELS = 64
 MAX_MESSAGE_BYTES = 256 << 20
 """The most trace bytes one message may hold (what a capture reader accepts)."""
+MAX_TRACES = MAX_BYTES // 10
+"""The most traces per channel in one message: their timestamps pickle to 9 bytes each (and a
+little framing), within what `pickles.loads` reads back for `inspect` and `verify`."""
 EXACT_IN_DOUBLE = 2**53
 PICKLE_PROTOCOL = 4
 """As the scope's streamer pickles (`\\x80\\x04` in the real dumps)."""
@@ -263,6 +266,8 @@ def checked_layout(group: h5py.Group, channels: list[Channel]) -> Layout | str:
     size = per * sum(c.waveform.shape[1] for c in channels) * 8
     if size > MAX_MESSAGE_BYTES:
         return f"a message of {per} traces per channel is {size} bytes, over {MAX_MESSAGE_BYTES}"
+    if per > MAX_TRACES:
+        return f"a message of {per} traces per channel has more timestamps than {MAX_TRACES}"
     return Layout(channels, traces, ntriggers)
 
 
