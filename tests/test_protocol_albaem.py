@@ -201,6 +201,21 @@ def test_inspector_names_what_is_wrong() -> None:
     ]
 
 
+def test_inspector_shortens_a_huge_message_id() -> None:
+    frames = [
+        [b'{"version": 1, "message_type": "series-start", "message_id": 1}'],
+        [b'{"version": 1, "message_type": "series-end", "message_id": 1%s}' % (b"0" * 4000)],
+        [b'{"version": 1, "message_type": "series-end", "message_id": 3}'],
+    ]
+    _, problems = inspect_frames(albaem.AlbaemInspector, "albaem", "em", frames)
+    big = "<an integer of 13288 bits>"
+    assert problems == [
+        f"em: message_id {big} at event 1, not 2",
+        "em: series-end at event 1 is not the last message (series-end at event 2 follows)",
+        f"em: message_id 3 at event 2, not {big}",
+    ]
+
+
 def replay(tmp_path: Path, *args: str | os.PathLike[str], **env: str) -> dict[str, Any]:
     """The real `dranspose replay` with the recording app: event -> the `em` packet's fields."""
     record = tmp_path / "record.json"

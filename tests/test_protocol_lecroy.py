@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +34,7 @@ from dranspose.protocol import StreamName
 from h5tocbors import ReplaySource
 from h5tocbors.capture.encode import StreamPart, encode_message
 from h5tocbors.protocols import lecroy
-from h5tocbors.protocols.pickles import loads
+from h5tocbors.protocols.pickles import MAX_BYTES, loads
 from h5tocbors.protocols.registry import describe_frames
 
 from .conftest import BIN, REPO, Cli, listing, read_capture
@@ -240,7 +241,9 @@ def test_fits_only_waveform_timestamp_pairs(tmp_path: Path) -> None:
         f["/b/data"] = np.zeros((2, 2))
         f["/c/timestamp2"] = np.zeros(2)
         f["/c/waveform1"] = np.zeros((2, 2))
+        f["/d/waveform01"], f["/d/timestamp01"] = np.zeros((2, 2)), np.zeros(2)
     with h5py.File(path, "r") as f:
+        assert lecroy.fits(f["/d"]) == "no waveform<k> datasets"
         assert lecroy.fits(f["/a"]) is None
         assert lecroy.fits(f["/b"]) == "no waveform<k> datasets"
         assert lecroy.fits(f["/c"]) == "timestamp2 has no waveform beside it"
@@ -377,3 +380,62 @@ def test_inspect_names_a_femtomax_style_capture(tmp_path: Path, cli: Cli) -> Non
     assert code == 0 and "1 frames [1, 8002] float64 none" in out, out
     assert "sequence end at event 1 is frame 1, not 2 (after the traces)" in out + err, out + err
     assert "end at event 2 says frames 4, the stream sent 2 traces messages" in out + err
+
+
+def test_inspector_bounds_a_hostile_shape() -> None:
+    """A traces JSON's shape is checked before it is multiplied out, and neither a shape of
+    many huge dimensions nor an impossible size reaches the summary whole."""
+    prepare, end = [lecroy.msg(what=0, frame=0)], [lecroy.msg(what=3, frame=1, frames=1)]
+    start = lecroy.msg(what=1, frame=0, ntriggers=-1, seqno=0, channels=[1])
+    stamps = pickle.dumps([0.0], protocol=4)
+    for shape in ([10**4000] * 300, [1, 10**4000]):
+        meta = json.dumps(
+            {"htype": "traces", "ch": 1, "ts": 0.0, "frame": 0, "shape": shape, "dtype": "float64"}
+        )
+        sequence = [start, meta.encode(), b"", stamps, lecroy.msg(what=2, frame=1)]
+        check, problems = inspect_frames(
+            lecroy.LecroyInspector, lecroy.TYP, STREAM, [prepare, sequence, end]
+        )
+        assert check.shape is None and len(problems) == 1 and len(problems[0]) < 300, problems
+
+
+def test_inspector_details_are_bounded() -> None:
+    """A sequence start's channels and ntriggers come from the capture: any size."""
+    start = lecroy.msg(what=1, frame=0, ntriggers=10**4000, seqno=0, channels=[2] * 100_000)
+    check, _ = inspect_frames(lecroy.LecroyInspector, lecroy.TYP, STREAM, [[start]])
+    assert check.details == [
+        "channels [2, 2, 2, 2, 2, 2, ...], 0 traces each, 1 messages "
+        "(sequences of <an integer of 13288 bits>)"
+    ]
+
+
+@pytest.mark.parametrize("owner", ["/data", "/data/waveform1"])
+def test_an_attribute_of_any_size_is_named_shortly(tmp_path: Path, owner: str, cli: Cli) -> None:
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w", libver="latest") as f:  # dense attributes: any size
+        f["/data/waveform1"], f["/data/timestamp1"] = np.zeros((2, 2)), np.zeros(2)
+        name = "ntriggers" if owner == "/data" else "horiz_interval"
+        f[owner].attrs[name] = "\x1b[2J" * 100_000
+    code, _, err = cli("convert", path, "-s", f"{STREAM}=/data:lecroy", "-o", tmp_path / "out")
+    assert code == 1 and f"attribute {name} '\\x1b[2J" in err and len(err) < 400, err[:400]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_message_holds_no_more_timestamps_than_verify_reads(tmp_path: Path) -> None:
+    """One point per trace keeps the traces small, but their timestamps pickle too large for
+    the strict loader: `verify` and `inspect` would refuse what `convert` wrote."""
+    path = tmp_path / "long.h5"
+    with h5py.File(path, "w") as f:
+        for n in (lecroy.MAX_TRACES, lecroy.MAX_TRACES + 1):
+            group = f.create_group(f"n{n}")  # declared, never written
+            group.create_dataset("waveform1", (n, 1), "f8", chunks=(1024, 1))
+            group.create_dataset("timestamp1", (n,), "f8", chunks=(1024,))
+            group.attrs["ntriggers"] = n
+    with h5py.File(path, "r") as f:
+        assert lecroy.fits(f[f"/n{lecroy.MAX_TRACES}"]) is None
+        assert lecroy.fits(f[f"/n{lecroy.MAX_TRACES + 1}"]) == (
+            f"a message of {lecroy.MAX_TRACES + 1} traces per channel has more timestamps "
+            f"than {lecroy.MAX_TRACES}"
+        )
+    stamps = pickle.dumps([0.5] * 100_000, protocol=lecroy.PICKLE_PROTOCOL)
+    assert len(stamps) < 100_000 * MAX_BYTES // lecroy.MAX_TRACES  # under 10 bytes each

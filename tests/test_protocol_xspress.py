@@ -249,3 +249,15 @@ def test_inspector_names_broken_images(source: Path) -> None:
         "xspress3: meta at event 3 has 2 arrays, not 8",
         "xspress3: no series_end message",
     ]
+
+
+def test_inspector_takes_only_two_dimensional_images(source: Path) -> None:
+    """A shape of other than (channels, bins) is named, not multiplied out: a hostile list of
+    huge sizes took minutes."""
+    frames = all_frames(source)
+    for event, shape in ((2, [1, 3, 8]), (3, [10**400] * 9)):
+        header = json.loads(frames[event][0])
+        frames[event][0] = json.dumps(header | {"shape": shape}).encode()
+    _, problems = inspect_frames(xspress.XspressInspector, "xspress", "xspress3", frames)
+    assert "xspress3: image at event 2 has shape [1, 3, 8] and type 'uint32'" in problems
+    assert any(p.startswith("xspress3: image at event 3 has shape [1000") for p in problems)

@@ -35,7 +35,7 @@ from ..hdf5.selection import select_frames
 from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
 from .jsonframe import json_header
-from .members import checked, member, member_names
+from .members import member_dataset, member_names
 from .order import StreamInspector
 from .provenance import KEY, origin_fields
 from .rows import BlockRows
@@ -104,7 +104,7 @@ def albaem_datasets(group: h5py.Group) -> dict[str, h5py.Dataset] | str:
         return "no channel1 dataset"
     found: dict[str, h5py.Dataset] = {}
     for name in (n for n in KNOWN if n in names):
-        dataset = checked(member(group, name))
+        dataset = member_dataset(group, name)
         if dataset is None:
             return f"{name} is not a dataset"
         if dataset.ndim != 1 or wire_kind(name, dataset.dtype) is None:
@@ -243,7 +243,7 @@ class AlbaemInspector(StreamInspector):
             return
         assert isinstance(found, int)
         if self._next_id is not None and found != self._next_id:
-            self.order.note(f"message_id {found} at event {event}, not {self._next_id}")
+            self.order.note(f"message_id {show(found)} at event {event}, not {show(self._next_id)}")
         self._next_id = found + 1
 
     def _data(self, event: int, message: dict[str, object]) -> None:

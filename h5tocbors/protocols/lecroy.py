@@ -43,13 +43,14 @@ from ..hdf5.selection import select_frames
 from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
 from .jsonframe import json_header
-from .members import checked, member, member_names
+from .members import checked, member, member_dataset, member_names
 from .order import StreamInspector
-from .pickles import RefusedPickle, loads
+from .pickles import MAX_BYTES, RefusedPickle, loads
 from .rows import BlockRows
 from .values import (
     Comparer,
     array_difference,
+    array_nbytes,
     bytes_difference,
     difference,
     frame_count_difference,
@@ -61,14 +62,18 @@ TYP = "lecroy_9fwdWp6Rq7"
 NAME = "lecroy"
 """The protocol's name in `--stream NAME=PATH:lecroy`."""
 
-WAVEFORM = re.compile(r"waveform([0-9]{1,6})")
-TIMESTAMP = re.compile(r"timestamp([0-9]{1,6})")
+WAVEFORM = re.compile(r"waveform(0|[1-9][0-9]{0,5})")
+TIMESTAMP = re.compile(r"timestamp(0|[1-9][0-9]{0,5})")
+"""`<name><k>`, k as the writer spells it (no leading zero): `waveform01` is no channel."""
 CONTINUOUS = -1
 """`ntriggers` of continuous mode: one trace per message."""
 DEFAULT_INTERVAL = 1.0
 MAX_CHANNELS = 64
 MAX_MESSAGE_BYTES = 256 << 20
 """The most trace bytes one message may hold (what a capture reader accepts)."""
+MAX_TRACES = MAX_BYTES // 10
+"""The most traces per channel in one message: their timestamps pickle to 9 bytes each (and a
+little framing), within what `pickles.loads` reads back for `inspect` and `verify`."""
 EXACT_IN_DOUBLE = 2**53
 PICKLE_PROTOCOL = 4
 """As the scope's streamer pickles (`\\x80\\x04` in the real dumps)."""
@@ -254,19 +259,21 @@ def checked_layout(group: h5py.Group, channels: list[Channel]) -> Layout | str:
         return f"channel numbers {numbers} repeat one"
     ntriggers = attribute(group, "ntriggers", CONTINUOUS)
     if not isinstance(ntriggers, int) or not (ntriggers == CONTINUOUS or ntriggers > 0):
-        return f"attribute ntriggers {ntriggers!r} is neither -1 (continuous) nor a trace count"
+        return f"attribute ntriggers {show(ntriggers)} is neither -1 (continuous) nor a trace count"
     if ntriggers != CONTINUOUS and traces % ntriggers:
         return f"ntriggers {ntriggers} does not divide the {traces} traces into sequences"
     per = 1 if ntriggers == CONTINUOUS else ntriggers
     size = per * sum(c.waveform.shape[1] for c in channels) * 8
     if size > MAX_MESSAGE_BYTES:
         return f"a message of {per} traces per channel is {size} bytes, over {MAX_MESSAGE_BYTES}"
+    if per > MAX_TRACES:
+        return f"a message of {per} traces per channel has more timestamps than {MAX_TRACES}"
     return Layout(channels, traces, ntriggers)
 
 
 def channel(group: h5py.Group, k: int) -> Channel | str:
     """Channel k of a LeCroy group: `waveform<k>`, `timestamp<k>`, `horiz_offset<k>`."""
-    waveform = checked(member(group, f"waveform{k}"))
+    waveform = member_dataset(group, f"waveform{k}")
     if waveform is None:
         return f"waveform{k} is not a dataset"
     if waveform.ndim != 2 or not is_number(waveform.dtype):
@@ -292,10 +299,10 @@ def channel(group: h5py.Group, k: int) -> Channel | str:
         per_trace[name] = dataset
     number = attribute(waveform, "channel", k)
     if not isinstance(number, int) or not 0 <= number < 2**31:
-        return f"attribute channel {number!r} of waveform{k} is not a channel number"
+        return f"attribute channel {show(number)} of waveform{k} is not a channel number"
     interval = attribute(waveform, "horiz_interval", DEFAULT_INTERVAL)
     if not isinstance(interval, float):
-        return f"attribute horiz_interval {interval!r} of waveform{k} is not a number"
+        return f"attribute horiz_interval {show(interval)} of waveform{k} is not a number"
     offsets = per_trace.get(f"horiz_offset{k}")
     return Channel(number, waveform, per_trace[f"timestamp{k}"], offsets, interval)
 
@@ -369,10 +376,11 @@ class LecroyInspector(StreamInspector):
         """Channels, traces and sequences."""
         if self.channels is None:
             return []
-        mode = "continuous" if self.ntriggers == CONTINUOUS else f"sequences of {self.ntriggers}"
-        return [
-            f"channels {self.channels}, {self.traces} traces each, {self.frames} messages ({mode})"
-        ]
+        mode = (
+            "continuous" if self.ntriggers == CONTINUOUS else f"sequences of {show(self.ntriggers)}"
+        )
+        channels = show(self.channels)
+        return [f"channels {channels}, {self.traces} traces each, {self.frames} messages ({mode})"]
 
     def add(self, event: int, frames: list[bytes]) -> None:
         """Take the zmq frames of this stream in the next message (at `event`)."""
@@ -439,16 +447,15 @@ class LecroyInspector(StreamInspector):
         if meta.get("frame") != frame:
             note(f"{where} is frame {show(meta.get('frame'))}, not {frame}")
         shape, dtype = meta.get("shape"), meta.get("dtype")
-        if self.shape is None:
-            self.shape, self.type = (shape if isinstance(shape, list) else None), str(dtype)
-            self.compression = "none"  # raw traces
         per = 1 if self.ntriggers == CONTINUOUS else self.ntriggers
-        size = _nbytes(shape, dtype)
-        if size is None or not isinstance(shape, list) or len(shape) != 2 or shape[0] != per:
+        size = array_nbytes(shape, dtype, 2)
+        if size is None or not isinstance(shape, list) or shape[0] != per:
             note(f"{where} has shape {show(shape)} {show(dtype)}, not {per} traces of float64")
             return
         if size != len(parts[1]):
-            note(f"{where} has {len(parts[1])} bytes of traces, not {size}")
+            note(f"{where} has {len(parts[1])} bytes of traces, not {show(size)}")
+        elif self.shape is None:
+            self.shape, self.type, self.compression = shape, str(dtype), "none"  # raw traces
         self.traces += shape[0] if first else 0
         try:
             stamps = loads(parts[2])
@@ -468,17 +475,6 @@ def _kind(header: dict[str, object] | None) -> str:
     what = header.get("what") if header is not None and header.get("htype") == "msg" else None
     kinds = {PREPARE: "prepare", START: "sequence", SEQEND: "seqend", STOP: "end"}
     return kinds.get(what, "unparsable") if type(what) is int else "unparsable"
-
-
-def _nbytes(shape: object, dtype: object) -> int | None:
-    """Bytes of an array of `shape` and plain number `dtype`, or None when either is not."""
-    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
-        return None
-    try:
-        dt = np.dtype(str(dtype))
-    except (TypeError, ValueError):
-        return None
-    return int(np.prod(shape, dtype=object)) * dt.itemsize if is_plain_number(dt) else None
 
 
 def inspector(name: str) -> LecroyInspector:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import reprlib
 import struct
 from collections.abc import Callable, Mapping, Sequence
+from math import prod
 
 import numpy as np
 
@@ -152,6 +153,26 @@ def is_plain_number(dtype: np.dtype) -> bool:
         (True, False)
     """
     return dtype.kind in "biuf" and dtype.fields is None and dtype.itemsize <= 8
+
+
+def array_nbytes(shape: object, dtype: object, ndim: int) -> int | None:
+    """Bytes of an array a capture's JSON declares: `shape` a list of `ndim` sizes (checked
+    before they are multiplied: a hostile list of huge sizes takes minutes), `dtype` a plain
+    number type; None when either is not.
+
+    Example:
+        >>> array_nbytes([2, 3], "float64", 2), array_nbytes([10**400] * 9, "uint8", 2)
+        (48, None)
+    """
+    if not isinstance(shape, list) or len(shape) != ndim:
+        return None
+    if not all(type(n) is int and n >= 0 for n in shape):
+        return None
+    try:
+        dt = np.dtype(str(dtype))
+    except (TypeError, ValueError):
+        return None
+    return prod(shape) * dt.itemsize if is_plain_number(dt) else None
 
 
 def frame_count_difference(expected: Sequence[bytes], actual: Sequence[bytes]) -> str | None:

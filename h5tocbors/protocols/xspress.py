@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from math import prod
 
 import h5py
 import numpy as np
@@ -38,7 +37,13 @@ from .order import StreamInspector
 from .pickles import RefusedPickle, dumps, loads
 from .provenance import origin_fields
 from .rows import BlockRows
-from .values import Comparer, bytes_difference, difference, frame_count_difference
+from .values import (
+    Comparer,
+    array_nbytes,
+    bytes_difference,
+    difference,
+    frame_count_difference,
+)
 
 TYP = "xspress"
 NAME = "xspress"
@@ -214,7 +219,7 @@ class XspressInspector(StreamInspector):
         if len(frames) != 3:
             note(f"image at event {event} has {len(frames)} zmq frames, not 3")
             return
-        size = _nbytes(shape, dtype)
+        size = array_nbytes(shape, dtype, 2)
         if size is None:
             note(f"image at event {event} has shape {shape} and type {dtype!r}")
         elif size != len(frames[1]):
@@ -239,17 +244,6 @@ class XspressInspector(StreamInspector):
         odd = [n for n, m in zip(names, meta) if m.shape[-1:] != (channels,)]
         if odd:
             self.order.note(f"meta {', '.join(odd)} at event {event} not one per channel")
-
-
-def _nbytes(shape: object, dtype: object) -> int | None:
-    """Bytes of a (channels, bins) array of `dtype`, or None when either is not plain."""
-    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        return None
-    try:
-        dt = np.dtype(str(dtype))
-    except (TypeError, ValueError):
-        return None
-    return None if dt.hasobject or dt.kind not in "biuf" else prod(shape) * dt.itemsize
 
 
 def inspector(name: str) -> XspressInspector:
