@@ -784,3 +784,27 @@ def test_help_into_a_full_standard_output() -> None:
             result = run_with_stdout(args, full.fileno())
             expected = "cannot write to standard output: No space left on device"
             assert_one_error(result.returncode, result.stderr, 1, expected)
+
+
+@pytest.mark.parametrize(
+    ("path", "names", "protocol"),
+    [
+        ("/em", ["channel1"], "albaem"),
+        ("/entry/instrument/pandabox/data", ["i_0", "i_t"], "pcap"),
+        ("/panda", ["INENC1.VAL_Mean"], "pcap-raw"),
+    ],
+)
+def test_empty_group_is_named(
+    cli: Cli, tmp_path: Path, path: str, names: list[str], protocol: str
+) -> None:
+    """A group whose datasets hold no points says so, not that `--frames` (not given) selects
+    none."""
+    src = tmp_path / "empty.h5"
+    with h5py.File(src, "w") as f:
+        for name in names:
+            f[f"{path}/{name}"] = np.zeros(0)
+    out = tmp_path / "out"
+    code, _, err = cli("convert", src, "-s", f"s={path}:{protocol}", "-o", out)
+    assert_one_error(code, err, 1, f"{path} in {src} holds no frames")
+    assert "--frames" not in err
+    assert_no_output(out)

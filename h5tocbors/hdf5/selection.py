@@ -36,16 +36,22 @@ def parse_frames(text: str) -> slice:
     return slice(*values)
 
 
-def select_frames(selection: slice | None, count: int) -> range:
-    """Apply a selection to a series of `count` frames; bounds outside it are an error.
+def select_frames(selection: slice | None, count: int, source: str = "the series") -> range:
+    """Apply a selection to a series of `count` frames; bounds outside it are an error, and
+    so is an empty `source` (named in the error).
 
     Example:
         >>> select_frames(slice(2, 8, 3), 10)
         range(2, 8, 3)
         >>> select_frames(None, 3)
         range(0, 3)
+        >>> select_frames(None, 0, "/entry/albaem")
+        Traceback (most recent call last):
+        h5tocbors.errors.H5ToCborsError: /entry/albaem holds no frames: nothing to convert
     """
     if selection is None:
+        if count == 0:
+            raise H5ToCborsError(f"{source} holds no frames: nothing to convert")
         selected = range(count)
     else:
         for bound in (selection.start, selection.stop):

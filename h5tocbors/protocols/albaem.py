@@ -184,7 +184,9 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> AlbaemW
         raise H5ToCborsError(
             f"{group.name} in {group.file.filename} is not an AlbaEM group: {found}"
         )
-    points = select_frames(ctx.points, found[CHANNELS[0]].shape[0])
+    points = select_frames(
+        ctx.points, found[CHANNELS[0]].shape[0], f"{group.name} in {group.file.filename}"
+    )
     origin = origin_fields(ctx.input, ctx.path or group.name, points)
     return AlbaemWriter(found, points, origin, source=group.name)
 

@@ -347,7 +347,11 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> LecroyW
         raise H5ToCborsError(
             f"{group.name} in {group.file.filename} is not a LeCroy group: {found}"
         )
-    return LecroyWriter(found, select_frames(ctx.points, found.messages), source=group.name)
+    return LecroyWriter(
+        found,
+        select_frames(ctx.points, found.messages, f"{group.name} in {group.file.filename}"),
+        source=group.name,
+    )
 
 
 @dataclass

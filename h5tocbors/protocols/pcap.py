@@ -197,7 +197,7 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> PcapWri
     fields, problem = panda_fields(group)
     if problem is not None:
         raise H5ToCborsError(f"{where} is not a PandA group: {problem}")
-    rows = select_frames(ctx.points, fields[0].shape[0])
+    rows = select_frames(ctx.points, fields[0].shape[0], where)
     origin = origin_fields(ctx.input, ctx.path or group.name, rows)
     return PcapWriter(fields, rows, arm_time(group), origin, source=group.name)
 

@@ -219,7 +219,9 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> PcapRaw
         raise H5ToCborsError(
             f"{group.name} in {group.file.filename} is not a PandA group: {problem}"
         )
-    rows = select_frames(ctx.points, fields[0].dataset.shape[0])
+    rows = select_frames(
+        ctx.points, fields[0].dataset.shape[0], f"{group.name} in {group.file.filename}"
+    )
     return PcapRawWriter(fields, rows, arm_time(group), source=group.name)
 
 
