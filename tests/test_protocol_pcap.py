@@ -196,6 +196,23 @@ def test_rows_across_blocks_a_selection_and_the_file_time(tmp_path: Path) -> Non
     assert [(r["frame_number"], r["message_id"]) for r in picked[:2]] == [(0, 2), (1, 3)]
 
 
+def test_linked_fields_take_their_names_in_the_group(tmp_path: Path) -> None:
+    """A soft or external link is the field of its own name, not of its target's: a link
+    `x` to another file's `/frame_number` does not take PCAPData's `frame_number`."""
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["frame_number"] = np.arange(2.0) * 10
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w", track_order=True) as f:
+        f["/elsewhere/i_t"] = np.arange(2.0) + 5
+        group = f.create_group(PANDABOX, track_order=True)
+        group["x"] = h5py.ExternalLink("other.h5", "/frame_number")
+        group["y"] = h5py.SoftLink("/elsewhere/i_t")
+    with h5py.File(path, "r") as f:
+        rows = [json.loads(r) for r in frames_of(pcap.open_writer(f[PANDABOX], context()))]
+    got = [(r["frame_number"], r["x"], r["y"]) for r in rows[1:-1]]
+    assert got == [(0, 0.0, 5.0), (1, 10.0, 6.0)]
+
+
 BAD = {
     "different lengths": (
         {"i_0": np.zeros(3), "i_t": np.zeros(4)},

@@ -51,21 +51,22 @@ MAX_SHOWN = 5
 KINDS = ("series-start", "data", "series-end")
 
 
-def panda_fields(group: h5py.Group) -> tuple[list[h5py.Dataset], str | None]:
-    """The fields of a group of PandA datasets in the file's order, or why it is not one.
+def panda_fields(group: h5py.Group) -> tuple[dict[str, h5py.Dataset], str | None]:
+    """The fields of a group of PandA datasets in the file's order, by their names in the
+    group (not the name of a linked dataset's target), or why it is not one.
 
     Groups beside the datasets (another detector's data) are not looked at.
 
     Example:
         >>> fields, _ = panda_fields(f["/entry/instrument/pandabox/data"])  # doctest: +SKIP
-        >>> [d.name.rsplit("/", 1)[-1] for d in fields]  # doctest: +SKIP
+        >>> list(fields)  # doctest: +SKIP
         ['i_0', 'i_t', 'timestamp']
     """
     names = member_names(group)
     if len(names) > MAX_FIELDS:
-        return [], f"{len(names):,} members, more than the {MAX_FIELDS} fields a PandA has"
+        return {}, f"{len(names):,} members, more than the {MAX_FIELDS} fields a PandA has"
     members = {n: member(group, n) for n in names}
-    fields: list[h5py.Dataset] = []
+    fields: dict[str, h5py.Dataset] = {}
     for name, obj in members.items():
         if isinstance(obj, h5py.Group):
             continue
@@ -74,17 +75,19 @@ def panda_fields(group: h5py.Group) -> tuple[list[h5py.Dataset], str | None]:
             what = "not a dataset"
             if dataset is not None:
                 what = f"{dataset.shape} {dtype_name(dataset.dtype)}"
-            return [], f"{quoted(name)} is {what}, not one number per row"
+            return {}, f"{quoted(name)} is {what}, not one number per row"
         if name in DECLARED:
-            return [], f"{quoted(name)} is a field PCAPData declares itself"
-        fields.append(dataset)
+            return {}, f"{quoted(name)} is a field PCAPData declares itself"
+        fields[name] = dataset
     if not fields:
-        return [], "no datasets"
-    lengths = {d.shape[0] for d in fields}
+        return {}, "no datasets"
+    lengths = {d.shape[0] for d in fields.values()}
     if len(lengths) > 1:
-        shown = ", ".join(f"{d.shape[0]} in {quoted(_name(d))}" for d in fields[:MAX_SHOWN])
+        shown = ", ".join(
+            f"{d.shape[0]} in {quoted(name)}" for name, d in list(fields.items())[:MAX_SHOWN]
+        )
         more = f" and {len(fields) - MAX_SHOWN} more" if len(fields) > MAX_SHOWN else ""
-        return [], f"fields of different lengths: {shown}{more}"
+        return {}, f"fields of different lengths: {shown}{more}"
     return fields, None
 
 
@@ -112,11 +115,6 @@ def unasked(group: h5py.Group) -> str | None:
     if group.name.endswith("/pandabox/data") or "arm_time" in group.attrs:
         return None
     return "not a pandabox/data group and no arm_time attribute (name it with :pcap)"
-
-
-def _name(dataset: h5py.Dataset) -> str:
-    """The field name of `dataset`: its name in its group."""
-    return str(dataset.name).rsplit("/", 1)[-1]
 
 
 def start_frame(when: str, origin: dict[str, object]) -> bytes:
@@ -164,7 +162,8 @@ class PcapWriter(Writer):
         b'{"message_id": 5, "message_type": "series-end", "version": 1}'
     """
 
-    fields: list[h5py.Dataset]
+    fields: dict[str, h5py.Dataset]
+    """Each field's dataset, by its name in the group."""
     rows: range
     arm_time: str
     origin: dict[str, object] = field(default_factory=dict)
@@ -175,8 +174,8 @@ class PcapWriter(Writer):
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [start_frame(self.arm_time, self.origin)]
-        names = [_name(d) for d in self.fields]
-        readers = [BlockRows(d) for d in self.fields]
+        names = list(self.fields)
+        readers = [BlockRows(d) for d in self.fields.values()]
         block = readers[0].block_rows
         k = 0
         for first in range(0, len(self.rows), block):
@@ -197,7 +196,7 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> PcapWri
     fields, problem = panda_fields(group)
     if problem is not None:
         raise H5ToCborsError(f"{where} is not a PandA group: {problem}")
-    rows = select_frames(ctx.points, fields[0].shape[0])
+    rows = select_frames(ctx.points, next(iter(fields.values())).shape[0])
     origin = origin_fields(ctx.input, ctx.path or group.name, rows)
     return PcapWriter(fields, rows, arm_time(group), origin, source=group.name)
 
