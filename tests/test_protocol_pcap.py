@@ -213,6 +213,27 @@ def test_linked_fields_take_their_names_in_the_group(tmp_path: Path) -> None:
     assert got == [(0, 0.0, 5.0), (1, 10.0, 6.0)]
 
 
+def test_arm_time_is_read_only_when_short_and_shown_shortened(cli: Cli, tmp_path: Path) -> None:
+    """A one-element `arm_time` is the time; a long or unreadable one is refused on one
+    short line, not echoed whole."""
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w") as f:
+        f[f"{PANDABOX}/i_0"] = np.zeros(2)
+        f[PANDABOX].attrs["arm_time"] = [ARM_TIME]
+    with h5py.File(path, "r") as f:
+        assert (
+            json.loads(frames_of(pcap.open_writer(f[PANDABOX], context()))[0])["arm_time"]
+            == ARM_TIME
+        )
+    for bad in ("\x1b[2J" + "x" * 100_000, np.zeros(3, dtype=[("x", "i4")])):
+        with h5py.File(path, "a") as f:
+            f[PANDABOX].attrs["arm_time"] = bad
+        code, _, err = cli("convert", path, "-s", f"p={PANDABOX}", "-o", tmp_path / "o")
+        assert code == 1 and len(err) < 300 and "\x1b" not in err, err
+        assert "arm_time" in err and "not an ISO 8601 time" in err
+        assert not (tmp_path / "o").exists()
+
+
 BAD = {
     "different lengths": (
         {"i_0": np.zeros(3), "i_t": np.zeros(4)},
