@@ -133,8 +133,9 @@ class HeaderPart:
             return np.dtype("<u4" if "mask" in self.htype else "<f4")
         return little_endian(self.dataset.dtype)
 
-    def frames(self) -> list[bytes]:
-        """Its JSON header (`shape` [W, H], the dataset's shape reversed) and its bytes."""
+    def frames(self) -> list[Buffer]:
+        """Its JSON header (`shape` [W, H], the dataset's shape reversed) and its bytes (the
+        array read, not copied again: it may be `MAX_PART_BYTES`)."""
         shape = [0, 0] if self.dataset is None else list(self.dataset.shape[::-1])
         header = {"htype": self.htype, "shape": shape, "type": self.dtype.name}
         if self.dataset is None:
@@ -143,7 +144,7 @@ class HeaderPart:
             data = np.ascontiguousarray(self.dataset[()], self.dtype)
         except OPEN_ERRORS as e:
             raise H5ToCborsError(f"{self.dataset.name}: cannot be read: {e}") from e
-        return [dectris_json(header), data.tobytes()]
+        return [dectris_json(header), data.reshape(-1).view(np.uint8).data]
 
 
 @dataclass(kw_only=True)
