@@ -253,7 +253,7 @@ def test_a_master_without_the_headers_settings_is_refused(tmp_path: Path) -> Non
 
 def test_a_large_header_array_is_read_once_not_copied(tmp_path: Path) -> None:
     """A 256 MiB flatfield (declared, never written) converts in 768 MiB of address space:
-    its bytes go out as read, not copied into a second 256 MiB."""
+    its bytes go out as read, not copied into a second 256 MiB; a larger one is refused."""
     master = dectris_master(tmp_path)
     flatfield = "/entry/instrument/detector/detectorSpecific/flatfield"
     with h5py.File(master, "a") as f:
@@ -263,6 +263,12 @@ def test_a_large_header_array_is_read_once_not_copied(tmp_path: Path) -> None:
     proc = run_limited("convert", master, "-o", out, "--stream", SPEC, address_space=768 << 20)
     assert proc.returncode == 0, proc.stderr
     assert len(read_capture(out / "eiger.cbors")[0].streams["eiger"].frames[3]) == 256 << 20
+    with h5py.File(master, "a") as f:
+        del f[flatfield]
+        f.create_dataset(flatfield, shape=(8192, 8193), dtype="f4", chunks=(256, 1024))
+    proc = run_limited("convert", master, "-o", tmp_path / "o2", "--stream", SPEC)
+    assert proc.returncode == 1 and not (tmp_path / "o2").exists()
+    assert proc.stderr.endswith("[8192, 8193] float32 is larger than 256 MiB\n"), proc.stderr
 
 
 def test_series_stays_stins_unless_named(tmp_path: Path) -> None:

@@ -56,8 +56,9 @@ PARTS = (
 )
 """The header's arrays, by `htype`, and their datasets in the master's `detectorSpecific/`."""
 SPECIFIC = DETECTOR_GROUPS[1]
-MAX_PART_BYTES = 1 << 30
-"""A header array larger than this is refused (it is one zmq frame, read at once)."""
+MAX_PART_BYTES = 256 << 20
+"""A header array larger than this is refused: it is one zmq frame, read at once, and the
+three are held together (an Eiger 16M's float32 flatfield is 72 MiB)."""
 MAX_SECONDS = 1e6
 """Count and frame times above this (or negative, or not finite) are refused."""
 DEFAULT_SERIES = 1
