@@ -41,7 +41,14 @@ from .jsonframe import json_header
 from .members import OPEN_ERRORS, checked_member, member
 from .metadata import DETECTOR_GROUPS, collect_metadata
 from .order import StreamInspector
-from .values import Comparer, bytes_difference, difference, frame_count_difference, show
+from .values import (
+    Comparer,
+    bytes_difference,
+    difference,
+    frame_count_difference,
+    is_integer,
+    show,
+)
 
 TYP = "EIGER_LEGACY"
 NAME = "eiger-legacy"
@@ -392,10 +399,6 @@ def _json(frame: bytes) -> object:
         return None
 
 
-def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 @dataclass
 class EigerLegacyInspector(StreamInspector):
     """Follows one legacy Eiger stream through a capture and names what is wrong: header
@@ -462,10 +465,9 @@ class EigerLegacyInspector(StreamInspector):
     def _image(self, event: int, header: dict[str, object], frames: list[bytes]) -> None:
         self.frames += 1
         frame = header.get("frame")
-        if not _is_integer(frame):
+        if not is_integer(frame):
             self.order.note(f"image at event {event}: frame is {show(frame)}, not an integer")
         else:
-            assert isinstance(frame, int)
             want = 0 if self._frame is None else self._frame + 1
             if frame != want:
                 self.order.note(f"image at event {event} is frame {frame}, not {want}")
@@ -498,7 +500,7 @@ def blob_problem(data: dict[str, object], blob: bytes, md5: object) -> str | Non
         "encoding is 'raw', not bs<bits>-lz4<"
     """
     shape, dtype = data.get("shape"), _stins.image_dtype(data.get("type"))
-    if not isinstance(shape, list) or len(shape) != 2 or not all(_is_integer(n) for n in shape):
+    if not isinstance(shape, list) or len(shape) != 2 or not all(is_integer(n) for n in shape):
         return f"shape is {show(shape)}, not [W, H]"
     if dtype is None:
         return f"type is {show(data.get('type'))}, not a numeric dtype"
