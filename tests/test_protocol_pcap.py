@@ -338,6 +338,8 @@ def test_inspector_names_what_is_wrong() -> None:
         [row % (3, b',"y":2')],
         [b'{"message_id":6,"version":1,"message_type":"heartbeat"}'],
         [b"\xff"],
+        [b'{"version":1,"message_type":"data","frame_number":4,"x":1.0}'],
+        [b'{"message_id":9,"version":2,"message_type":"data","frame_number":5,"x":1.0}'],
         [pcap.end_frame(7)],
     ]
     check, problems = inspect_frames(pcap.PcapInspector, "PCAP", "pcap_proc", frames)
@@ -350,8 +352,10 @@ def test_inspector_names_what_is_wrong() -> None:
         "pcap_proc: row at event 4 has other fields than the first row",
         "pcap_proc: event 5 is message_type 'heartbeat'",
         "pcap_proc: event 6 is not one JSON object",
+        "pcap_proc: data at event 7 has message_id None, not an integer",
+        "pcap_proc: data at event 8 has version 2, not 1",
     ]
-    assert (check.frames, check.fields) == (4, ["x"])
+    assert (check.frames, check.fields) == (6, ["x"])
     assert describe_frames("PCAP", frames[5]).startswith("message_type 'heartbeat' [")
     assert describe_frames("PCAP", frames[6]).startswith("unparsable [")
 

@@ -38,7 +38,7 @@ from .order import StreamInspector
 from .pcap_raw import arm_time
 from .provenance import origin_fields
 from .rows import BlockRows
-from .values import Comparer, difference, is_plain_number, show
+from .values import Comparer, difference, is_integer, is_plain_number, show
 
 TYP = "PCAP"
 NAME = "pcap"
@@ -236,6 +236,9 @@ class PcapInspector(StreamInspector):
             self.order.note(f"event {event} is {what}")
             return
         self.order.add(event, str(kind))
+        problem = base_problem(message)
+        if problem is not None:
+            self.order.note(f"{kind} at event {event} has {problem}")
         if kind == "series-start":
             self._start(event, message)
         elif kind == "data":
@@ -260,6 +263,22 @@ class PcapInspector(StreamInspector):
             self.fields = names
         elif names != self.fields:
             self.order.note(f"row at event {event} has other fields than the first row")
+
+
+def base_problem(message: dict[str, object]) -> str | None:
+    """What `PCAPBase`, which `parse` validates every message with, refuses (no `message_id`,
+    a `version` other than 1) or the publisher never writes (a `message_id` not an integer).
+
+    Example:
+        >>> base_problem({"message_id": "2", "version": 1})
+        "message_id '2', not an integer"
+    """
+    found, version = message.get("message_id"), message.get("version")
+    if not is_integer(found):
+        return f"message_id {show(found)}, not an integer"
+    if version != 1:
+        return f"version {show(version)}, not 1"
+    return None
 
 
 def inspector(name: str) -> PcapInspector:
