@@ -243,6 +243,7 @@ BAD = {
     "2-D field": ({"i_0": np.zeros((3, 2))}, "'i_0' is (3, 2) float64, not one number per row"),
     "long double": ({"i_0": np.zeros(3, np.longdouble)}, "'i_0' is (3,) 80-bit extended"),
     "a declared name": ({"frame_number": np.zeros(3)}, "'frame_number' is a field PCAPData"),
+    "no rows": ({"i_0": np.zeros(0), "i_t": np.zeros(0)}, "its fields hold no rows"),
 }
 
 

@@ -88,6 +88,8 @@ def panda_fields(group: h5py.Group) -> tuple[dict[str, h5py.Dataset], str | None
         )
         more = f" and {len(fields) - MAX_SHOWN} more" if len(fields) > MAX_SHOWN else ""
         return {}, f"fields of different lengths: {shown}{more}"
+    if lengths == {0}:
+        return {}, "its fields hold no rows"
     return fields, None
 
 
