@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from h5tocbors.errors import H5ToCborsError
 from h5tocbors.protocols import pcap
 from h5tocbors.protocols.registry import describe_frames
 
-from .conftest import Cli, listing, read_capture, run_cli
+from .conftest import Cli, listing, read_capture, run_cli, run_limited
 from .protocol_files import context, inspect_frames, messages
 from .public_data import public_file
 from .replay_source import CONFIG_ENV, INPUT_ENV
@@ -232,6 +233,26 @@ def test_arm_time_is_read_only_when_short_and_shown_shortened(cli: Cli, tmp_path
         assert code == 1 and len(err) < 300 and "\x1b" not in err, err
         assert "arm_time" in err and "not an ISO 8601 time" in err
         assert not (tmp_path / "o").exists()
+
+
+def test_rows_far_apart_are_read_alone(tmp_path: Path) -> None:
+    """`--frames ::N` over 2**25 stored rows (256 MiB, a small file: zeros compress) reads
+    the 8 rows picked, not all between them: it runs in 512 MiB of address space."""
+    path, count, chunk = tmp_path / "p.h5", 1 << 25, 1 << 16
+    with h5py.File(path, "w") as f:
+        i_0 = f.create_dataset(
+            f"{PANDABOX}/i_0", (count,), "f8", chunks=(chunk,), compression="gzip"
+        )
+        zeros = zlib.compress(np.zeros(chunk).tobytes())
+        for first in range(0, count, chunk):
+            i_0.id.write_direct_chunk((first,), zeros)
+    out = tmp_path / "o"
+    spec, frames = f"p={PANDABOX}", f"::{count // 8}"
+    proc = run_limited(
+        "convert", path, "-s", spec, "--frames", frames, "-o", out, address_space=512 << 20
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_capture(out / "p.cbors")) == 10
 
 
 BAD = {

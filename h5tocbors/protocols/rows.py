@@ -72,8 +72,9 @@ class BlockRows:
         return max(1, min(BLOCK_ROWS, BLOCK_BYTES // max(row_bytes, 1)))
 
     def rows(self, rows: range) -> npt.NDArray[np.generic]:
-        """Rows `rows`, from the block held when it has them, else read with what follows."""
-        if len(rows) == 0 or rows.step < 0:
+        """Rows `rows`, from the block held when it has them, else read with what follows;
+        rows spread wider than a block are read alone (not everything between them)."""
+        if len(rows) == 0 or rows.step < 0 or rows[-1] - rows[0] >= self.block_rows:
             return read_rows(self.dataset, rows)
         first, last = rows[0], rows[-1]
         block = self._block
