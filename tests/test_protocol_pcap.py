@@ -255,6 +255,22 @@ def test_rows_far_apart_are_read_alone(tmp_path: Path) -> None:
     assert len(read_capture(out / "p.cbors")) == 10
 
 
+def test_unstored_rows_are_refused_before_writing_unless_few_are_picked(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """10**9 declared rows, none written: refused before the output is made, while
+    `--frames` picking 10 of them converts them (as fill values)."""
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset(f"{PANDABOX}/i_0", (10**9,), "f8", chunks=(4096,))
+    out = tmp_path / "o"
+    code, _, err = cli("convert", path, "-s", f"p={PANDABOX}", "-o", out)
+    assert code == 1 and "1,000,000,000 frames to convert" in err and not out.exists(), err
+    code, _, err = cli("convert", path, "-s", f"p={PANDABOX}", "--frames", "999999990:", "-o", out)
+    assert code == 0, err
+    assert len(read_capture(out / "p.cbors")) == 12
+
+
 BAD = {
     "different lengths": (
         {"i_0": np.zeros(3), "i_t": np.zeros(4)},

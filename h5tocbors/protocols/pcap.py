@@ -164,8 +164,8 @@ class PcapWriter(Writer):
         b'{"message_id": 5, "message_type": "series-end", "version": 1}'
     """
 
-    fields: dict[str, h5py.Dataset]
-    """Each field's dataset, by its name in the group."""
+    columns: dict[str, BlockRows]
+    """Each field's rows, by its name in the group."""
     rows: range
     arm_time: str
     origin: dict[str, object] = field(default_factory=dict)
@@ -176,8 +176,7 @@ class PcapWriter(Writer):
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [start_frame(self.arm_time, self.origin)]
-        names = list(self.fields)
-        readers = [BlockRows(d) for d in self.fields.values()]
+        names, readers = list(self.columns), list(self.columns.values())
         block = readers[0].block_rows
         k = 0
         for first in range(0, len(self.rows), block):
@@ -199,8 +198,9 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> PcapWri
     if problem is not None:
         raise H5ToCborsError(f"{where} is not a PandA group: {problem}")
     rows = select_frames(ctx.points, next(iter(fields.values())).shape[0])
+    columns = {name: BlockRows(d, len(rows)) for name, d in fields.items()}  # unstored: refused
     origin = origin_fields(ctx.input, ctx.path or group.name, rows)
-    return PcapWriter(fields, rows, arm_time(group), origin, source=group.name)
+    return PcapWriter(columns, rows, arm_time(group), origin, source=group.name)
 
 
 @dataclass

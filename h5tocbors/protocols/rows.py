@@ -58,12 +58,15 @@ class BlockRows:
     """
 
     dataset: h5py.Dataset
+    selected: int | None = None
+    """How many of its rows will be read (None: all), of which few may be unstored."""
     _start: int = 0
     _block: npt.NDArray[np.generic] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.dataset.ndim:  # the chunk index checked against the shape, by the way
-            check_unwritten(self.dataset, (0,), len(self.dataset))
+            selected = len(self.dataset) if self.selected is None else self.selected
+            check_unwritten(self.dataset, (0,), selected)
 
     @property
     def block_rows(self) -> int:
