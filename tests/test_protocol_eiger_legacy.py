@@ -271,6 +271,18 @@ def test_a_large_header_array_is_read_once_not_copied(tmp_path: Path) -> None:
     assert proc.stderr.endswith("[8192, 8193] float32 is larger than 256 MiB\n"), proc.stderr
 
 
+def test_one_data_file_of_a_master_takes_the_masters_settings(tmp_path: Path) -> None:
+    """A data file named through the master's link has no settings of its own: the header
+    holds the master's."""
+    master = dectris_master(tmp_path)
+    out = tmp_path / "out"
+    proc = run_cli("convert", master, "-o", out, "-s", "e=/entry/data/data_000001:eiger-legacy")
+    assert proc.returncode == 0, proc.stderr
+    msgs = [m.streams["e"] for m in read_capture(out / "e.cbors")]
+    assert json.loads(msgs[0].frames[1])["x_pixels_in_detector"] == SHAPE[1]
+    assert len(msgs) == 2 + 3  # images 4..6 of the first data file
+
+
 def test_series_stays_stins_unless_named(tmp_path: Path) -> None:
     master = dectris_master(tmp_path)
     proc = run_cli("convert", master, "-o", tmp_path / "out", "--stream", "eiger=/entry/data")

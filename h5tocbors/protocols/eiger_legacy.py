@@ -31,6 +31,7 @@ from ..buffers import Buffer, FileRange, read_range, read_start
 from ..errors import H5ToCborsError, quoted, shortened
 from ..hdf5.frames import little_endian
 from ..hdf5.images import open_images
+from ..hdf5.open import opened_inputs
 from ..hdf5.passthrough import HEADER, default_block_bytes
 from ..hdf5.walk import BrokenLink
 from ..payloads.encoding import Payload, Scratch, SeriesEncoder
@@ -275,16 +276,26 @@ def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> EigerLega
             f"{quoted(images.name)}: frames of shape {list(images.frame_shape)}; legacy Eiger "
             "images are 2-D"
         )
-    where = str(obj.file.filename)
-    info = detector_info(obj.file, where)
+    settings = settings_file(obj)
+    where = str(settings.filename)
+    info = detector_info(settings, where)
     encoder = SeriesEncoder(images, [ctx.encoder(p, "bslz4") for p in images.parts])
     return EigerLegacyWriter(
         encoder=encoder,
         source=images.name,
         info=info,
-        parts=header_parts(obj.file, where),
+        parts=header_parts(settings, where),
         series_id=series_id(obj.file.filename),
     )
+
+
+def settings_file(obj: h5py.Group | h5py.Dataset) -> h5py.File:
+    """The file whose detector settings head the stream: the source's own, or the input's
+    when the source lies in a file without them (a data file the master links to)."""
+    inputs = opened_inputs()
+    if _group(obj.file, DETECTOR_GROUPS[0]) is not None or not inputs:
+        return obj.file
+    return inputs[-1]
 
 
 def detector_info(f: h5py.File, where: str) -> dict[str, object]:
