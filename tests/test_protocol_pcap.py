@@ -394,6 +394,9 @@ def test_inspector_names_what_is_wrong() -> None:
         "pcap_proc: data at event 8 has version 2, not 1",
     ]
     assert (check.frames, check.fields) == (6, ["x"])
+    assert check.details == ["6 rows, fields x"]
+    rowless, _ = inspect_frames(pcap.PcapInspector, "PCAP", "p", [[frames[1][0]], [b"\xff"]])
+    assert rowless.details == ["0 rows"]
     assert describe_frames("PCAP", frames[5]).startswith("message_type 'heartbeat' [")
     assert describe_frames("PCAP", frames[6]).startswith("unparsable [")
 

@@ -223,9 +223,10 @@ class PcapInspector(StreamInspector):
     @property
     def details(self) -> list[str]:
         """What a summary shows: rows and fields."""
-        shown = ", ".join(shortened(f) for f in (self.fields or [])[:20])
-        more = len(self.fields or []) - 20
-        rows = f"{self.frames} rows, fields {shown}" + (f" and {more} more" if more > 0 else "")
+        fields = self.fields or []
+        shown = ", ".join(shortened(f) for f in fields[:20])
+        more = f" and {len(fields) - 20} more" if len(fields) > 20 else ""
+        rows = f"{self.frames} rows" + (f", fields {shown}{more}" if fields else "")
         return [rows, *super().details]
 
     def add(self, event: int, frames: list[bytes]) -> None:
