@@ -25,7 +25,7 @@ from h5tocbors.hdf5.passthrough import HEADER
 from h5tocbors.protocols import eiger_legacy
 from h5tocbors.protocols.registry import by_name, describe_frames
 
-from .conftest import read_capture, run_cli
+from .conftest import read_capture, run_cli, run_limited
 from .dectris_files import SHAPE, dectris_master, images
 from .protocol_files import context, inspect_frames, messages
 from .public_data import public_file
@@ -249,6 +249,38 @@ def test_a_master_without_the_headers_settings_is_refused(tmp_path: Path) -> Non
     assert str(err.value) == (
         f"'/entry/instrument/detector/detectorSpecific/pixel_mask' in {master}: shape (5,), not 2-D"
     )
+
+
+def test_a_large_header_array_is_read_once_not_copied(tmp_path: Path) -> None:
+    """A 256 MiB flatfield (declared, never written) converts in 768 MiB of address space:
+    its bytes go out as read, not copied into a second 256 MiB; a larger one is refused."""
+    master = dectris_master(tmp_path)
+    flatfield = "/entry/instrument/detector/detectorSpecific/flatfield"
+    with h5py.File(master, "a") as f:
+        del f[flatfield]
+        f.create_dataset(flatfield, shape=(8192, 8192), dtype="f4", chunks=(256, 1024))
+    out = tmp_path / "out"
+    proc = run_limited("convert", master, "-o", out, "--stream", SPEC, address_space=768 << 20)
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_capture(out / "eiger.cbors")[0].streams["eiger"].frames[3]) == 256 << 20
+    with h5py.File(master, "a") as f:
+        del f[flatfield]
+        f.create_dataset(flatfield, shape=(8192, 8193), dtype="f4", chunks=(256, 1024))
+    proc = run_limited("convert", master, "-o", tmp_path / "o2", "--stream", SPEC)
+    assert proc.returncode == 1 and not (tmp_path / "o2").exists()
+    assert proc.stderr.endswith("[8192, 8193] float32 is larger than 256 MiB\n"), proc.stderr
+
+
+def test_one_data_file_of_a_master_takes_the_masters_settings(tmp_path: Path) -> None:
+    """A data file named through the master's link has no settings of its own: the header
+    holds the master's."""
+    master = dectris_master(tmp_path)
+    out = tmp_path / "out"
+    proc = run_cli("convert", master, "-o", out, "-s", "e=/entry/data/data_000001:eiger-legacy")
+    assert proc.returncode == 0, proc.stderr
+    msgs = [m.streams["e"] for m in read_capture(out / "e.cbors")]
+    assert json.loads(msgs[0].frames[1])["x_pixels_in_detector"] == SHAPE[1]
+    assert len(msgs) == 2 + 3  # images 4..6 of the first data file
 
 
 def test_series_stays_stins_unless_named(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from h5tocbors.errors import H5ToCborsError
 from h5tocbors.protocols import pcap
 from h5tocbors.protocols.registry import describe_frames
 
-from .conftest import Cli, listing, read_capture, run_cli
+from .conftest import Cli, listing, read_capture, run_cli, run_limited
 from .protocol_files import context, inspect_frames, messages
 from .public_data import public_file
 from .replay_source import CONFIG_ENV, INPUT_ENV
@@ -196,6 +197,80 @@ def test_rows_across_blocks_a_selection_and_the_file_time(tmp_path: Path) -> Non
     assert [(r["frame_number"], r["message_id"]) for r in picked[:2]] == [(0, 2), (1, 3)]
 
 
+def test_linked_fields_take_their_names_in_the_group(tmp_path: Path) -> None:
+    """A soft or external link is the field of its own name, not of its target's: a link
+    `x` to another file's `/frame_number` does not take PCAPData's `frame_number`."""
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["frame_number"] = np.arange(2.0) * 10
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w", track_order=True) as f:
+        f["/elsewhere/i_t"] = np.arange(2.0) + 5
+        group = f.create_group(PANDABOX, track_order=True)
+        group["x"] = h5py.ExternalLink("other.h5", "/frame_number")
+        group["y"] = h5py.SoftLink("/elsewhere/i_t")
+    with h5py.File(path, "r") as f:
+        rows = [json.loads(r) for r in frames_of(pcap.open_writer(f[PANDABOX], context()))]
+    got = [(r["frame_number"], r["x"], r["y"]) for r in rows[1:-1]]
+    assert got == [(0, 0.0, 5.0), (1, 10.0, 6.0)]
+
+
+def test_arm_time_is_read_only_when_short_and_shown_shortened(cli: Cli, tmp_path: Path) -> None:
+    """A one-element `arm_time` is the time; a long or unreadable one is refused on one
+    short line, not echoed whole."""
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w") as f:
+        f[f"{PANDABOX}/i_0"] = np.zeros(2)
+        f[PANDABOX].attrs["arm_time"] = [ARM_TIME]
+    with h5py.File(path, "r") as f:
+        assert (
+            json.loads(frames_of(pcap.open_writer(f[PANDABOX], context()))[0])["arm_time"]
+            == ARM_TIME
+        )
+    for bad in ("\x1b[2J" + "x" * 100_000, np.zeros(3, dtype=[("x", "i4")])):
+        with h5py.File(path, "a") as f:
+            f[PANDABOX].attrs["arm_time"] = bad
+        code, _, err = cli("convert", path, "-s", f"p={PANDABOX}", "-o", tmp_path / "o")
+        assert code == 1 and len(err) < 300 and "\x1b" not in err, err
+        assert "arm_time" in err and "not an ISO 8601 time" in err
+        assert not (tmp_path / "o").exists()
+
+
+def test_rows_far_apart_are_read_alone(tmp_path: Path) -> None:
+    """`--frames ::N` over 2**25 stored rows (256 MiB, a small file: zeros compress) reads
+    the 8 rows picked, not all between them: it runs in 512 MiB of address space."""
+    path, count, chunk = tmp_path / "p.h5", 1 << 25, 1 << 16
+    with h5py.File(path, "w") as f:
+        i_0 = f.create_dataset(
+            f"{PANDABOX}/i_0", (count,), "f8", chunks=(chunk,), compression="gzip"
+        )
+        zeros = zlib.compress(np.zeros(chunk).tobytes())
+        for first in range(0, count, chunk):
+            i_0.id.write_direct_chunk((first,), zeros)
+    out = tmp_path / "o"
+    spec, frames = f"p={PANDABOX}", f"::{count // 8}"
+    proc = run_limited(
+        "convert", path, "-s", spec, "--frames", frames, "-o", out, address_space=512 << 20
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(read_capture(out / "p.cbors")) == 10
+
+
+def test_unstored_rows_are_refused_before_writing_unless_few_are_picked(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """10**9 declared rows, none written: refused before the output is made, while
+    `--frames` picking 10 of them converts them (as fill values)."""
+    path = tmp_path / "p.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset(f"{PANDABOX}/i_0", (10**9,), "f8", chunks=(4096,))
+    out = tmp_path / "o"
+    code, _, err = cli("convert", path, "-s", f"p={PANDABOX}", "-o", out)
+    assert code == 1 and "1,000,000,000 frames to convert" in err and not out.exists(), err
+    code, _, err = cli("convert", path, "-s", f"p={PANDABOX}", "--frames", "999999990:", "-o", out)
+    assert code == 0, err
+    assert len(read_capture(out / "p.cbors")) == 12
+
+
 BAD = {
     "different lengths": (
         {"i_0": np.zeros(3), "i_t": np.zeros(4)},
@@ -205,6 +280,7 @@ BAD = {
     "2-D field": ({"i_0": np.zeros((3, 2))}, "'i_0' is (3, 2) float64, not one number per row"),
     "long double": ({"i_0": np.zeros(3, np.longdouble)}, "'i_0' is (3,) 80-bit extended"),
     "a declared name": ({"frame_number": np.zeros(3)}, "'frame_number' is a field PCAPData"),
+    "no rows": ({"i_0": np.zeros(0), "i_t": np.zeros(0)}, "its fields hold no rows"),
 }
 
 
@@ -300,6 +376,8 @@ def test_inspector_names_what_is_wrong() -> None:
         [row % (3, b',"y":2')],
         [b'{"message_id":6,"version":1,"message_type":"heartbeat"}'],
         [b"\xff"],
+        [b'{"version":1,"message_type":"data","frame_number":4,"x":1.0}'],
+        [b'{"message_id":9,"version":2,"message_type":"data","frame_number":5,"x":1.0}'],
         [pcap.end_frame(7)],
     ]
     check, problems = inspect_frames(pcap.PcapInspector, "PCAP", "pcap_proc", frames)
@@ -312,8 +390,13 @@ def test_inspector_names_what_is_wrong() -> None:
         "pcap_proc: row at event 4 has other fields than the first row",
         "pcap_proc: event 5 is message_type 'heartbeat'",
         "pcap_proc: event 6 is not one JSON object",
+        "pcap_proc: data at event 7 has message_id None, not an integer",
+        "pcap_proc: data at event 8 has version 2, not 1",
     ]
-    assert (check.frames, check.fields) == (4, ["x"])
+    assert (check.frames, check.fields) == (6, ["x"])
+    assert check.details == ["6 rows, fields x"]
+    rowless, _ = inspect_frames(pcap.PcapInspector, "PCAP", "p", [[frames[1][0]], [b"\xff"]])
+    assert rowless.details == ["0 rows"]
     assert describe_frames("PCAP", frames[5]).startswith("message_type 'heartbeat' [")
     assert describe_frames("PCAP", frames[6]).startswith("unparsable [")
 

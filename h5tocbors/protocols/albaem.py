@@ -39,7 +39,7 @@ from .members import member_dataset, member_names
 from .order import StreamInspector
 from .provenance import KEY, origin_fields
 from .rows import BlockRows
-from .values import Comparer, difference, show
+from .values import Comparer, difference, is_integer, show
 
 TYP = "albaem"
 NAME = "albaem"
@@ -240,7 +240,7 @@ class AlbaemInspector(StreamInspector):
         if message.get("version") != 1:
             self.order.note(f"{kind} at event {event} has version {_shown(message, 'version')}")
         found = message.get("message_id")
-        if not _is_int(found):
+        if not is_integer(found):
             self.order.note(f"{kind} at event {event} has no integer message_id")
             return
         assert isinstance(found, int)
@@ -251,23 +251,19 @@ class AlbaemInspector(StreamInspector):
     def _data(self, event: int, message: dict[str, object]) -> None:
         note = self.order.note
         number = message.get("frame_number")
-        if not (_is_int(number) and number == self.frames):
+        if not (is_integer(number) and number == self.frames):
             shown = _shown(message, "frame_number")
             note(f"data at event {event} has frame_number {shown}, not {self.frames}")
         self.frames += 1
         if not _is_number(message.get(TIMESTAMP)):
             note(f"data at event {event} has timestamp {_shown(message, TIMESTAMP)}")
-        if not _is_int(message.get(ACQUISITION)):
+        if not is_integer(message.get(ACQUISITION)):
             note(f"data at event {event} has acquisition_timestamp {_shown(message, ACQUISITION)}")
         channels = [k for k in message if k.startswith("channel")][:8]
         if self.frames == 1:
             self.channels = [k[:40] for k in channels]
         elif [k[:40] for k in channels] != self.channels:
             note(f"data at event {event} has other channels than the first")
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: object) -> bool:

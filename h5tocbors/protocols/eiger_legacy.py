@@ -31,6 +31,7 @@ from ..buffers import Buffer, FileRange, read_range, read_start
 from ..errors import H5ToCborsError, quoted, shortened
 from ..hdf5.frames import little_endian
 from ..hdf5.images import open_images
+from ..hdf5.open import opened_inputs
 from ..hdf5.passthrough import HEADER, default_block_bytes
 from ..hdf5.walk import BrokenLink
 from ..payloads.encoding import Payload, Scratch, SeriesEncoder
@@ -41,7 +42,14 @@ from .jsonframe import json_header
 from .members import OPEN_ERRORS, checked_member, member
 from .metadata import DETECTOR_GROUPS, collect_metadata
 from .order import StreamInspector
-from .values import Comparer, bytes_difference, difference, frame_count_difference, show
+from .values import (
+    Comparer,
+    bytes_difference,
+    difference,
+    frame_count_difference,
+    is_integer,
+    show,
+)
 
 TYP = "EIGER_LEGACY"
 NAME = "eiger-legacy"
@@ -56,8 +64,9 @@ PARTS = (
 )
 """The header's arrays, by `htype`, and their datasets in the master's `detectorSpecific/`."""
 SPECIFIC = DETECTOR_GROUPS[1]
-MAX_PART_BYTES = 1 << 30
-"""A header array larger than this is refused (it is one zmq frame, read at once)."""
+MAX_PART_BYTES = 256 << 20
+"""A header array larger than this is refused: it is one zmq frame, read at once, and the
+three are held together (an Eiger 16M's float32 flatfield is 72 MiB)."""
 MAX_SECONDS = 1e6
 """Count and frame times above this (or negative, or not finite) are refused."""
 DEFAULT_SERIES = 1
@@ -133,8 +142,9 @@ class HeaderPart:
             return np.dtype("<u4" if "mask" in self.htype else "<f4")
         return little_endian(self.dataset.dtype)
 
-    def frames(self) -> list[bytes]:
-        """Its JSON header (`shape` [W, H], the dataset's shape reversed) and its bytes."""
+    def frames(self) -> list[Buffer]:
+        """Its JSON header (`shape` [W, H], the dataset's shape reversed) and its bytes (the
+        array read, not copied again: it may be `MAX_PART_BYTES`)."""
         shape = [0, 0] if self.dataset is None else list(self.dataset.shape[::-1])
         header = {"htype": self.htype, "shape": shape, "type": self.dtype.name}
         if self.dataset is None:
@@ -143,7 +153,7 @@ class HeaderPart:
             data = np.ascontiguousarray(self.dataset[()], self.dtype)
         except OPEN_ERRORS as e:
             raise H5ToCborsError(f"{self.dataset.name}: cannot be read: {e}") from e
-        return [dectris_json(header), data.tobytes()]
+        return [dectris_json(header), data.reshape(-1).view(np.uint8).data]
 
 
 @dataclass(kw_only=True)
@@ -266,16 +276,26 @@ def open_writer(obj: h5py.Group | h5py.Dataset, ctx: StreamContext) -> EigerLega
             f"{quoted(images.name)}: frames of shape {list(images.frame_shape)}; legacy Eiger "
             "images are 2-D"
         )
-    where = str(obj.file.filename)
-    info = detector_info(obj.file, where)
+    settings = settings_file(obj)
+    where = str(settings.filename)
+    info = detector_info(settings, where)
     encoder = SeriesEncoder(images, [ctx.encoder(p, "bslz4") for p in images.parts])
     return EigerLegacyWriter(
         encoder=encoder,
         source=images.name,
         info=info,
-        parts=header_parts(obj.file, where),
+        parts=header_parts(settings, where),
         series_id=series_id(obj.file.filename),
     )
+
+
+def settings_file(obj: h5py.Group | h5py.Dataset) -> h5py.File:
+    """The file whose detector settings head the stream: the source's own, or the input's
+    when the source lies in a file without them (a data file the master links to)."""
+    inputs = opened_inputs()
+    if _group(obj.file, DETECTOR_GROUPS[0]) is not None or not inputs:
+        return obj.file
+    return inputs[-1]
 
 
 def detector_info(f: h5py.File, where: str) -> dict[str, object]:
@@ -390,10 +410,6 @@ def _json(frame: bytes) -> object:
         return None
 
 
-def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 @dataclass
 class EigerLegacyInspector(StreamInspector):
     """Follows one legacy Eiger stream through a capture and names what is wrong: header
@@ -460,10 +476,9 @@ class EigerLegacyInspector(StreamInspector):
     def _image(self, event: int, header: dict[str, object], frames: list[bytes]) -> None:
         self.frames += 1
         frame = header.get("frame")
-        if not _is_integer(frame):
+        if not is_integer(frame):
             self.order.note(f"image at event {event}: frame is {show(frame)}, not an integer")
         else:
-            assert isinstance(frame, int)
             want = 0 if self._frame is None else self._frame + 1
             if frame != want:
                 self.order.note(f"image at event {event} is frame {frame}, not {want}")
@@ -496,7 +511,7 @@ def blob_problem(data: dict[str, object], blob: bytes, md5: object) -> str | Non
         "encoding is 'raw', not bs<bits>-lz4<"
     """
     shape, dtype = data.get("shape"), _stins.image_dtype(data.get("type"))
-    if not isinstance(shape, list) or len(shape) != 2 or not all(_is_integer(n) for n in shape):
+    if not isinstance(shape, list) or len(shape) != 2 or not all(is_integer(n) for n in shape):
         return f"shape is {show(shape)}, not [W, H]"
     if dtype is None:
         return f"type is {show(data.get('type'))}, not a numeric dtype"

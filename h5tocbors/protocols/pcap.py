@@ -38,7 +38,7 @@ from .order import StreamInspector
 from .pcap_raw import arm_time
 from .provenance import origin_fields
 from .rows import BlockRows
-from .values import Comparer, difference, is_plain_number, show
+from .values import Comparer, difference, is_integer, is_plain_number, show
 
 TYP = "PCAP"
 NAME = "pcap"
@@ -51,21 +51,22 @@ MAX_SHOWN = 5
 KINDS = ("series-start", "data", "series-end")
 
 
-def panda_fields(group: h5py.Group) -> tuple[list[h5py.Dataset], str | None]:
-    """The fields of a group of PandA datasets in the file's order, or why it is not one.
+def panda_fields(group: h5py.Group) -> tuple[dict[str, h5py.Dataset], str | None]:
+    """The fields of a group of PandA datasets in the file's order, by their names in the
+    group (not the name of a linked dataset's target), or why it is not one.
 
     Groups beside the datasets (another detector's data) are not looked at.
 
     Example:
         >>> fields, _ = panda_fields(f["/entry/instrument/pandabox/data"])  # doctest: +SKIP
-        >>> [d.name.rsplit("/", 1)[-1] for d in fields]  # doctest: +SKIP
+        >>> list(fields)  # doctest: +SKIP
         ['i_0', 'i_t', 'timestamp']
     """
     names = member_names(group)
     if len(names) > MAX_FIELDS:
-        return [], f"{len(names):,} members, more than the {MAX_FIELDS} fields a PandA has"
+        return {}, f"{len(names):,} members, more than the {MAX_FIELDS} fields a PandA has"
     members = {n: member(group, n) for n in names}
-    fields: list[h5py.Dataset] = []
+    fields: dict[str, h5py.Dataset] = {}
     for name, obj in members.items():
         if isinstance(obj, h5py.Group):
             continue
@@ -74,17 +75,21 @@ def panda_fields(group: h5py.Group) -> tuple[list[h5py.Dataset], str | None]:
             what = "not a dataset"
             if dataset is not None:
                 what = f"{dataset.shape} {dtype_name(dataset.dtype)}"
-            return [], f"{quoted(name)} is {what}, not one number per row"
+            return {}, f"{quoted(name)} is {what}, not one number per row"
         if name in DECLARED:
-            return [], f"{quoted(name)} is a field PCAPData declares itself"
-        fields.append(dataset)
+            return {}, f"{quoted(name)} is a field PCAPData declares itself"
+        fields[name] = dataset
     if not fields:
-        return [], "no datasets"
-    lengths = {d.shape[0] for d in fields}
+        return {}, "no datasets"
+    lengths = {d.shape[0] for d in fields.values()}
     if len(lengths) > 1:
-        shown = ", ".join(f"{d.shape[0]} in {quoted(_name(d))}" for d in fields[:MAX_SHOWN])
+        shown = ", ".join(
+            f"{d.shape[0]} in {quoted(name)}" for name, d in list(fields.items())[:MAX_SHOWN]
+        )
         more = f" and {len(fields) - MAX_SHOWN} more" if len(fields) > MAX_SHOWN else ""
-        return [], f"fields of different lengths: {shown}{more}"
+        return {}, f"fields of different lengths: {shown}{more}"
+    if lengths == {0}:
+        return {}, "its fields hold no rows"
     return fields, None
 
 
@@ -112,11 +117,6 @@ def unasked(group: h5py.Group) -> str | None:
     if group.name.endswith("/pandabox/data") or "arm_time" in group.attrs:
         return None
     return "not a pandabox/data group and no arm_time attribute (name it with :pcap)"
-
-
-def _name(dataset: h5py.Dataset) -> str:
-    """The field name of `dataset`: its name in its group."""
-    return str(dataset.name).rsplit("/", 1)[-1]
 
 
 def start_frame(when: str, origin: dict[str, object]) -> bytes:
@@ -164,7 +164,8 @@ class PcapWriter(Writer):
         b'{"message_id": 5, "message_type": "series-end", "version": 1}'
     """
 
-    fields: list[h5py.Dataset]
+    columns: dict[str, BlockRows]
+    """Each field's rows, by its name in the group."""
     rows: range
     arm_time: str
     origin: dict[str, object] = field(default_factory=dict)
@@ -175,8 +176,7 @@ class PcapWriter(Writer):
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [start_frame(self.arm_time, self.origin)]
-        names = [_name(d) for d in self.fields]
-        readers = [BlockRows(d) for d in self.fields]
+        names, readers = list(self.columns), list(self.columns.values())
         block = readers[0].block_rows
         k = 0
         for first in range(0, len(self.rows), block):
@@ -197,9 +197,10 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> PcapWri
     fields, problem = panda_fields(group)
     if problem is not None:
         raise H5ToCborsError(f"{where} is not a PandA group: {problem}")
-    rows = select_frames(ctx.points, fields[0].shape[0], where)
+    rows = select_frames(ctx.points, next(iter(fields.values())).shape[0], where)
+    columns = {name: BlockRows(d, len(rows)) for name, d in fields.items()}  # unstored: refused
     origin = origin_fields(ctx.input, ctx.path or group.name, rows)
-    return PcapWriter(fields, rows, arm_time(group), origin, source=group.name)
+    return PcapWriter(columns, rows, arm_time(group), origin, source=group.name)
 
 
 @dataclass
@@ -222,9 +223,10 @@ class PcapInspector(StreamInspector):
     @property
     def details(self) -> list[str]:
         """What a summary shows: rows and fields."""
-        shown = ", ".join(shortened(f) for f in (self.fields or [])[:20])
-        more = len(self.fields or []) - 20
-        rows = f"{self.frames} rows, fields {shown}" + (f" and {more} more" if more > 0 else "")
+        fields = self.fields or []
+        shown = ", ".join(shortened(f) for f in fields[:20])
+        more = f" and {len(fields) - 20} more" if len(fields) > 20 else ""
+        rows = f"{self.frames} rows" + (f", fields {shown}{more}" if fields else "")
         return [rows, *super().details]
 
     def add(self, event: int, frames: list[bytes]) -> None:
@@ -237,6 +239,9 @@ class PcapInspector(StreamInspector):
             self.order.note(f"event {event} is {what}")
             return
         self.order.add(event, str(kind))
+        problem = base_problem(message)
+        if problem is not None:
+            self.order.note(f"{kind} at event {event} has {problem}")
         if kind == "series-start":
             self._start(event, message)
         elif kind == "data":
@@ -261,6 +266,22 @@ class PcapInspector(StreamInspector):
             self.fields = names
         elif names != self.fields:
             self.order.note(f"row at event {event} has other fields than the first row")
+
+
+def base_problem(message: dict[str, object]) -> str | None:
+    """What `PCAPBase`, which `parse` validates every message with, refuses (no `message_id`,
+    a `version` other than 1) or the publisher never writes (a `message_id` not an integer).
+
+    Example:
+        >>> base_problem({"message_id": "2", "version": 1})
+        "message_id '2', not an integer"
+    """
+    found, version = message.get("message_id"), message.get("version")
+    if not is_integer(found):
+        return f"message_id {show(found)}, not an integer"
+    if version != 1:
+        return f"version {show(version)}, not 1"
+    return None
 
 
 def inspector(name: str) -> PcapInspector:

@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..buffers import Buffer
-from ..errors import H5ToCborsError
+from ..errors import H5ToCborsError, quoted
+from ..hdf5.layout import text_attr
 from ..hdf5.selection import select_frames
 from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
@@ -151,17 +152,18 @@ def arm_time(group: h5py.Group) -> str:
         >>> arm_time(f["/"])  # doctest: +SKIP
         '2024-10-30T10:32:07.097Z'
     """
-    for attrs in (group.attrs, group.file.attrs):
-        value = attrs.get("arm_time")
-        if value is None:
+    for owner in (group, group.file):
+        if "arm_time" not in owner.attrs:
             continue
-        text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        text = text_attr(owner, "arm_time")  # read only when short
         try:
-            datetime.fromisoformat(text.replace("Z", ""))
+            datetime.fromisoformat((text or "").replace("Z", ""))
         except ValueError:
+            shown = "" if text is None else f" {quoted(text)}"
             raise H5ToCborsError(
-                f"arm_time {text!r} of {group.file.filename} is not an ISO 8601 time"
+                f"arm_time{shown} of {group.file.filename} is not an ISO 8601 time"
             ) from None
+        assert text is not None
         return text
     mtime = os.stat(group.file.filename).st_mtime
     return datetime.fromtimestamp(mtime, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -58,12 +58,15 @@ class BlockRows:
     """
 
     dataset: h5py.Dataset
+    selected: int | None = None
+    """How many of its rows will be read (None: all), of which few may be unstored."""
     _start: int = 0
     _block: npt.NDArray[np.generic] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.dataset.ndim:  # the chunk index checked against the shape, by the way
-            check_unwritten(self.dataset, (0,), len(self.dataset))
+            selected = len(self.dataset) if self.selected is None else self.selected
+            check_unwritten(self.dataset, (0,), selected)
 
     @property
     def block_rows(self) -> int:
@@ -72,8 +75,9 @@ class BlockRows:
         return max(1, min(BLOCK_ROWS, BLOCK_BYTES // max(row_bytes, 1)))
 
     def rows(self, rows: range) -> npt.NDArray[np.generic]:
-        """Rows `rows`, from the block held when it has them, else read with what follows."""
-        if len(rows) == 0 or rows.step < 0:
+        """Rows `rows`, from the block held when it has them, else read with what follows;
+        rows spread wider than a block are read alone (not everything between them)."""
+        if len(rows) == 0 or rows.step < 0 or rows[-1] - rows[0] >= self.block_rows:
             return read_rows(self.dataset, rows)
         first, last = rows[0], rows[-1]
         block = self._block

@@ -35,7 +35,7 @@ from .jsonframe import json_frame, json_header
 from .metadata import collect_metadata, detector_settings
 from .order import StreamInspector
 from .provenance import origin_fields
-from .values import Comparer, bytes_difference, frame_count_difference
+from .values import Comparer, bytes_difference, frame_count_difference, is_integer
 
 TYP = "STINS"
 NAME = "stins"
@@ -235,14 +235,14 @@ def header_problem(header: dict[str, object]) -> str | None:
     if not isinstance(htype, str) or htype not in HTYPES:
         return f"htype is {_shown(header, 'htype')}, not header, image or series_end"
     for key in INTEGERS[htype]:
-        if not _is_integer(header.get(key)):
+        if not is_integer(header.get(key)):
             return f"{key} is {_shown(header, key)}, not an integer"
     for key in STRINGS[htype]:
         if not isinstance(header.get(key), str):
             return f"{key} is {_shown(header, key)}, not a string"
     if htype == "image":
         shape = header.get("shape")
-        if not isinstance(shape, list) or not all(_is_integer(n) for n in shape):
+        if not isinstance(shape, list) or not all(is_integer(n) for n in shape):
             return f"shape is {_shown(header, 'shape')}, not a list of integers"
         if image_dtype(header["type"]) is None:
             return f"type is {_shown(header, 'type')}, not a numeric dtype"
@@ -263,10 +263,6 @@ def image_dtype(name: object) -> np.dtype | None:
     except (TypeError, ValueError, SyntaxError):
         return None
     return dtype if is_image_dtype(dtype) else None
-
-
-def _is_integer(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _plain(*values: object) -> str:
@@ -337,7 +333,7 @@ class StinsInspector(StreamInspector):
         self._check_sequence("frame", header.get("frame"), event)
 
     def _check_sequence(self, key: str, value: object, event: int) -> None:
-        if not _is_integer(value):
+        if not is_integer(value):
             return  # named by header_problem
         assert isinstance(value, int)
         last = self._msg_number if key == "msg_number" else self._frame

@@ -11,6 +11,7 @@ import reprlib
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from math import prod
+from typing import TypeGuard
 
 import numpy as np
 
@@ -142,6 +143,16 @@ def show(value: object) -> str:
         ('<an integer of 100001 bits>', '[0, 1, 2, 3, 4, 5, ...]')
     """
     return shortened(_shown.repr(value))
+
+
+def is_integer(value: object) -> TypeGuard[int]:
+    """True for a JSON or CBOR integer, not `True` or `False` (which are ints to Python).
+
+    Example:
+        >>> is_integer(3), is_integer(True), is_integer(3.0)
+        (True, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def is_plain_number(dtype: np.dtype) -> bool:
