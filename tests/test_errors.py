@@ -13,7 +13,7 @@ import hdf5plugin
 import numpy as np
 import pytest
 
-from .conftest import BIN, Cli, run_cli, write_h5
+from .conftest import BIN, Cli, read_capture, run_cli, write_h5
 
 PREFIX = "h5tocbors: error: "
 
@@ -808,3 +808,30 @@ def test_empty_group_is_named(
     assert_one_error(code, err, 1, f"{path} in {src}", said)
     assert "--frames" not in err
     assert_no_output(out)
+
+
+@pytest.mark.parametrize(
+    ("path", "names", "protocol"),
+    [
+        ("/em", ["channel1", "channel2"], "albaem"),
+        ("/panda", ["INENC1.VAL_Mean", "PCAP.TS_TRIG_Value"], "pcap-raw"),
+        ("/entry/instrument/pandabox/data", ["i_0", "i_t"], "pcap"),
+    ],
+)
+def test_rows_never_written_are_refused_before_writing_and_frames_selects_stored_ones(
+    cli: Cli, tmp_path: Path, path: str, names: list[str], protocol: str
+) -> None:
+    """A group declaring 2**21 rows of which 10 were written (an aborted scan) is refused
+    while the conversion is planned, naming --frames; --frames 0:10 then converts it."""
+    src = tmp_path / "aborted.h5"
+    with h5py.File(src, "w") as f:
+        for name in names:
+            dset = f.create_dataset(f"{path}/{name}", shape=(1 << 21,), chunks=(10,), dtype="f8")
+            dset[:10] = np.arange(10.0)
+    out = tmp_path / "out"
+    code, _, err = cli("convert", src, "-s", f"s={path}:{protocol}", "-o", out)
+    assert_one_error(code, err, 1, "--frames")
+    assert not (out / "s.cbors").exists()
+    code, _, err = cli("convert", src, "-s", f"s={path}:{protocol}", "-o", out, "--frames", "0:10")
+    assert code == 0, err
+    assert len(read_capture(out / "s.cbors")) == 12

@@ -140,7 +140,8 @@ class AlbaemWriter(Writer):
         b'{"version": 1, "message_type": "series-end", "message_id": 6, ...}'
     """
 
-    datasets: dict[str, h5py.Dataset]
+    readers: dict[str, BlockRows]
+    """Each dataset's rows, by name, in the order of `KNOWN`."""
     points: range
     origin: dict[str, object] = field(default_factory=dict)
     typ: str = TYP
@@ -150,7 +151,7 @@ class AlbaemWriter(Writer):
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [frame(_head(START, 1) | self.origin)]
-        readers = {name: BlockRows(d) for name, d in self.datasets.items()}
+        readers = self.readers
         block = min(r.block_rows for r in readers.values())
         for first in range(0, len(self.points), block):
             part = self.points[first : first + block]
@@ -188,7 +189,8 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> AlbaemW
         ctx.points, found[CHANNELS[0]].shape[0], f"{group.name} in {group.file.filename}"
     )
     origin = origin_fields(ctx.input, ctx.path or group.name, points)
-    return AlbaemWriter(found, points, origin, source=group.name)
+    readers = {name: BlockRows(d, len(points)) for name, d in found.items()}  # unstored: refused
+    return AlbaemWriter(readers, points, origin, source=group.name)
 
 
 @dataclass

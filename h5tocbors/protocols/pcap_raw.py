@@ -180,6 +180,8 @@ class PcapRawWriter(Writer):
     """
 
     fields: list[Field]
+    readers: list[BlockRows]
+    """Each field's rows, in the order of `fields`."""
     rows: range
     arm_time: str
     typ: str = TYP
@@ -199,7 +201,7 @@ class PcapRawWriter(Writer):
 
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [self.header()]
-        readers = [BlockRows(f.dataset) for f in self.fields]
+        readers = self.readers
         block = readers[0].block_rows
         for start in range(0, len(self.rows), block):
             part = self.rows[start : start + block]
@@ -224,7 +226,8 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> PcapRaw
     rows = select_frames(
         ctx.points, fields[0].dataset.shape[0], f"{group.name} in {group.file.filename}"
     )
-    return PcapRawWriter(fields, rows, arm_time(group), source=group.name)
+    readers = [BlockRows(f.dataset, len(rows)) for f in fields]  # unstored rows: refused now
+    return PcapRawWriter(fields, readers, rows, arm_time(group), source=group.name)
 
 
 @dataclass
