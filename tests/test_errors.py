@@ -13,6 +13,8 @@ import hdf5plugin
 import numpy as np
 import pytest
 
+from h5tocbors.protocols.xspress import META
+
 from .conftest import BIN, Cli, read_capture, run_cli, write_h5
 
 PREFIX = "h5tocbors: error: "
@@ -835,3 +837,21 @@ def test_rows_never_written_are_refused_before_writing_and_frames_selects_stored
     code, _, err = cli("convert", src, "-s", f"s={path}:{protocol}", "-o", out, "--frames", "0:10")
     assert code == 0, err
     assert len(read_capture(out / "s.cbors")) == 12
+
+
+def test_xspress_rows_never_written_are_refused_before_writing(cli: Cli, tmp_path: Path) -> None:
+    """An aborted xspress3 scan (data and meta declared for 2**21 frames, 4 written) is
+    refused while planned, naming --frames; --frames 0:4 converts its stored frames."""
+    src = tmp_path / "aborted.h5"
+    with h5py.File(src, "w") as f:
+        g = f.create_group("/x")
+        for name, shape in [("data", (2, 8)), *((m, (2,)) for m in META)]:
+            dset = g.create_dataset(name, shape=(1 << 21, *shape), chunks=(4, *shape), dtype="u4")
+            dset[:4] = 7999990 if name == "clock_ticks" else 1
+    out = tmp_path / "out"
+    code, _, err = cli("convert", src, "-s", "x=/x:xspress", "-o", out)
+    assert_one_error(code, err, 1, "--frames")
+    assert not (out / "x.cbors").exists()
+    code, _, err = cli("convert", src, "-s", "x=/x:xspress", "-o", out, "--frames", "0:4")
+    assert code == 0, err
+    assert len(read_capture(out / "x.cbors")) == 6

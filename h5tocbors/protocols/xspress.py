@@ -77,7 +77,8 @@ class XspressWriter(EncodedWriter[FrameEncoder]):
         [1, 3, 3, 1]
     """
 
-    meta: list[h5py.Dataset]
+    meta: list[BlockRows]
+    """The rows of the meta datasets, in the order of `META` (`window_counts` last, if any)."""
     filename: str
     typ: str = TYP
 
@@ -86,7 +87,7 @@ class XspressWriter(EncodedWriter[FrameEncoder]):
         start = {"htype": "header", "filename": self.filename, "overwritable": False}
         yield [json_frame(start | self.origin)]
         shape, dtype = list(series.frame_shape), series.dtype.name
-        meta = [BlockRows(d) for d in self.meta]
+        meta = self.meta
         clock = meta[META.index("clock_ticks")]
         for k, payload in self.payloads():
             index = series.indices[k]
@@ -160,7 +161,7 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> Xspress
     series = FrameSeries.of(data, ctx.points, FrameLayout.first_axis(data.ndim))
     return XspressWriter(
         encoder=ctx.encoder(series, "none"),
-        meta=meta,
+        meta=[BlockRows(d, len(series)) for d in meta],  # unstored rows: refused now
         filename=ctx.filename or os.path.abspath(group.file.filename),
         source=group.name,
         origin=origin_fields(ctx.input, ctx.path or group.name, series.indices),
