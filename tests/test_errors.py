@@ -855,3 +855,20 @@ def test_xspress_rows_never_written_are_refused_before_writing(cli: Cli, tmp_pat
     code, _, err = cli("convert", src, "-s", "x=/x:xspress", "-o", out, "--frames", "0:4")
     assert code == 0, err
     assert len(read_capture(out / "x.cbors")) == 6
+
+
+def test_lecroy_traces_never_written_are_refused_before_writing(cli: Cli, tmp_path: Path) -> None:
+    """An aborted LeCroy recording (2**21 traces declared, 10 written) is refused while
+    planned, naming --frames; --frames 0:10 converts its stored traces."""
+    src = tmp_path / "aborted.h5"
+    with h5py.File(src, "w") as f:
+        wave = f.create_dataset("/data/waveform1", shape=(1 << 21, 4), chunks=(10, 4), dtype="f8")
+        stamp = f.create_dataset("/data/timestamp1", shape=(1 << 21,), chunks=(10,), dtype="f8")
+        wave[:10], stamp[:10] = 1.0, np.arange(10.0)
+    out = tmp_path / "out"
+    code, _, err = cli("convert", src, "-s", "osc=/data:lecroy", "-o", out)
+    assert_one_error(code, err, 1, "--frames")
+    assert not (out / "osc.cbors").exists()
+    code, _, err = cli("convert", src, "-s", "osc=/data:lecroy", "-o", out, "--frames", "0:10")
+    assert code == 0, err
+    assert len(read_capture(out / "osc.cbors")) == 12

@@ -143,11 +143,13 @@ def exact_float64(values: npt.NDArray[np.generic], dataset: h5py.Dataset, first:
 class ChannelRows:
     """The traces messages of one channel, read a block at a time."""
 
-    def __init__(self, channel: Channel) -> None:
+    def __init__(self, channel: Channel, traces: int) -> None:
+        """`traces`: how many of its traces will be read (rows never written are refused)."""
         self.channel = channel
-        self.waveform = BlockRows(channel.waveform)
-        self.timestamps = BlockRows(channel.timestamps)
-        self.offsets = BlockRows(channel.offsets) if channel.offsets is not None else None
+        self.waveform = BlockRows(channel.waveform, traces)
+        self.timestamps = BlockRows(channel.timestamps, traces)
+        offsets = channel.offsets
+        self.offsets = BlockRows(offsets, traces) if offsets is not None else None
 
     def message(self, rows: range, frame: int) -> list[Buffer]:
         """The traces JSON, raw traces and pickled timestamps of traces `rows`."""
@@ -182,6 +184,8 @@ class LecroyWriter(Writer):
 
     layout: Layout
     selected: range
+    readers: list[ChannelRows]
+    """Each channel's rows, in the order of `layout.channels`."""
     typ: str = TYP
 
     def __len__(self) -> int:
@@ -190,7 +194,7 @@ class LecroyWriter(Writer):
     def __iter__(self) -> Iterator[Sequence[Buffer]]:
         yield [msg(what=PREPARE, frame=0)]
         layout, per = self.layout, self.layout.per_message
-        readers = [ChannelRows(c) for c in layout.channels]
+        readers = self.readers
         channels = [c.number for c in layout.channels]
         frame = 0
         for m, j in enumerate(self.selected):
@@ -347,11 +351,10 @@ def open_writer(group: h5py.Group | h5py.Dataset, ctx: StreamContext) -> LecroyW
         raise H5ToCborsError(
             f"{group.name} in {group.file.filename} is not a LeCroy group: {found}"
         )
-    return LecroyWriter(
-        found,
-        select_frames(ctx.points, found.messages, f"{group.name} in {group.file.filename}"),
-        source=group.name,
-    )
+    messages = select_frames(ctx.points, found.messages, f"{group.name} in {group.file.filename}")
+    traces = len(messages) * found.per_message
+    readers = [ChannelRows(c, traces) for c in found.channels]  # unstored rows: refused now
+    return LecroyWriter(found, messages, readers, source=group.name)
 
 
 @dataclass
