@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import h5py
@@ -812,24 +812,51 @@ def test_empty_group_is_named(
     assert_no_output(out)
 
 
+DECLARED = 1 << 21
+"""Rows an aborted scan declares in the tests below; the first 10 are written."""
+
+
+def panda_like(names: list[str]) -> Callable[[h5py.Group], None]:
+    """Per-point float64 datasets `names`, 10 of `DECLARED` rows written."""
+
+    def write(g: h5py.Group) -> None:
+        for name in names:
+            g.create_dataset(name, shape=(DECLARED,), chunks=(10,), dtype="f8")[:10] = 1.0
+
+    return write
+
+
+def xspress_like(g: h5py.Group) -> None:
+    """An xspress3 group: data and meta declared for `DECLARED` frames, 10 written."""
+    for name, shape in [("data", (2, 8)), *((m, (2,)) for m in META)]:
+        dset = g.create_dataset(name, shape=(DECLARED, *shape), chunks=(10, *shape), dtype="u4")
+        dset[:10] = 7999990 if name == "clock_ticks" else 1
+
+
+def lecroy_like(g: h5py.Group) -> None:
+    """A LeCroy group of one channel: `DECLARED` traces declared, 10 written."""
+    g.create_dataset("waveform1", shape=(DECLARED, 4), chunks=(10, 4), dtype="f8")[:10] = 1.0
+    g.create_dataset("timestamp1", shape=(DECLARED,), chunks=(10,), dtype="f8")[:10] = 1.0
+
+
 @pytest.mark.parametrize(
-    ("path", "names", "protocol"),
+    ("protocol", "path", "write"),
     [
-        ("/em", ["channel1", "channel2"], "albaem"),
-        ("/panda", ["INENC1.VAL_Mean", "PCAP.TS_TRIG_Value"], "pcap-raw"),
-        ("/entry/instrument/pandabox/data", ["i_0", "i_t"], "pcap"),
+        ("albaem", "/em", panda_like(["channel1", "channel2"])),
+        ("pcap-raw", "/panda", panda_like(["INENC1.VAL_Mean", "PCAP.TS_TRIG_Value"])),
+        ("pcap", "/entry/instrument/pandabox/data", panda_like(["i_0", "i_t"])),
+        ("xspress", "/x", xspress_like),
+        ("lecroy", "/data", lecroy_like),
     ],
 )
 def test_rows_never_written_are_refused_before_writing_and_frames_selects_stored_ones(
-    cli: Cli, tmp_path: Path, path: str, names: list[str], protocol: str
+    cli: Cli, tmp_path: Path, protocol: str, path: str, write: Callable[[h5py.Group], None]
 ) -> None:
-    """A group declaring 2**21 rows of which 10 were written (an aborted scan) is refused
+    """A source declaring 2**21 rows of which 10 were written (an aborted scan) is refused
     while the conversion is planned, naming --frames; --frames 0:10 then converts it."""
     src = tmp_path / "aborted.h5"
     with h5py.File(src, "w") as f:
-        for name in names:
-            dset = f.create_dataset(f"{path}/{name}", shape=(1 << 21,), chunks=(10,), dtype="f8")
-            dset[:10] = np.arange(10.0)
+        write(f.create_group(path))
     out = tmp_path / "out"
     code, _, err = cli("convert", src, "-s", f"s={path}:{protocol}", "-o", out)
     assert_one_error(code, err, 1, "--frames")
@@ -837,38 +864,3 @@ def test_rows_never_written_are_refused_before_writing_and_frames_selects_stored
     code, _, err = cli("convert", src, "-s", f"s={path}:{protocol}", "-o", out, "--frames", "0:10")
     assert code == 0, err
     assert len(read_capture(out / "s.cbors")) == 12
-
-
-def test_xspress_rows_never_written_are_refused_before_writing(cli: Cli, tmp_path: Path) -> None:
-    """An aborted xspress3 scan (data and meta declared for 2**21 frames, 4 written) is
-    refused while planned, naming --frames; --frames 0:4 converts its stored frames."""
-    src = tmp_path / "aborted.h5"
-    with h5py.File(src, "w") as f:
-        g = f.create_group("/x")
-        for name, shape in [("data", (2, 8)), *((m, (2,)) for m in META)]:
-            dset = g.create_dataset(name, shape=(1 << 21, *shape), chunks=(4, *shape), dtype="u4")
-            dset[:4] = 7999990 if name == "clock_ticks" else 1
-    out = tmp_path / "out"
-    code, _, err = cli("convert", src, "-s", "x=/x:xspress", "-o", out)
-    assert_one_error(code, err, 1, "--frames")
-    assert not (out / "x.cbors").exists()
-    code, _, err = cli("convert", src, "-s", "x=/x:xspress", "-o", out, "--frames", "0:4")
-    assert code == 0, err
-    assert len(read_capture(out / "x.cbors")) == 6
-
-
-def test_lecroy_traces_never_written_are_refused_before_writing(cli: Cli, tmp_path: Path) -> None:
-    """An aborted LeCroy recording (2**21 traces declared, 10 written) is refused while
-    planned, naming --frames; --frames 0:10 converts its stored traces."""
-    src = tmp_path / "aborted.h5"
-    with h5py.File(src, "w") as f:
-        wave = f.create_dataset("/data/waveform1", shape=(1 << 21, 4), chunks=(10, 4), dtype="f8")
-        stamp = f.create_dataset("/data/timestamp1", shape=(1 << 21,), chunks=(10,), dtype="f8")
-        wave[:10], stamp[:10] = 1.0, np.arange(10.0)
-    out = tmp_path / "out"
-    code, _, err = cli("convert", src, "-s", "osc=/data:lecroy", "-o", out)
-    assert_one_error(code, err, 1, "--frames")
-    assert not (out / "osc.cbors").exists()
-    code, _, err = cli("convert", src, "-s", "osc=/data:lecroy", "-o", out, "--frames", "0:10")
-    assert code == 0, err
-    assert len(read_capture(out / "osc.cbors")) == 12
