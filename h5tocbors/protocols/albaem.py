@@ -35,7 +35,7 @@ from ..hdf5.selection import select_frames
 from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
 from .jsonframe import json_header
-from .members import member_dataset, member_names
+from .members import member_dataset, member_names, unequal_lengths
 from .order import StreamInspector
 from .provenance import KEY, origin_fields
 from .rows import BlockRows
@@ -111,11 +111,8 @@ def albaem_datasets(group: h5py.Group) -> dict[str, h5py.Dataset] | str:
             wanted = "an integer" if name == ACQUISITION else "a number"
             return f"{name} is {dataset.shape} {dtype_name(dataset.dtype)}, not {wanted} per point"
         found[name] = dataset
-    lengths = {d.shape[0] for d in found.values()}
-    if len(lengths) > 1:
-        listed = ", ".join(f"{d.shape[0]} in {n}" for n, d in found.items())
-        return f"datasets of different lengths: {listed}"
-    return found
+    uneven = unequal_lengths("datasets", [(n, d.shape[0]) for n, d in found.items()])
+    return uneven if uneven is not None else found
 
 
 def fits(obj: h5py.Group | h5py.Dataset) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import h5py
 
 from ..errors import H5ToCborsError
@@ -11,6 +13,8 @@ from ..hdf5.types import NoNumpyType, numpy_dtype
 from ..hdf5.walk import BrokenLink, Object, follow
 
 OPEN_ERRORS = (KeyError, OSError, ValueError, RuntimeError, TypeError)
+MAX_SHOWN = 5
+"""Members an error lists by name; the rest are counted."""
 
 
 def member_names(group: h5py.Group) -> list[str]:
@@ -40,6 +44,23 @@ def member(group: h5py.Group, name: str) -> Object | None:
         if e.unsafe:
             raise
         return None
+
+
+def unequal_lengths(noun: str, lengths: Sequence[tuple[str, int]]) -> str | None:
+    """Why per-row datasets (`lengths`: each shown name and its length) cannot be rows of one
+    stream when their lengths differ, listing the first `MAX_SHOWN`; else None.
+
+    Example:
+        >>> unequal_lengths("fields", [("a", 3), ("b", 4)])
+        'fields of different lengths: 3 in a, 4 in b'
+        >>> unequal_lengths("fields", [("a", 3), ("b", 3)]) is None
+        True
+    """
+    if len({n for _, n in lengths}) <= 1:
+        return None
+    shown = ", ".join(f"{n} in {name}" for name, n in lengths[:MAX_SHOWN])
+    more = f" and {len(lengths) - MAX_SHOWN} more" if len(lengths) > MAX_SHOWN else ""
+    return f"{noun} of different lengths: {shown}{more}"
 
 
 def member_class(group: h5py.Group, name: str) -> type | None:

@@ -33,7 +33,7 @@ from ..hdf5.selection import select_frames
 from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
 from .jsonframe import json_header
-from .members import checked, member, member_names
+from .members import checked, member, member_names, unequal_lengths
 from .order import StreamInspector
 from .pcap_raw import arm_time
 from .provenance import origin_fields
@@ -47,7 +47,6 @@ DECLARED = ("message_id", "version", "message_type", "frame_number")
 """`PCAPData`'s own fields, written first; no PandA field may take their names."""
 MAX_FIELDS = 4096
 """Fields a group may have: a PandA captures a few hundred at most."""
-MAX_SHOWN = 5
 KINDS = ("series-start", "data", "series-end")
 
 
@@ -81,14 +80,10 @@ def panda_fields(group: h5py.Group) -> tuple[dict[str, h5py.Dataset], str | None
         fields[name] = dataset
     if not fields:
         return {}, "no datasets"
-    lengths = {d.shape[0] for d in fields.values()}
-    if len(lengths) > 1:
-        shown = ", ".join(
-            f"{d.shape[0]} in {quoted(name)}" for name, d in list(fields.items())[:MAX_SHOWN]
-        )
-        more = f" and {len(fields) - MAX_SHOWN} more" if len(fields) > MAX_SHOWN else ""
-        return {}, f"fields of different lengths: {shown}{more}"
-    if lengths == {0}:
+    uneven = unequal_lengths("fields", [(quoted(n), d.shape[0]) for n, d in fields.items()])
+    if uneven is not None:
+        return {}, uneven
+    if next(iter(fields.values())).shape[0] == 0:
         return {}, "its fields hold no rows"
     return fields, None
 

@@ -30,7 +30,7 @@ from ..hdf5.layout import text_attr
 from ..hdf5.selection import select_frames
 from ..hdf5.types import dtype_name
 from . import StreamContext, Writer
-from .members import checked, member, member_names
+from .members import checked, member, member_names, unequal_lengths
 from .order import StreamInspector
 from .rows import BlockRows
 from .values import Comparer, difference, is_plain_number
@@ -126,11 +126,10 @@ def panda_fields(group: h5py.Group) -> tuple[list[Field], str | None]:
         match = FIELD.fullmatch(name)
         assert match is not None
         fields.append(Field(dataset, match["field"], match["capture"], wire))
-    lengths = {f.dataset.shape[0] for f in fields}
-    if len(lengths) > 1:
-        listed = ", ".join(f"{f.dataset.shape[0]} in {f.name}.{f.capture}" for f in fields)
-        return [], f"fields of different lengths: {listed}"
-    return fields, None
+    uneven = unequal_lengths(
+        "fields", [(f"{f.name}.{f.capture}", f.dataset.shape[0]) for f in fields]
+    )
+    return ([], uneven) if uneven is not None else (fields, None)
 
 
 def fits(obj: h5py.Group | h5py.Dataset) -> str | None:
